@@ -1,0 +1,42 @@
+# The two commands: `make test` and `make demo`. Both set up what they need themselves.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: test demo lint typecheck pytest sysdeps venv bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# System packages the sandbox tests need (Debian/Ubuntu): bubblewrap.
+sysdeps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  echo "installing bubblewrap from apt"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check factory tests bench
+	$(VENV)/bin/ruff check factory tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict factory
+
+pytest: $(STAMP) sysdeps
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck pytest
+
+demo: $(STAMP) sysdeps
+	$(VENV)/bin/factoryd demo
+
+bench: $(STAMP) sysdeps
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .factoryd-demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,111 @@
+"""Every exception factoryd raises on purpose, in one place.
+
+Each message names the id (file, run, automation, subject) it is about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FactoryError(Exception):
+    """Base class of every error factoryd raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in one configuration file, at a 1-based line and column."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+
+class ConfigError(FactoryError):
+    """One or more configuration files are invalid; carries every issue found."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = sorted(issues, key=lambda i: (i.file, i.line, i.col, i.message))
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class StoreError(FactoryError):
+    """The run store cannot be opened, migrated or written."""
+
+
+class RunNotFound(StoreError):
+    """No run with the given id exists in the store."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} not found")
+
+
+class SandboxUnavailable(FactoryError):
+    """The sandbox backend cannot start; runs fail closed. The message says how to fix it."""
+
+
+class SandboxError(FactoryError):
+    """A command could not be run in the sandbox (not: the command failed)."""
+
+
+class WorkspaceError(FactoryError):
+    """A workspace could not be prepared, or its change could not be exported."""
+
+
+class ModelError(FactoryError):
+    """The model call failed after the retries it was allowed."""
+
+    retryable: bool = True
+
+
+class SpendLimitReached(ModelError):
+    """The model provider refused the call for spend/billing limits; never retried."""
+
+    retryable = False
+
+
+class SessionStop(FactoryError):
+    """Base of the typed exceptions that end an agent session's loop."""
+
+    status: str = "failed"
+
+
+class Submitted(SessionStop):
+    """The model finished: it ended its turn without asking for a tool."""
+
+    status = "succeeded"
+
+
+class LimitsExceeded(SessionStop):
+    """A hard budget (turns, USD, wall time) was crossed; the run fails with this reason."""
+
+
+class LoopDetected(LimitsExceeded):
+    """The same tool call with the same input was repeated too many times."""
+
+
+class Cancelled(SessionStop):
+    """The session was cancelled from outside (shutdown, user)."""
+
+    status = "interrupted"
+
+
+class ForgeError(FactoryError):
+    """A GitHub operation failed in a way the caller must handle."""
+
+
+class ClaimLost(ForgeError):
+    """A claim on a subject is held by someone else, or was lost while running."""
+
+
+class OutputRefused(ForgeError):
+    """An output request was refused by the automation's outputs or the policy; says why."""
+
+
+class PatchRefused(ForgeError):
+    """An agent's patch breaks policy (protected path, size, binary, symlink); says why."""
