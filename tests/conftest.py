@@ -14,3 +14,14 @@ DATA = Path(__file__).resolve().parent / "data"
 def data_dir() -> Path:
     """The tests' own data folder (``tests/data``)."""
     return DATA
+
+
+@pytest.fixture(autouse=True)
+def _clean_factory_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the host's real credentials or factoryd settings from the environment."""
+    from factory.settings import Settings
+
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        for name in getattr(alias, "choices", []):
+            monkeypatch.delenv(str(name), raising=False)

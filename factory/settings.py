@@ -1,0 +1,167 @@
+"""Settings from the environment and ``.env``: credentials, paths, the viewer's address.
+
+Secrets are ``SecretStr``: their values never appear in ``repr``, logs or CLI output, and
+``Settings.secret_values()`` lists them so the log redactor can scrub them anyway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> Any:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything factoryd reads from its environment, validated once at start."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+    # GitHub
+    github_repository: str | None = Field(default=None, validation_alias=_env("GITHUB_REPOSITORY"))
+    """The target repository as ``owner/name``."""
+    github_api_url: str = Field(
+        default="https://api.github.com", validation_alias=_env("GITHUB_API_URL")
+    )
+    """REST API base URL (GitHub Enterprise: ``https://HOST/api/v3``)."""
+    github_token: SecretStr | None = Field(default=None, validation_alias=_env("GITHUB_TOKEN"))
+    """A fine-grained personal access token; or use the GitHub App settings below."""
+    github_app_id: int | None = Field(default=None, validation_alias=_env("GITHUB_APP_ID"))
+    """GitHub App id, when authenticating as an App."""
+    github_app_private_key_path: Path | None = Field(
+        default=None, validation_alias=_env("GITHUB_APP_PRIVATE_KEY_PATH")
+    )
+    """Path to the GitHub App's PEM private key."""
+    github_app_installation_id: int | None = Field(
+        default=None, validation_alias=_env("GITHUB_APP_INSTALLATION_ID")
+    )
+    """The App's installation id on the target repository's owner."""
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("GITHUB_WEBHOOK_SECRET")
+    )
+    """Shared secret that signs GitHub webhook deliveries (X-Hub-Signature-256)."""
+
+    # Anthropic
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ANTHROPIC_API_KEY")
+    )
+    """API key for the Anthropic Messages API."""
+    anthropic_base_url: str | None = Field(
+        default=None, validation_alias=_env("ANTHROPIC_BASE_URL")
+    )
+    """Optional API base URL (a proxy or gateway); default is Anthropic's."""
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_BOT_TOKEN")
+    )
+    """Bot token (xoxb-…) used to read mentions and reply."""
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_APP_TOKEN")
+    )
+    """App-level token (xapp-…) for Socket Mode."""
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    """Signing secret that verifies Slack's HTTP requests."""
+
+    # Sentry
+    sentry_org: str | None = Field(default=None, validation_alias=_env("SENTRY_ORG"))
+    """Sentry organization slug to read issues from."""
+    sentry_project: str | None = Field(default=None, validation_alias=_env("SENTRY_PROJECT"))
+    """Sentry project slug to read issues from."""
+    sentry_auth_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SENTRY_AUTH_TOKEN")
+    )
+    """Sentry API auth token (read scope)."""
+    sentry_dsn: SecretStr | None = Field(default=None, validation_alias=_env("SENTRY_DSN"))
+    """DSN for reporting factoryd's own errors; unset means not reported."""
+
+    # Daemon
+    data_dir: Path = Field(default=Path("data"), validation_alias=_env("FACTORY_DATA_DIR"))
+    """Where the SQLite store, mirrors and workspaces live."""
+    automations_dir: Path = Field(
+        default=Path("automations"), validation_alias=_env("FACTORY_AUTOMATIONS_DIR")
+    )
+    """Folder of automation YAML files."""
+    harness_dir: Path = Field(default=Path("harness"), validation_alias=_env("FACTORY_HARNESS_DIR"))
+    """Folder of harness documents and policy.yaml."""
+    host: str = Field(default="127.0.0.1", validation_alias=_env("FACTORY_HOST"))
+    """Address the viewer and webhook endpoint bind to."""
+    port: int = Field(default=8765, ge=0, le=65535, validation_alias=_env("FACTORY_PORT"))
+    """Port of the viewer and webhook endpoint."""
+    viewer_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("FACTORY_VIEWER_TOKEN")
+    )
+    """Access token required by the viewer when bound to anything but loopback."""
+    concurrency: int = Field(default=2, ge=1, le=64, validation_alias=_env("FACTORY_CONCURRENCY"))
+    """How many runs may execute at once, across all automations."""
+    log_format: Literal["auto", "json", "pretty"] = Field(
+        default="auto", validation_alias=_env("FACTORY_LOG_FORMAT")
+    )
+    """Log rendering: JSON lines when not on a TTY (auto), or forced."""
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", validation_alias=_env("FACTORY_LOG_LEVEL")
+    )
+    """Lowest log level written."""
+
+    @field_validator("github_repository")
+    @classmethod
+    def _repo_is_owner_name(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("/") != 1 or not all(value.split("/"))):
+            raise ValueError(f"GITHUB_REPOSITORY must be 'owner/name', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _app_settings_complete(self) -> Settings:
+        app = [
+            self.github_app_id,
+            self.github_app_private_key_path,
+            self.github_app_installation_id,
+        ]
+        if any(v is not None for v in app) and not all(v is not None for v in app):
+            raise ValueError(
+                "GitHub App auth needs GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_PATH and "
+                "GITHUB_APP_INSTALLATION_ID together"
+            )
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite run store inside the data directory."""
+        return self.data_dir / "factory.db"
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret's plain value (non-empty), for redaction. Never log this."""
+        values: list[str] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                plain = value.get_secret_value()
+                if plain:
+                    values.append(plain)
+        return values
+
+    def missing_for_start(self) -> list[str]:
+        """What ``factoryd start`` needs and is not configured, as env variable names."""
+        missing: list[str] = []
+        if not self.github_repository:
+            missing.append("GITHUB_REPOSITORY")
+        if self.github_token is None and self.github_app_id is None:
+            missing.append("GITHUB_TOKEN (or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY_PATH + …)")
+        if self.anthropic_api_key is None:
+            missing.append("ANTHROPIC_API_KEY")
+        if self.host not in {"127.0.0.1", "localhost", "::1"} and self.viewer_token is None:
+            missing.append("FACTORY_VIEWER_TOKEN (required when FACTORY_HOST is not loopback)")
+        return missing
