@@ -49,6 +49,26 @@ def _root(
     if version:
         typer.echo(__version__)
         raise typer.Exit(0)
+    _configure_cli_logging()
+
+
+def _configure_cli_logging() -> None:
+    """Log to stderr; one-shot commands default to warnings only unless FACTORY_LOG_LEVEL says."""
+    import os
+
+    from pydantic import ValidationError
+
+    from factory.logs import configure_logging
+    from factory.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError:
+        # Bad settings are reported by the commands that need them; logging still works.
+        settings = Settings.model_construct()
+    if "FACTORY_LOG_LEVEL" not in os.environ:
+        settings = settings.model_copy(update={"log_level": "warning"})
+    configure_logging(settings)
 
 
 @app.command()
@@ -61,7 +81,7 @@ def validate(
     ] = Path("harness"),
 ) -> None:
     """Check automations and harness; print every error as FILE:LINE:COL: message (exit 1)."""
-    from factory.config import validate as validate_config
+    from factory.loader import validate as validate_config
 
     issues = validate_config(automations, harness)
     for issue in issues:
@@ -142,13 +162,46 @@ def viewer(db: DbOption = None) -> None:
 )
 def sandbox_exec(
     ctx: typer.Context,
-    network: Annotated[str, typer.Option(help="none or full.")] = "none",
+    network: Annotated[str, typer.Option(help="none (default) or full.")] = "none",
     workspace: Annotated[
-        Path | None, typer.Option(help="Writable workspace (default: a new temporary folder).")
+        Path | None, typer.Option(help="Writable workspace (default: a new empty folder).")
     ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds before it is killed.")] = 120.0,
+    backend: Annotated[str, typer.Option(help="bwrap (default) or none (unsandboxed).")] = "bwrap",
 ) -> None:
-    """Run one command exactly as an agent's command runs: `factoryd sandbox exec -- CMD…`."""
-    _not_built("sandbox exec", "issue 3, the agent runtime")
+    """Run one command exactly as an agent's command runs: `factoryd sandbox exec -- CMD…`.
+
+    Exit code and output are passed through; a timeout exits 124; a sandbox that cannot
+    start exits 3 with what to fix.
+    """
+    from factory.errors import SandboxUnavailable
+    from factory.interfaces import SandboxLimits
+    from factory.sandbox import sandbox_exec as run_in_sandbox
+
+    if network not in ("none", "full"):
+        raise typer.BadParameter("must be 'none' or 'full'", param_hint="--network")
+    argv = list(ctx.args)
+    if not argv:
+        raise typer.BadParameter("give the command after --, e.g. `-- ls -la`")
+    try:
+        result = run_in_sandbox(
+            argv,
+            backend=backend,
+            workspace=workspace.resolve() if workspace else None,
+            network="full" if network == "full" else "none",
+            limits=SandboxLimits(timeout_s=timeout),
+        )
+    except SandboxUnavailable as exc:
+        typer.echo(f"sandbox unavailable: {exc}", err=True)
+        raise typer.Exit(3) from None
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if result.timed_out:
+        typer.echo(f"killed after {timeout:g}s timeout", err=True)
+        raise typer.Exit(124)
+    if result.killed_reason:
+        typer.echo(f"killed: {result.killed_reason}", err=True)
+    raise typer.Exit(result.exit_code)
 
 
 def main() -> None:

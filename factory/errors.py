@@ -45,6 +45,17 @@ class RunNotFound(StoreError):
         super().__init__(f"run {run_id!r} not found")
 
 
+class DuplicateRun(StoreError):
+    """A run for this event, automation and attempt already exists; carries its id."""
+
+    def __init__(self, run_id: str, event_id: int, automation: str, attempt: int) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"event {event_id} already has run {run_id!r} for automation {automation!r}"
+            f" attempt {attempt}"
+        )
+
+
 class SandboxUnavailable(FactoryError):
     """The sandbox backend cannot start; runs fail closed. The message says how to fix it."""
 
@@ -109,3 +120,29 @@ class OutputRefused(ForgeError):
 
 class PatchRefused(ForgeError):
     """An agent's patch breaks policy (protected path, size, binary, symlink); says why."""
+
+
+class GitError(FactoryError):
+    """A git command the daemon itself ran failed; carries the command's exit code and stderr."""
+
+    def __init__(self, what: str, returncode: int, stderr: str) -> None:
+        self.what = what
+        self.returncode = returncode
+        self.stderr = stderr
+        super().__init__(f"git {what} failed with exit code {returncode}: {stderr.strip()[-2000:]}")
+
+
+class UnknownTool(FactoryError):
+    """A tool name is not in the tool registry."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"unknown tool {name!r}; known tools: {', '.join(known) or 'none'}")
+
+
+class ModelNotPriced(FactoryError):
+    """A model has no price in harness/policy.yaml, so its cost cannot be computed."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(f"model {model!r} has no price in harness/policy.yaml")

@@ -1,0 +1,96 @@
+"""Prompt caching benchmark: a 20-turn scripted session against FakeAnthropic.
+
+Prints the share of input tokens read from cache after turn 1, and the session's cost with
+and without caching (the same session with every cache_control stripped), at Sonnet-like
+prices. Uses the real AnthropicModel, the bwrap sandbox and FakeAnthropic's accounting.
+
+    .venv/bin/python bench/bench_caching.py [--turns 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from factory.agent.budget import SONNET_PRICES
+from factory.agent.model import AnthropicModel
+from factory.agent.recorder import MemoryRecorder
+from factory.agent.session import Session, SessionConfig, sandbox_registry
+from factory.interfaces import Usage
+from factory.sandbox import make_sandbox
+from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
+
+HARNESS = "The factory floor: rules every automation follows. " * 400
+INSTRUCTIONS = "You are the feature builder. Implement the issue, run the tests. " * 60
+CONTEXT = '<subject trust="maintainers" author="ann">\nAdd pagination to /runs.\n</subject>'
+
+
+def run_session(turns: int, cache: bool, workspace: Path) -> list[Usage]:
+    """Run one scripted session of ``turns`` model calls; return each call's usage."""
+    with FakeAnthropic() as fake:
+
+        def respond(body: dict[str, Any]) -> FakeReply:
+            n = len(fake.requests)
+            if n >= turns:
+                return FakeReply([{"type": "text", "text": "Done."}])
+            command = f"sed -n '{n * 10},{n * 10 + 40}p' big.txt"
+            text = f"Looking at part {n} of the file before editing. " * 3
+            return FakeReply(
+                [
+                    {"type": "text", "text": text},
+                    {"type": "tool_use", "name": "bash", "input": {"command": command}},
+                ]
+            )
+
+        fake.responder = respond
+        model = AnthropicModel("bench-key", fake.base_url, max_retries=0)
+        config = SessionConfig(
+            model="claude-sonnet-bench", max_turns=turns + 1, soft_fraction=1.0, cache=cache
+        )
+        recorder = MemoryRecorder()
+        session = Session(
+            model,
+            sandbox_registry(make_sandbox("bwrap"), workspace, config),
+            config,
+            recorder,
+            f"bench-{'cache' if cache else 'nocache'}",
+            SONNET_PRICES.cost,
+        )
+        session.run([HARNESS, INSTRUCTIONS], CONTEXT)
+        model.close()
+    return [usage for _, usage, _ in recorder.usage]
+
+
+def main() -> None:
+    """Run the session with and without caching and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=20)
+    turns = parser.parse_args().turns
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = Path(tmp)
+        lines = (f"line {i}: some source text that the agent reads" for i in range(2000))
+        (workspace / "big.txt").write_text("\n".join(lines))
+        cached = run_session(turns, True, workspace)
+        uncached = run_session(turns, False, workspace)
+    later = cached[1:]
+    read = sum(u.cache_read_input_tokens for u in later)
+    total = sum(
+        u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens for u in later
+    )
+    cost_cached = sum(SONNET_PRICES.cost(u) for u in cached)
+    cost_uncached = sum(SONNET_PRICES.cost(u) for u in uncached)
+    print(f"turns: {len(cached)} (model calls)")
+    print(f"input tokens after turn 1: {total}, read from cache: {read} ({read / total:.1%})")
+    print(f"cost with caching:    ${cost_cached:.4f}")
+    print(f"cost without caching: ${cost_uncached:.4f}")
+    print(f"saving: {1 - cost_cached / cost_uncached:.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The agent: session loop, model adapter, tools, prompt layout, budgets."""

@@ -1,0 +1,256 @@
+"""The harness: shared context documents and ``policy.yaml``, loaded strictly like automations.
+
+``Policy`` is the single source of trust roles, protected paths, risk tiers, factory label
+names and model prices. Everything is validated at load; issues carry file:line:col.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from factory.errors import ConfigError, ConfigIssue, ModelNotPriced
+from factory.interfaces import Usage
+from factory.yamlpos import load_yaml, validate_model
+
+Trust = Literal["maintainers", "collaborators", "anyone"]
+"""Who may cause a run; maintainers ⊂ collaborators ⊂ anyone."""
+TRUST_RANK: dict[str, int] = {"anyone": 0, "collaborators": 1, "maintainers": 2}
+"""Order of trust levels: higher is more trusted."""
+POLICY_FILE = "policy.yaml"
+
+AuthorAssociation = Literal[
+    "OWNER",
+    "MEMBER",
+    "COLLABORATOR",
+    "CONTRIBUTOR",
+    "FIRST_TIME_CONTRIBUTOR",
+    "FIRST_TIMER",
+    "MANNEQUIN",
+    "NONE",
+]
+Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _default_associations() -> dict[AuthorAssociation, Trust]:
+    return {"OWNER": "maintainers", "MEMBER": "maintainers", "COLLABORATOR": "collaborators"}
+
+
+def _default_permissions() -> dict[Permission, Trust]:
+    return {"admin": "maintainers", "maintain": "maintainers", "write": "collaborators"}
+
+
+class TrustPolicy(_Model):
+    """How GitHub roles map to trust levels."""
+
+    associations: dict[AuthorAssociation, Trust] = Field(default_factory=_default_associations)
+    """GitHub ``author_association`` → trust."""
+    permissions: dict[Permission, Trust] = Field(default_factory=_default_permissions)
+    """Repository permission of the actor → trust."""
+    default: Trust = "anyone"
+    """Trust of anyone not matched above."""
+
+
+class RiskTier(_Model):
+    """Rules a change must meet to be in this tier; tiers are tried in file order."""
+
+    max_changed_lines: int | None = Field(default=None, ge=0)
+    """Most added + removed lines (None: no limit)."""
+    max_changed_files: int | None = Field(default=None, ge=0)
+    """Most changed files (None: no limit)."""
+    paths: list[str] = Field(default_factory=list)
+    """If given, every changed path must match one of these globs."""
+    auto_merge: bool = False
+    """Whether a change in this tier may merge without a human (checks green, approved)."""
+
+
+class Labels(_Model):
+    """Names of the labels the factory reads and writes on GitHub."""
+
+    triage: str = "factory:triage"
+    """New work that needs triage."""
+    ready: str = "factory:ready"
+    """Approved by a maintainer, ready to build."""
+    in_progress: str = "factory:in-progress"
+    """A run is working on it."""
+    review: str = "factory:review"
+    """A pull request waits for review."""
+    blocked: str = "factory:blocked"
+    """The factory cannot go on without input."""
+    needs_human: str = "needs-human"
+    """A human must decide (e.g. merge of a risky change)."""
+
+
+class ModelPrice(_Model):
+    """USD per million tokens for one model."""
+
+    input: float = Field(ge=0)
+    """Uncached input tokens."""
+    output: float = Field(ge=0)
+    """Output tokens."""
+    cache_write: float = Field(ge=0)
+    """Tokens written to the prompt cache."""
+    cache_read: float = Field(ge=0)
+    """Tokens read from the prompt cache."""
+
+    def cost_usd(self, usage: Usage) -> float:
+        """Return the USD cost of ``usage`` at these prices."""
+        total = (
+            usage.input_tokens * self.input
+            + usage.output_tokens * self.output
+            + usage.cache_creation_input_tokens * self.cache_write
+            + usage.cache_read_input_tokens * self.cache_read
+        )
+        return total / 1_000_000
+
+
+class Policy(_Model):
+    """``harness/policy.yaml``."""
+
+    trust: TrustPolicy = Field(default_factory=TrustPolicy)
+    """GitHub roles → trust levels."""
+    protected_paths: list[str] = Field(default_factory=list)
+    """Globs of paths an agent's change may not touch."""
+    risk_tiers: dict[str, RiskTier] = Field(min_length=1)
+    """Risk tiers from least to most risky; a change gets the first tier it fits."""
+    labels: Labels = Field(default_factory=Labels)
+    """Factory label names."""
+    prices: dict[str, ModelPrice] = Field(min_length=1)
+    """Model name → prices."""
+
+    @field_validator("protected_paths")
+    @classmethod
+    def _globs_compile(cls, globs: list[str]) -> list[str]:
+        for glob in globs:
+            glob_regex(glob)
+        return globs
+
+    @model_validator(mode="after")
+    def _last_tier_catches_all(self) -> Policy:
+        last = list(self.risk_tiers.values())[-1]
+        if last.paths or last.max_changed_files is not None or last.max_changed_lines is not None:
+            raise ValueError("the last risk tier must have no rules: it catches every change")
+        return self
+
+    def trust_for(self, association: str | None = None, permission: str | None = None) -> Trust:
+        """Return the highest trust that the author association or the permission gives."""
+        found: list[Trust] = [self.trust.default]
+        if association is not None and association in self.trust.associations:
+            found.append(self.trust.associations[association])
+        if permission is not None and permission in self.trust.permissions:
+            found.append(self.trust.permissions[permission])
+        return max(found, key=lambda t: TRUST_RANK[t])
+
+    def is_protected(self, path: str) -> bool:
+        """Return whether ``path`` (repo-relative, '/'-separated) matches a protected glob."""
+        return any(glob_regex(g).fullmatch(path) for g in self.protected_paths)
+
+    def risk_tier(self, changed_lines: Mapping[str, int]) -> str:
+        """Return the name of the first tier the change fits (path → added+removed lines)."""
+        total = sum(changed_lines.values())
+        for name, tier in self.risk_tiers.items():
+            if tier.max_changed_lines is not None and total > tier.max_changed_lines:
+                continue
+            if tier.max_changed_files is not None and len(changed_lines) > tier.max_changed_files:
+                continue
+            if tier.paths and not all(
+                any(glob_regex(g).fullmatch(p) for g in tier.paths) for p in changed_lines
+            ):
+                continue
+            return name
+        return list(self.risk_tiers)[-1]
+
+    def cost_usd(self, model: str, usage: Usage) -> float:
+        """Return the USD cost of ``usage`` on ``model``; raises ModelNotPriced if unknown."""
+        price = self.prices.get(model)
+        if price is None:
+            raise ModelNotPriced(model)
+        return price.cost_usd(usage)
+
+
+@cache
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """Return a regex for a path glob: ``*`` within a segment, ``**`` across segments.
+
+    Raises ValueError for an empty glob.
+    """
+    if not glob:
+        raise ValueError("empty path glob")
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+@dataclass(frozen=True)
+class Harness:
+    """The loaded harness folder."""
+
+    root: Path
+    """The harness folder as the caller named it."""
+    policy: Policy
+    """The validated policy."""
+    policy_bytes: bytes
+    """policy.yaml's bytes (part of every automation's content hash)."""
+    documents: dict[str, bytes] = field(default_factory=dict)
+    """Every other file, keyed "harness/REL/PATH" (the form context entries use)."""
+
+    def document(self, entry: str) -> str:
+        """Return the text of a "harness/..." context entry; raises KeyError if absent."""
+        return self.documents[entry].decode("utf-8")
+
+
+def read_harness(harness_dir: Path) -> tuple[Harness | None, list[ConfigIssue]]:
+    """Load ``harness_dir``; return the harness (None if the policy is invalid) and issues.
+
+    Never raises for bad content.
+    """
+    policy_path = harness_dir / POLICY_FILE
+    if not policy_path.is_file():
+        return None, [ConfigIssue(str(policy_path), 1, 1, "missing harness policy file")]
+    doc, issues = load_yaml(policy_path, str(policy_path))
+    policy: Policy | None = None
+    if doc is not None:
+        policy, more = validate_model(doc, Policy)
+        issues += more
+    if policy is None or issues:
+        return None, issues
+    documents = {
+        "harness/" + p.relative_to(harness_dir).as_posix(): p.read_bytes()
+        for p in sorted(harness_dir.rglob("*"))
+        if p.is_file() and p != policy_path
+    }
+    return Harness(harness_dir, policy, policy_path.read_bytes(), documents), []
+
+
+def load_harness(harness_dir: Path) -> Harness:
+    """Return the loaded harness; raises ConfigError with every issue found."""
+    harness, issues = read_harness(harness_dir)
+    if harness is None or issues:
+        raise ConfigError(issues)
+    return harness

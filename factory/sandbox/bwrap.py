@@ -1,0 +1,240 @@
+"""The bubblewrap backend: each command in fresh namespaces over one workspace.
+
+Design: ``bwrap --unshare-all --unshare-user`` gives new user/pid/ipc/uts/net/cgroup
+namespaces (``--share-net`` only for network "full"); ``--new-session`` defeats TIOCSTI;
+``--die-with-parent`` plus the pid namespace means killing ``bwrap`` kills every process of the
+command. The environment is cleared and rebuilt from an allowlist (never the daemon's). Only
+system directories are bound, read-only; the workspace is the one writable bind, at
+``/workspace``; ``/tmp`` is a private tmpfs, ``/proc`` fresh, ``/dev`` minimal, no home and
+none of the daemon's directories. Memory and process counts are limited by ``prlimit`` inside
+the namespace; a root daemon also puts each command in its own pids cgroup (RLIMIT_NPROC does
+not bind root). If bubblewrap cannot start, ``probe()`` raises SandboxUnavailable: fail closed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import structlog
+
+from factory.errors import SandboxError, SandboxUnavailable
+from factory.interfaces import ExecResult, Network, SandboxLimits
+from factory.sandbox.cgroup import PidsCgroup, find_pids_root
+from factory.sandbox.environment import build_env
+from factory.sandbox.limits import PRLIMIT, check_limits, prlimit_argv
+from factory.sandbox.process import ProcessTable
+
+log = structlog.get_logger(__name__)
+
+WORKSPACE = "/workspace"
+"""Where the workspace appears inside the sandbox (also the cwd)."""
+HOME = "/tmp"  # noqa: S108  (inside the sandbox: a private tmpfs)
+"""HOME inside: the private tmpfs, so tools' dotfiles neither persist nor land in the patch."""
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""System directories, bound read-only (or re-created as symlinks on merged-/usr systems)."""
+ETC_ENTRIES = (
+    "/etc/alternatives",
+    "/etc/ssl/certs",
+    "/etc/ssl/openssl.cnf",
+    "/etc/ca-certificates",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/localtime",
+    "/etc/protocols",
+    "/etc/services",
+    "/etc/mime.types",
+)
+"""The pieces of /etc that git, python3, bash and coreutils need; nothing with secrets.
+
+Not /etc/ssl/private: a root daemon's sandbox runs as (namespaced) uid 0, which owns it."""
+CGROUP_OVERHEAD = 2
+"""Tasks in a pids cgroup that are not the command: bwrap (the sh wrapper execs it), its pid 1."""
+
+FIX_HINT = (
+    "Fix: install bubblewrap (apt-get install bubblewrap); allow unprivileged user namespaces "
+    "(sysctl -w kernel.unprivileged_userns_clone=1 on Debian, "
+    "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu >= 23.10, "
+    "user.max_user_namespaces > 0); in a container, run it with --privileged or with "
+    "--security-opt seccomp=unconfined --security-opt apparmor=unconfined; or, knowingly, "
+    "set `sandbox: {backend: none}` to run commands unsandboxed."
+)
+
+
+class BwrapSandbox:
+    """Runs each command under bubblewrap; holds no secrets and shows only the workspace."""
+
+    name = "bwrap"
+
+    def __init__(self, bwrap: str = "bwrap", *, use_cgroup: bool | None = None) -> None:
+        """Use the ``bwrap`` binary (a name on PATH or a path).
+
+        ``use_cgroup``: put each command in a pids cgroup; default: only when running as root
+        (where RLIMIT_NPROC does not apply). Nothing is checked until ``probe()``/``exec()``.
+        """
+        self.bwrap = bwrap
+        self._use_cgroup = os.geteuid() == 0 if use_cgroup is None else use_cgroup
+        self._cgroup_base: Path | None = None
+        self._probed = False
+        self._probe_lock = threading.Lock()
+        self._procs = ProcessTable()
+
+    def probe(self) -> None:
+        """Check once that a sandbox can really be created (runs ``true`` in one).
+
+        Raises SandboxUnavailable, with how to fix it, if bwrap is missing or cannot create
+        the namespaces, if prlimit is missing, or if a root daemon has no writable pids cgroup.
+        """
+        with self._probe_lock:
+            if self._probed:
+                return
+            binary = self._binary()
+            if not Path(PRLIMIT).exists():
+                raise SandboxUnavailable(f"{PRLIMIT} is missing; apt-get install util-linux")
+            if self._use_cgroup:
+                self._cgroup_base = find_pids_root()
+                if self._cgroup_base is None:
+                    raise SandboxUnavailable(
+                        "running as root, so a pids cgroup is needed to limit processes "
+                        "(RLIMIT_NPROC does not bind root) but no writable cgroup with the "
+                        "pids controller was found. Fix: run factoryd as a normal user, or "
+                        "give it a writable /sys/fs/cgroup (e.g. systemd Delegate=yes)."
+                    )
+            with tempfile.TemporaryDirectory(prefix="factoryd-probe-") as tmp:
+                result = self._run(
+                    ["true"], binary, Path(tmp), "none", SandboxLimits(timeout_s=30), None, None
+                )
+            if result.exit_code != 0:
+                detail = (result.stderr.strip() or f"exit code {result.exit_code}")[:500]
+                raise SandboxUnavailable(
+                    f"bubblewrap ({binary}) cannot start: {detail}. {FIX_HINT}"
+                )
+            self._probed = True
+            log.info("sandbox_ready", backend=self.name, bwrap=binary, cgroup=self._use_cgroup)
+
+    def exec(
+        self,
+        argv: Sequence[str],
+        *,
+        workspace: Path,
+        network: Network = "none",
+        limits: SandboxLimits | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Run ``argv`` in a fresh sandbox with ``workspace`` at /workspace as cwd.
+
+        Returns the result even when the command fails, times out or is killed.
+        Raises SandboxUnavailable if bubblewrap cannot start, SandboxError if the workspace
+        is not a directory, ValueError for bad arguments (empty argv, bad limits or env).
+        """
+        if not argv:
+            raise ValueError("argv must not be empty")
+        if network not in ("none", "full"):
+            raise ValueError(f"network must be 'none' or 'full', got {network!r}")
+        limits = limits or SandboxLimits()
+        check_limits(limits)
+        ws = workspace.resolve()
+        if not ws.is_dir():
+            raise SandboxError(f"workspace {str(workspace)!r} is not a directory")
+        self.probe()
+        return self._run(argv, self._binary(), ws, network, limits, stdin, env)
+
+    def kill_all(self) -> None:
+        """Kill every command this sandbox still runs; their results say "killed"."""
+        self._procs.kill_all("killed")
+
+    def build_argv(
+        self,
+        argv: Sequence[str],
+        *,
+        binary: str,
+        workspace: Path,
+        network: Network,
+        limits: SandboxLimits,
+        env: Mapping[str, str],
+    ) -> list[str]:
+        """Return the full bwrap command line for one command (exposed for tests/bench)."""
+        args = [binary, "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+        if network == "full":
+            args.append("--share-net")
+        args += ["--new-session", "--die-with-parent", "--hostname", "sandbox", "--clearenv"]
+        for d in SYSTEM_DIRS:
+            if os.path.islink(d):
+                args += ["--symlink", os.readlink(d), d]
+            else:
+                args += ["--ro-bind-try", d, d]
+        for entry in ETC_ENTRIES:
+            args += ["--ro-bind-try", entry, entry]
+        args += ["--tmpfs", HOME, "--proc", "/proc", "--dev", "/dev"]
+        args += ["--bind", str(workspace), WORKSPACE, "--chdir", WORKSPACE]
+        args += ["--remount-ro", "/"]  # bwrap's root is a tmpfs; nothing but binds on it
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        return [*args, "--", *prlimit_argv(argv, limits)]
+
+    def _binary(self) -> str:
+        """Return the bwrap path. Raises SandboxUnavailable if it does not exist."""
+        found = shutil.which(self.bwrap)
+        if found is None:
+            raise SandboxUnavailable(f"bubblewrap not found at {self.bwrap!r}. {FIX_HINT}")
+        return found
+
+    def _run(
+        self,
+        argv: Sequence[str],
+        binary: str,
+        workspace: Path,
+        network: Network,
+        limits: SandboxLimits,
+        stdin: bytes | None,
+        env: Mapping[str, str] | None,
+    ) -> ExecResult:
+        full = self.build_argv(
+            argv,
+            binary=binary,
+            workspace=workspace,
+            network=network,
+            limits=limits,
+            env=build_env(HOME, env),
+        )
+        cgroup: PidsCgroup | None = None
+        if self._cgroup_base is not None:
+            try:
+                cgroup = PidsCgroup(self._cgroup_base, limits.max_processes + CGROUP_OVERHEAD)
+            except OSError as exc:
+                raise SandboxUnavailable(f"cannot create a pids cgroup: {exc}") from exc
+            full = cgroup.wrap(full)
+        try:
+            result = self._procs.run(
+                full,
+                cwd=workspace,
+                env={},
+                limits=limits,
+                stdin=stdin,
+                on_kill=cgroup.kill if cgroup else None,
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start {binary}: {exc}. {FIX_HINT}") from exc
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
+        log.debug(
+            "sandbox_exec",
+            backend=self.name,
+            program=argv[0],
+            exit_code=result.exit_code,
+            killed_reason=result.killed_reason,
+            duration_s=round(result.duration_s, 3),
+        )
+        return result

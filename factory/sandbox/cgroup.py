@@ -1,0 +1,116 @@
+"""A pids cgroup per command, for a daemon running as root.
+
+Why: RLIMIT_NPROC is not enforced for uid 0, so a root daemon cannot contain a fork bomb with
+rlimits alone. Root can write cgroups (v1 ``pids`` hierarchy or cgroup v2 with the ``pids``
+controller), so each command gets its own leaf cgroup with ``pids.max``; the command enters it
+through a tiny ``sh`` wrapper before ``exec bwrap`` (no ``preexec_fn`` in a threaded daemon).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import time
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_counter = itertools.count(1)
+BASE_NAME = "factoryd-sandbox"
+"""The directory under the pids hierarchy's root that holds the per-command cgroups."""
+
+
+def find_pids_root(mountinfo: Path = Path("/proc/self/mountinfo")) -> Path | None:
+    """Return a writable directory where pids cgroups can be made, or None if there is none."""
+    try:
+        lines = mountinfo.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        pre, _, post = line.partition(" - ")
+        fields, post_fields = pre.split(), post.split()
+        if len(fields) < 5 or len(post_fields) < 3:
+            continue
+        mount_point, fstype, options = Path(fields[4]), post_fields[0], post_fields[2]
+        v1_pids = fstype == "cgroup" and "pids" in options.split(",")
+        if v1_pids or (fstype == "cgroup2" and _v2_has_pids(mount_point)):
+            candidate = mount_point
+        else:
+            continue
+        base = candidate / BASE_NAME
+        try:
+            base.mkdir(exist_ok=True)
+        except OSError:
+            continue
+        if fstype == "cgroup2":
+            with contextlib.suppress(OSError):
+                (candidate / "cgroup.subtree_control").write_text("+pids")
+            with contextlib.suppress(OSError):
+                (base / "cgroup.subtree_control").write_text("+pids")
+        if os.access(base, os.W_OK):
+            return base
+    return None
+
+
+def _v2_has_pids(mount_point: Path) -> bool:
+    try:
+        return "pids" in (mount_point / "cgroup.controllers").read_text().split()
+    except OSError:
+        return False
+
+
+class PidsCgroup:
+    """One leaf cgroup holding one command's processes, at most ``max_pids`` of them."""
+
+    def __init__(self, base: Path, max_pids: int) -> None:
+        """Create the cgroup. Raises OSError if it cannot be created or limited."""
+        self.path = base / f"run-{os.getpid()}-{next(_counter)}"
+        self.path.mkdir()
+        try:
+            (self.path / "pids.max").write_text(str(max_pids))
+        except OSError:
+            self.path.rmdir()
+            raise
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """Return ``argv`` prefixed by a shell that moves itself into this cgroup, then execs."""
+        script = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+        return ["/bin/sh", "-c", script, str(self.path), *argv]
+
+    def kill(self) -> None:
+        """SIGKILL every process in the cgroup (pids.max stops them from outrunning this)."""
+        kill_file = self.path / "cgroup.kill"
+        if kill_file.exists():
+            with contextlib.suppress(OSError):
+                kill_file.write_text("1")
+                return
+        for _ in range(100):
+            pids = self._pids()
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def remove(self) -> None:
+        """Kill what is left and remove the cgroup; logs (does not raise) if it stays."""
+        self.kill()
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)  # killed tasks take a moment to leave the cgroup
+        log.warning("sandbox_cgroup_left_behind", path=str(self.path))
+
+    def _pids(self) -> list[int]:
+        try:
+            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []

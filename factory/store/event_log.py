@@ -1,0 +1,75 @@
+"""The events part of the store: events are kept once per dedup key, then dispatched."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from factory.errors import StoreError
+from factory.events import Event, utcnow
+from factory.store.base import StoreBase
+from factory.store.records import EventRecord
+from factory.store.tables import events
+
+
+class EventLog(StoreBase):
+    """Methods on the events table."""
+
+    def add_event(self, event: Event) -> tuple[int, bool]:
+        """Store ``event`` unless its dedup key is already stored.
+
+        Returns (event id, True) when stored now, (existing id, False) for a duplicate.
+        Raises StoreError when the store is read-only.
+        """
+        with self._write() as conn:
+            existing = conn.execute(
+                select(events.c.id).where(events.c.dedup_key == event.dedup_key)
+            ).scalar_one_or_none()
+            if existing is not None:
+                return int(existing), False
+            result = conn.execute(
+                events.insert().values(
+                    dedup_key=event.dedup_key,
+                    source=event.source,
+                    kind=event.kind,
+                    subject_key=event.subject_key,
+                    subject=event.subject.model_dump(mode="json") if event.subject else None,
+                    actor=event.actor,
+                    trust=event.trust,
+                    by_factory=event.by_factory,
+                    payload=event.payload,
+                    received_at=event.received_at,
+                )
+            )
+            pk = result.inserted_primary_key
+            assert pk is not None
+            return int(pk[0]), True
+
+    def get_event(self, event_id: int) -> EventRecord:
+        """Return the stored event with this id. Raises StoreError if there is none."""
+        with self._read() as conn:
+            row = conn.execute(select(events).where(events.c.id == event_id)).mappings().first()
+        if row is None:
+            raise StoreError(f"event {event_id} not found in run store {self.path}")
+        return EventRecord.from_row(row)
+
+    def undispatched_events(self, limit: int = 100) -> list[EventRecord]:
+        """Return up to ``limit`` events not yet dispatched, oldest first."""
+        query = (
+            select(events)
+            .where(events.c.dispatched_at.is_(None))
+            .order_by(events.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [EventRecord.from_row(r) for r in conn.execute(query).mappings()]
+
+    def mark_event_dispatched(self, event_id: int, *, now: datetime | None = None) -> None:
+        """Record that the event was dispatched. Raises StoreError if there is no such event."""
+        with self._write() as conn:
+            result = conn.execute(
+                events.update().where(events.c.id == event_id).values(dispatched_at=now or utcnow())
+            )
+            if result.rowcount == 0:
+                raise StoreError(f"event {event_id} not found in run store {self.path}")

@@ -1,0 +1,176 @@
+"""Schema migrations: an ordered list of named functions, each applied once.
+
+``migrate`` records every applied name in ``schema_migrations``; opening a database
+left at an earlier migration applies the rest, in order, in one write transaction.
+Migrations are frozen history: never edit one that shipped, add a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+
+from factory.errors import StoreError
+from factory.events import utcnow
+from factory.store.tables import UTCDateTime, schema_migrations
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One named schema change."""
+
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _m001_initial(conn: Connection) -> None:
+    """Create events, runs, steps and outputs as they first shipped."""
+    md = MetaData()
+    Table(
+        "events",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("dedup_key", String(500), nullable=False, unique=True),
+        Column("source", String(20), nullable=False),
+        Column("kind", String(100), nullable=False),
+        Column("subject_key", String(200)),
+        Column("subject", JSON),
+        Column("actor", String(200)),
+        Column("trust", String(20), nullable=False),
+        Column("by_factory", Boolean, nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("received_at", UTCDateTime(), nullable=False),
+        Column("dispatched_at", UTCDateTime()),
+    )
+    Table(
+        "runs",
+        md,
+        Column("id", String(26), primary_key=True),
+        Column("automation", String(200), nullable=False),
+        Column("content_hash", String(128), nullable=False),
+        Column("prompt_snapshot", Text, nullable=False),
+        Column("subject_key", String(200)),
+        Column("event_id", Integer, ForeignKey("events.id")),
+        Column("status", String(20), nullable=False),
+        Column("attempt", Integer, nullable=False),
+        Column("retryable", Boolean, nullable=False),
+        Column("not_before", UTCDateTime()),
+        Column("queued_at", UTCDateTime(), nullable=False),
+        Column("started_at", UTCDateTime()),
+        Column("finished_at", UTCDateTime()),
+        Column("input_tokens", Integer, nullable=False),
+        Column("output_tokens", Integer, nullable=False),
+        Column("cache_read_tokens", Integer, nullable=False),
+        Column("cache_write_tokens", Integer, nullable=False),
+        Column("cost_usd", Float, nullable=False),
+        Column("turns", Integer, nullable=False),
+        Column("stop_reason", String(200)),
+        Column("error", Text),
+        Column("holder", String(200)),
+        UniqueConstraint(
+            "event_id", "automation", "attempt", name="uq_runs_event_automation_attempt"
+        ),
+    )
+    Table(
+        "steps",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String(26), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("kind", String(50), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("input_tokens", Integer, nullable=False),
+        Column("output_tokens", Integer, nullable=False),
+        Column("cache_read_tokens", Integer, nullable=False),
+        Column("cache_write_tokens", Integer, nullable=False),
+        Column("cost_usd", Float, nullable=False),
+        Column("latency_ms", Float),
+        Column("created_at", UTCDateTime(), nullable=False),
+        UniqueConstraint("run_id", "seq", name="uq_steps_run_seq"),
+    )
+    Table(
+        "outputs",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String(26), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+        Column("kind", String(100), nullable=False),
+        Column("idempotency_key", String(500), nullable=False, unique=True),
+        Column("request", JSON, nullable=False),
+        Column("result", JSON),
+        Column("status", String(20), nullable=False),
+        Column("url", String(1000)),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+    )
+    md.create_all(conn)
+
+
+def _m002_search_text_and_indexes(conn: Connection) -> None:
+    """Add steps.text (plain-text rendering for search) and the lookup indexes."""
+    for sql in (
+        "ALTER TABLE steps ADD COLUMN text TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX ix_runs_status ON runs (status)",
+        "CREATE INDEX ix_runs_automation_queued_at ON runs (automation, queued_at)",
+        "CREATE INDEX ix_runs_subject_key ON runs (subject_key)",
+        "CREATE INDEX ix_events_undispatched ON events (dispatched_at, id)",
+        "CREATE INDEX ix_outputs_status ON outputs (status)",
+        "CREATE INDEX ix_outputs_run_id ON outputs (run_id)",
+    ):
+        conn.exec_driver_sql(sql)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("001_initial", _m001_initial),
+    Migration("002_search_text_and_indexes", _m002_search_text_and_indexes),
+)
+"""Every migration, in the order it is applied."""
+
+
+def applied_migrations(conn: Connection) -> list[str]:
+    """Return the names recorded in schema_migrations (empty if the table does not exist)."""
+    if not conn.dialect.has_table(conn, "schema_migrations"):
+        return []
+    rows = conn.execute(select(schema_migrations.c.name).order_by(schema_migrations.c.name))
+    return [r[0] for r in rows]
+
+
+def migrate(conn: Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply, in order, each migration not yet recorded; return the names applied now.
+
+    Runs inside the caller's transaction (use a write transaction). Raises StoreError if
+    the database records a migration this code does not know (it is newer than the code).
+    """
+    schema_migrations.create(conn, checkfirst=True)
+    done = set(applied_migrations(conn))
+    known = {m.name for m in MIGRATIONS} | {m.name for m in migrations}
+    unknown = sorted(done - known)
+    if unknown:
+        raise StoreError(f"database has migrations this factoryd does not know: {unknown}")
+    applied: list[str] = []
+    for migration in migrations:
+        if migration.name in done:
+            continue
+        migration.apply(conn)
+        conn.execute(schema_migrations.insert().values(name=migration.name, applied_at=utcnow()))
+        log.info("store_migration_applied", migration=migration.name)
+        applied.append(migration.name)
+    return applied

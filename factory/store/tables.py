@@ -1,0 +1,149 @@
+"""The store's tables as they are after the last migration (SQLAlchemy Core).
+
+Migrations in ``migrations.py`` build this schema step by step; queries use these
+Table objects. Timestamps are stored as UTC and come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted", "skipped")
+FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "interrupted", "skipped")
+OUTPUT_STATUSES = ("intent", "applied", "refused", "failed")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A DateTime stored as naive UTC and returned as an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the store; use UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("applied_at", UTCDateTime(), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(500), nullable=False, unique=True),
+    Column("source", String(20), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("subject_key", String(200)),
+    Column("subject", JSON),
+    Column("actor", String(200)),
+    Column("trust", String(20), nullable=False),
+    Column("by_factory", Boolean, nullable=False, default=False),
+    Column("payload", JSON, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("dispatched_at", UTCDateTime()),
+    Index("ix_events_undispatched", "dispatched_at", "id"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("automation", String(200), nullable=False),
+    Column("content_hash", String(128), nullable=False, default=""),
+    Column("prompt_snapshot", Text, nullable=False, default=""),
+    Column("subject_key", String(200)),
+    Column("event_id", Integer, ForeignKey("events.id")),
+    Column("status", String(20), nullable=False),
+    Column("attempt", Integer, nullable=False, default=1),
+    Column("retryable", Boolean, nullable=False, default=False),
+    Column("not_before", UTCDateTime()),
+    Column("queued_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    Column("input_tokens", Integer, nullable=False, default=0),
+    Column("output_tokens", Integer, nullable=False, default=0),
+    Column("cache_read_tokens", Integer, nullable=False, default=0),
+    Column("cache_write_tokens", Integer, nullable=False, default=0),
+    Column("cost_usd", Float, nullable=False, default=0.0),
+    Column("turns", Integer, nullable=False, default=0),
+    Column("stop_reason", String(200)),
+    Column("error", Text),
+    Column("holder", String(200)),
+    UniqueConstraint("event_id", "automation", "attempt", name="uq_runs_event_automation_attempt"),
+    # Added by migration 002:
+    Index("ix_runs_status", "status"),
+    Index("ix_runs_automation_queued_at", "automation", "queued_at"),
+    Index("ix_runs_subject_key", "subject_key"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(26), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("input_tokens", Integer, nullable=False, default=0),
+    Column("output_tokens", Integer, nullable=False, default=0),
+    Column("cache_read_tokens", Integer, nullable=False, default=0),
+    Column("cache_write_tokens", Integer, nullable=False, default=0),
+    Column("cost_usd", Float, nullable=False, default=0.0),
+    Column("latency_ms", Float),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # Added by migration 002:
+    Column("text", Text, nullable=False, default=""),
+    UniqueConstraint("run_id", "seq", name="uq_steps_run_seq"),
+)
+
+outputs = Table(
+    "outputs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(26), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("idempotency_key", String(500), nullable=False, unique=True),
+    Column("request", JSON, nullable=False),
+    Column("result", JSON),
+    Column("status", String(20), nullable=False),
+    Column("url", String(1000)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_outputs_status", "status"),
+    Index("ix_outputs_run_id", "run_id"),
+)

@@ -1,0 +1,13 @@
+"""Fakes shipped with the package: real HTTP servers on 127.0.0.1 that real clients talk to."""
+
+from __future__ import annotations
+
+from factory.testing.fake_anthropic import (
+    FakeAnthropic,
+    FakeError,
+    FakeReply,
+    RecordedCall,
+    spend_limit_error,
+)
+
+__all__ = ["FakeAnthropic", "FakeError", "FakeReply", "RecordedCall", "spend_limit_error"]
