@@ -115,7 +115,7 @@ def test_show_json_has_full_payloads(tmp_path: Path) -> None:
     run_id = _seed_store(tmp_path / "f.db")
     result = runner.invoke(app, ["show", run_id, "--db", str(tmp_path / "f.db"), "--json"])
     steps = json.loads(result.stdout)["steps"]
-    assert [s["payload"] for s in steps][0] == {"content": [{"type": "text", "text": "hello"}]}
+    assert steps[0]["payload"] == {"content": [{"type": "text", "text": "hello"}]}
 
 
 def test_show_unknown_run_names_it(tmp_path: Path) -> None:
