@@ -56,6 +56,8 @@ class GithubTrigger(_Model):
     """Only for this branch (glob): a push's branch or a pull request's base branch."""
     draft: bool | None = None
     """Pull requests only: match only drafts (true) or only non-drafts (false)."""
+    include_factory: bool = False
+    """Also fire on events caused by the factory's own writes (off: no self-trigger loops)."""
 
     @field_validator("event")
     @classmethod

@@ -9,5 +9,13 @@ from factory.testing.fake_anthropic import (
     RecordedCall,
     spend_limit_error,
 )
+from factory.testing.fake_github import FakeGitHub
 
-__all__ = ["FakeAnthropic", "FakeError", "FakeReply", "RecordedCall", "spend_limit_error"]
+__all__ = [
+    "FakeAnthropic",
+    "FakeError",
+    "FakeGitHub",
+    "FakeReply",
+    "RecordedCall",
+    "spend_limit_error",
+]

@@ -1,0 +1,310 @@
+"""FakeGitHub: a stateful GitHub REST server on 127.0.0.1, backed by real bare git repos.
+
+Use it as a context manager; point PyGithub at ``fake.api_url``::
+
+    with FakeGitHub() as fake:
+        fake.create_repo("acme/widgets", files={"README.md": "hi\\n"})
+        fake.add_user("alice", token="t-alice", permission="admin")
+        gh = Github(base_url=fake.api_url, auth=Auth.Token("t-alice"))
+
+Tokens map to users; every change (over HTTP or through the act-as helpers
+below) records issue events and a webhook-shaped ``(event, payload)`` in
+``webhook_log`` (and calls ``on_event`` if set). Git refs always come from the
+bare repository, so pushes to ``clone_url(repo)`` are seen by the API.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from factory.testing import github_pulls
+from factory.testing.github_http import App, Router, make_server
+from factory.testing.github_json import JSON
+from factory.testing.github_model import (
+    AppConfig,
+    CheckRun,
+    Comment,
+    Issue,
+    PullRequest,
+    Repo,
+    User,
+)
+from factory.testing.github_routes_checks import router as checks_router
+from factory.testing.github_routes_code import router as code_router
+from factory.testing.github_routes_issues import router as issues_router
+from factory.testing.github_state import EventHook, Hub
+
+
+def _router() -> Router:
+    router = Router()
+    router.routes = [*issues_router.routes, *code_router.routes, *checks_router.routes]
+    return router
+
+
+class FakeGitHub:
+    """A real HTTP server that answers the GitHub REST subset factoryd uses."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        """Keep state under ``root`` (a fresh temp dir, removed on stop, when None)."""
+        self._own_root = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="fake-github-")) if root is None else root
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.hub = Hub(self.root / "git", "http://127.0.0.1:0")
+        self.app = App(self.hub, _router())
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> FakeGitHub:
+        """Bind a free port on 127.0.0.1 and serve in a background thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("FakeGitHub is already started")
+        self._server = make_server(self.app)
+        self.hub.render.api = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fake-github", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove the temp dir this fake created."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> FakeGitHub:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def api_url(self) -> str:
+        """Return the base URL for clients (``http://127.0.0.1:PORT``); start() first."""
+        if self._server is None:
+            raise RuntimeError("FakeGitHub is not started")
+        return self.hub.render.api
+
+    # -- setup ----------------------------------------------------------------
+
+    def create_repo(
+        self,
+        full_name: str,
+        files: dict[str, str | bytes] | None = None,
+        default_branch: str = "main",
+    ) -> Repo:
+        """Create ``owner/name`` whose default branch holds ``files`` (README.md if None).
+
+        Raises ValueError for a malformed or taken name.
+        """
+        with self.hub.lock:
+            content: dict[str, str | bytes] = (
+                files if files is not None else {"README.md": f"# {full_name}\n"}
+            )
+            return self.hub.create_repo(full_name, content, default_branch)
+
+    def add_user(
+        self, login: str, token: str | None = None, permission: str = "write", kind: str = "User"
+    ) -> User:
+        """Register a user (permission: admin/maintain/write/triage/read/none) and its token.
+
+        Raises ValueError for an unknown permission.
+        """
+        with self.hub.lock:
+            return self.hub.add_user(login, token, permission, kind)
+
+    def register_app(
+        self,
+        app_id: int,
+        slug: str = "factory",
+        public_key: str | None = None,
+        token_ttl_s: int = 3600,
+    ) -> None:
+        """Accept JWTs issued by App ``app_id`` (signature checked when ``public_key`` is given)."""
+        self.hub.app = AppConfig(app_id, slug, public_key, token_ttl_s)
+
+    def installation_id(self, full_name: str) -> int:
+        """Return the App installation id of ``full_name``."""
+        return self.repo(full_name).installation_id
+
+    def clone_url(self, full_name: str) -> str:
+        """Return a ``file://`` URL of the repo's bare git repository (clone/fetch/push)."""
+        return self.repo(full_name).git.path.as_uri()
+
+    def inject_rate_limit(
+        self, n: int = 1, retry_after: int = 1, status: int = 403, secondary: bool = False
+    ) -> None:
+        """Answer the next ``n`` requests with a rate-limit error carrying ``retry-after``."""
+        with self.hub.lock:
+            self.app.injected.append((n, retry_after, status, secondary))
+
+    # -- state for assertions ---------------------------------------------------
+
+    def repo(self, full_name: str) -> Repo:
+        """Return the state of ``full_name``; raises KeyError when there is none."""
+        repo = self.hub.repos.get(full_name.lower())
+        if repo is None:
+            raise KeyError(f"no fake repo {full_name!r}")
+        return repo
+
+    def issue(self, full_name: str, number: int) -> Issue:
+        """Return issue (or PR) ``number`` of ``full_name``; KeyError when absent."""
+        return self.repo(full_name).issues[number]
+
+    def pull(self, full_name: str, number: int) -> PullRequest:
+        """Return pull request ``number`` of ``full_name``; KeyError when absent."""
+        return self.repo(full_name).pulls[number]
+
+    def labels_of(self, full_name: str, number: int) -> list[str]:
+        """Return the label names on issue ``number``."""
+        return list(self.issue(full_name, number).labels)
+
+    @property
+    def webhook_log(self) -> list[tuple[str, JSON]]:
+        """Return every (event name, webhook payload) the fake has emitted, oldest first."""
+        return self.hub.webhook_log
+
+    @property
+    def on_event(self) -> EventHook | None:
+        """Return the callback called with (event name, payload) on each state change."""
+        return self.hub.on_event
+
+    @on_event.setter
+    def on_event(self, hook: EventHook | None) -> None:
+        self.hub.on_event = hook
+
+    @property
+    def request_log(self) -> list[tuple[str, str, int]]:
+        """Return (method, path, status) of every request served, oldest first."""
+        return self.app.request_log
+
+    # -- act-as helpers (no HTTP) -------------------------------------------------
+
+    def create_issue(
+        self,
+        full_name: str,
+        title: str,
+        body: str | None = None,
+        *,
+        as_user: str,
+        labels: list[str] | None = None,
+    ) -> Issue:
+        """Open an issue as ``as_user``; returns it."""
+        with self.hub.lock:
+            return self.hub.create_issue(self.repo(full_name), as_user, title, body, labels)
+
+    def add_labels(self, full_name: str, number: int, *labels: str, as_user: str) -> Issue:
+        """Label issue ``number`` as ``as_user`` (records labeled events and webhooks)."""
+        with self.hub.lock:
+            return self.hub.add_labels(self.repo(full_name), number, as_user, list(labels))
+
+    def remove_label(self, full_name: str, number: int, label: str, *, as_user: str) -> Issue:
+        """Remove ``label`` from issue ``number`` as ``as_user``."""
+        with self.hub.lock:
+            return self.hub.remove_label(self.repo(full_name), number, as_user, label)
+
+    def comment(self, full_name: str, number: int, body: str, *, as_user: str) -> Comment:
+        """Comment on issue/PR ``number`` as ``as_user``."""
+        with self.hub.lock:
+            return self.hub.add_comment(self.repo(full_name), number, as_user, body)
+
+    def close_issue(
+        self, full_name: str, number: int, *, as_user: str, reason: str = "completed"
+    ) -> Issue:
+        """Close issue ``number`` as ``as_user``."""
+        with self.hub.lock:
+            changes = {"state": "closed", "state_reason": reason}
+            return self.hub.update_issue(self.repo(full_name), number, as_user, changes)
+
+    def commit_files(
+        self, full_name: str, branch: str, files: dict[str, str | bytes], message: str = "change"
+    ) -> str:
+        """Commit ``files`` onto ``branch`` (created from nothing if absent), like a push.
+
+        Returns the new commit sha.
+        """
+        with self.hub.lock:
+            return self.repo(full_name).git.commit_files(branch, files, message)
+
+    def create_pull(
+        self,
+        full_name: str,
+        head: str,
+        title: str,
+        body: str | None = None,
+        *,
+        as_user: str,
+        base: str | None = None,
+    ) -> PullRequest:
+        """Open a PR from branch ``head`` into ``base`` (default branch) as ``as_user``."""
+        with self.hub.lock:
+            repo = self.repo(full_name)
+            data: dict[str, Any] = {
+                "head": head,
+                "base": base or repo.default_branch,
+                "title": title,
+                "body": body,
+            }
+            return github_pulls.create_pull(self.hub, repo, as_user, data)
+
+    def review(
+        self, full_name: str, number: int, event: str, body: str = "", *, as_user: str
+    ) -> None:
+        """Submit a review (APPROVE / REQUEST_CHANGES / COMMENT) as ``as_user``."""
+        with self.hub.lock:
+            github_pulls.create_review(
+                self.hub, self.repo(full_name), number, as_user, {"event": event, "body": body}
+            )
+
+    def set_status(
+        self,
+        full_name: str,
+        sha: str,
+        state: str,
+        context: str = "ci",
+        *,
+        as_user: str,
+        description: str | None = None,
+    ) -> None:
+        """Set a commit status on ``sha`` as ``as_user``."""
+        with self.hub.lock:
+            data = {"state": state, "context": context, "description": description}
+            github_pulls.create_status(self.hub, self.repo(full_name), sha, as_user, data)
+
+    def add_check_run(
+        self,
+        full_name: str,
+        sha: str,
+        name: str,
+        conclusion: str | None = None,
+        *,
+        as_user: str,
+        text: str | None = None,
+        title: str | None = None,
+    ) -> CheckRun:
+        """Record a check run on ``sha`` (completed when ``conclusion`` is given)."""
+        with self.hub.lock:
+            data: dict[str, Any] = {"name": name, "head_sha": sha}
+            if conclusion is not None:
+                data["conclusion"] = conclusion
+            if text is not None or title is not None:
+                data["output"] = {"title": title or name, "summary": title or name, "text": text}
+            return github_pulls.save_check_run(self.hub, self.repo(full_name), as_user, data)
