@@ -1,1 +1,6 @@
 """The GitHub side of the factory: webhooks, polling, trust, state, claims and outputs."""
+
+from factory.forge.output_requests import RunContext
+from factory.forge.outputs import OutputDecision, OutputGate
+
+__all__ = ["OutputDecision", "OutputGate", "RunContext"]

@@ -1,0 +1,218 @@
+"""Dispatch: stored events → the automations they trigger → queued (or skipped) runs.
+
+Invariants:
+- one run per (event, automation, attempt): the store's unique key makes dispatching an
+  event twice harmless, so recovery can simply dispatch whatever is not marked dispatched;
+- a refusal (trust gate, daily budget) is a ``skipped`` run carrying the reason, so a person
+  can see why nothing happened;
+- events caused by the factory's own writes start nothing unless the trigger says
+  ``include_factory: true`` (no self-trigger loops).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from factory.automation import Automation
+from factory.errors import DuplicateRun
+from factory.events import TRUST_ORDER, Event, utcnow
+from factory.loader import FactoryConfig
+from factory.store import EventRecord, RunRecord, RunStore
+from factory.triggers import GithubTrigger, Trigger
+
+log = structlog.get_logger(__name__)
+
+
+def _label_of(payload: dict[str, Any]) -> str | None:
+    label = payload.get("label")
+    return label.get("name") if isinstance(label, dict) else None
+
+
+def _branch_of(event: Event) -> str | None:
+    payload = event.payload
+    ref = payload.get("ref")
+    if isinstance(ref, str) and ref.startswith("refs/heads/"):
+        return ref.removeprefix("refs/heads/")
+    pull = payload.get("pull_request")
+    if isinstance(pull, dict):
+        base = pull.get("base")
+        if isinstance(base, dict) and isinstance(base.get("ref"), str):
+            return str(base["ref"])
+    return None
+
+
+def _github_matches(trigger: GithubTrigger, event: Event) -> bool:
+    name, _, action = event.kind.partition(".")
+    if name != trigger.webhook_event:
+        return False
+    if trigger.action is not None and action != trigger.action:
+        return False
+    if trigger.label is not None and _label_of(event.payload) != trigger.label:
+        return False
+    if trigger.branch is not None:
+        branch = _branch_of(event)
+        if branch is None or not fnmatch.fnmatchcase(branch, trigger.branch):
+            return False
+    if trigger.draft is not None:
+        pull = event.payload.get("pull_request")
+        if not isinstance(pull, dict) or bool(pull.get("draft")) != trigger.draft:
+            return False
+    return not event.by_factory or trigger.include_factory
+
+
+def trigger_matches(trigger: Trigger, automation: Automation, event: Event) -> bool:
+    """True when ``trigger`` (one of ``automation``'s) is fired by ``event``."""
+    if trigger.github is not None:
+        return event.source == "github" and _github_matches(trigger.github, event)
+    if trigger.schedule is not None or trigger.manual is not None:
+        wanted = "schedule" if trigger.schedule is not None else "manual"
+        return event.source == wanted and event.payload.get("automation") == automation.name
+    if trigger.sentry is not None:
+        levels = ["debug", "info", "warning", "error", "fatal"]
+        level = str(event.payload.get("level", "error"))
+        project = trigger.sentry.project
+        return (
+            event.source == "sentry"
+            and level in levels
+            and levels.index(level) >= levels.index(trigger.sentry.level)
+            and (project is None or event.payload.get("project") == project)
+        )
+    if trigger.slack is not None:
+        channel = trigger.slack.channel
+        return event.source == "slack" and (
+            channel is None or event.payload.get("channel") in (channel, f"#{channel}")
+        )
+    return False
+
+
+def _subject_fits(automation: Automation, event: Event) -> bool:
+    if automation.subject == "none":
+        return True
+    return event.subject is not None and event.subject.kind == automation.subject
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What dispatching one event did for one automation."""
+
+    automation: str
+    run_id: str | None
+    status: str
+    reason: str | None = None
+
+
+class Dispatcher:
+    """Turns stored events into runs; picks which queued run may start next."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        config: Callable[[], FactoryConfig],
+        *,
+        global_concurrency: int = 2,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        if global_concurrency < 1:
+            raise ValueError(f"global_concurrency must be >= 1, got {global_concurrency}")
+        self.store = store
+        self.config = config
+        self.global_concurrency = global_concurrency
+        self.clock = clock
+
+    def dispatch_pending(self, limit: int = 100) -> list[Decision]:
+        """Dispatch every stored event not yet dispatched; return what was decided."""
+        decisions: list[Decision] = []
+        for record in self.store.undispatched_events(limit=limit):
+            decisions.extend(self.dispatch(record))
+            self.store.mark_event_dispatched(record.id)
+        return decisions
+
+    def dispatch(self, record: EventRecord) -> list[Decision]:
+        """Create a queued or skipped run for each automation ``record`` triggers."""
+        event = record.event
+        decisions = []
+        for automation in self.config().automations.values():
+            if not automation.enabled or not _subject_fits(automation, event):
+                continue
+            if not any(trigger_matches(t, automation, event) for t in automation.on):
+                continue
+            reason = self._refusal(automation, event)
+            status = "skipped" if reason else "queued"
+            try:
+                run_id = self.store.create_run(
+                    automation.name,
+                    event_id=record.id,
+                    subject_key=event.subject_key,
+                    content_hash=automation.content_hash,
+                    prompt_snapshot=automation.source_text,
+                    status=status,
+                    stop_reason=reason,
+                )
+            except DuplicateRun:
+                continue
+            log.info(
+                "run_" + status,
+                run_id=run_id,
+                automation=automation.name,
+                event_id=record.id,
+                kind=event.kind,
+                subject=event.subject_key,
+                reason=reason,
+            )
+            decisions.append(Decision(automation.name, run_id, status, reason))
+        return decisions
+
+    def _refusal(self, automation: Automation, event: Event) -> str | None:
+        if TRUST_ORDER[event.trust] < TRUST_ORDER[automation.trust]:
+            who = event.actor or "unknown actor"
+            return (
+                f"trust: {who} is trusted as '{event.trust}', "
+                f"automation {automation.name} needs '{automation.trust}'"
+            )
+        spent = self.store.spent_today(automation.name, now=self.clock())
+        if spent >= automation.limits.daily_usd:
+            return (
+                f"budget: {automation.name} spent ${spent:.2f} today, "
+                f"daily limit ${automation.limits.daily_usd:.2f}"
+            )
+        return None
+
+    def runnable(self, running: Iterable[RunRecord]) -> RunRecord | None:
+        """Return the oldest due queued run that the concurrency limits allow, or None.
+
+        Limits: global concurrency, the automation's own ``concurrency``, and one run at a
+        time per subject among automations that change code (workspace other than none).
+        """
+        running = list(running)
+        if len(running) >= self.global_concurrency:
+            return None
+        automations = self.config().automations
+        per_automation: dict[str, int] = {}
+        busy_subjects = set()
+        for run in running:
+            per_automation[run.automation] = per_automation.get(run.automation, 0) + 1
+            spec = automations.get(run.automation)
+            if run.subject_key and (spec is None or spec.workspace != "none"):
+                busy_subjects.add(run.subject_key)
+        for run in self.store.queued_runs(now=self.clock(), limit=200):
+            spec = automations.get(run.automation)
+            if spec is None:
+                continue
+            if per_automation.get(run.automation, 0) >= spec.concurrency:
+                continue
+            if spec.workspace != "none" and run.subject_key in busy_subjects:
+                continue
+            return run
+        return None
+
+    def retry_delay(self, automation: Automation, attempt: int) -> timedelta | None:
+        """Return the backoff before attempt ``attempt + 1``, or None when retries are spent."""
+        if attempt > automation.retries.max:
+            return None
+        return timedelta(seconds=automation.retries.backoff * 2 ** (attempt - 1))
