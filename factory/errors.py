@@ -45,6 +45,15 @@ class RunNotFound(StoreError):
         super().__init__(f"run {run_id!r} not found")
 
 
+class StepNotFound(StoreError):
+    """The run has no step with the given sequence number."""
+
+    def __init__(self, run_id: str, seq: int) -> None:
+        self.run_id = run_id
+        self.seq = seq
+        super().__init__(f"run {run_id!r} has no step {seq}")
+
+
 class DuplicateRun(StoreError):
     """A run for this event, automation and attempt already exists; carries its id."""
 
