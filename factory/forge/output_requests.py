@@ -140,6 +140,15 @@ class RunContext:
     """The factory's own login, to find its issues by creator during reconcile."""
     other_targets: frozenset[int] = frozenset()
     """Numbers besides the subject (and issues this run created) it may comment on."""
+    key_scope: str | None = None
+    """What idempotency keys are scoped to; default the run id. The daemon passes one value
+    for every attempt of the same (event, automation), so a retry after a crash finds what
+    the crashed attempt already wrote instead of writing it again."""
+
+    @property
+    def scope(self) -> str:
+        """The idempotency key scope: ``key_scope`` or the run id."""
+        return self.key_scope or self.run_id
 
 
 @dataclass(frozen=True)
@@ -164,11 +173,11 @@ class PreparedOutput:
         """Return the prepared output an intent row was recorded with."""
         return cls(kind, stored["target"], dict(stored["payload"]))
 
-    def key(self, run_id: str) -> str:
-        """Return the idempotency key: run, kind, target and a hash of the content."""
+    def key(self, scope: str) -> str:
+        """Return the idempotency key: scope (run), kind, target and a hash of the content."""
         blob = json.dumps(self.payload, sort_keys=True, ensure_ascii=False)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:20]
-        return f"{run_id}:{self.kind}:{self.target if self.target is not None else 'repo'}:{digest}"
+        return f"{scope}:{self.kind}:{self.target if self.target is not None else 'repo'}:{digest}"
 
 
 def _body(text: str, secrets: Sequence[str], notes: list[str], what: str = "body") -> str:

@@ -101,7 +101,7 @@ class OutputGate:
             prepared = self._check(ctx, kind, payload)
         except OutputRefused as exc:
             return self._refuse(ctx, kind, payload, str(exc))
-        key = prepared.key(ctx.run_id)
+        key = prepared.key(ctx.scope)
         output_id, existing = ctx.store.record_output_intent(
             ctx.run_id, kind, key, prepared.to_stored()
         )
@@ -127,7 +127,7 @@ class OutputGate:
         records = ctx.store.outputs_for_run(ctx.run_id)
         created = [_number(r) for r in records if r.kind == "create_issue"]
         prepared = prepare(kind, request, ctx, [n for n in created if n is not None])
-        key = prepared.key(ctx.run_id)
+        key = prepared.key(ctx.scope)
         if any(r.idempotency_key == key for r in records):
             return prepared  # a repeat: answered from its row, not counted again
         used = sum(1 for r in records if r.kind == kind and r.status in COUNTED_STATUSES)

@@ -37,13 +37,19 @@ from factory.testing.github_model import (
 )
 from factory.testing.github_routes_checks import router as checks_router
 from factory.testing.github_routes_code import router as code_router
+from factory.testing.github_routes_gitdata import router as gitdata_router
 from factory.testing.github_routes_issues import router as issues_router
 from factory.testing.github_state import EventHook, Hub
 
 
 def _router() -> Router:
     router = Router()
-    router.routes = [*issues_router.routes, *code_router.routes, *checks_router.routes]
+    router.routes = [
+        *issues_router.routes,
+        *code_router.routes,
+        *checks_router.routes,
+        *gitdata_router.routes,
+    ]
     return router
 
 

@@ -389,3 +389,16 @@ def test_github_error_is_a_failed_decision(
         True,
         "failed",
     )
+
+
+def test_retry_attempt_with_same_key_scope_writes_nothing_twice(
+    gate: OutputGate, make_ctx: MakeCtx, fake: FakeGitHub, repo_name: str
+) -> None:
+    """A second attempt (new run id, same key scope) asking the same comment gets the first one."""
+    first = gate.request(
+        make_ctx({"comment": {}}, key_scope="ev7:builder"), "comment", {"body": "Done."}
+    )
+    second = gate.request(
+        make_ctx({"comment": {}}, key_scope="ev7:builder"), "comment", {"body": "Done."}
+    )
+    assert (second.duplicate, second.url, len(comments_on(fake, repo_name))) == (True, first.url, 1)

@@ -1,0 +1,170 @@
+"""The GitHub client: PyGithub with our auth, base URL, bounded rate-limit retries and pacing.
+
+Auth is a personal access token (``Auth.Token``) or a GitHub App installation
+(``Auth.AppAuth(...).get_installation_auth(id)``); PyGithub fetches the installation
+token on first use and fetches a fresh one when the current one is within 20 s of
+expiry, so long-running daemons never hold a stale token.
+
+Rate limits are handled inside PyGithub's transport by ``GithubRetry``: a 403/429 with
+``retry-after`` sleeps that long, a primary-limit 403 without it sleeps until
+``x-ratelimit-reset``; both are bounded by ``max_retries`` attempts and by
+``max_rate_limit_wait`` seconds per wait (beyond it ``RateLimitExceededExceedsMaxWait``
+rises at once). When the retries run out, the last GitHub answer is raised as
+``RateLimitExceededException``. Writes are paced ``seconds_between_writes`` apart,
+as GitHub asks of integrators, to stay clear of secondary limits.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from github import Auth, Github, GithubRetry
+from github.Repository import Repository
+
+from factory.errors import ForgeError
+from factory.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How the client spaces requests and retries rate-limited ones."""
+
+    seconds_between_writes: float = 1.0
+    """Least time between two writes (POST/PATCH/PUT/DELETE); 0 disables (tests)."""
+    seconds_between_requests: float = 0.0
+    """Least time between any two requests; 0 disables."""
+    max_retries: int = 3
+    """Most retries of one request (rate limits and 5xx) before its error is raised."""
+    max_rate_limit_wait: float = 300.0
+    """Longest single wait for a rate-limit reset; longer waits raise at once."""
+    backoff_factor: float = 0.5
+    """Exponential backoff base between retries that carry no ``retry-after`` (0: none)."""
+    timeout_s: int = 30
+    """Socket timeout of one request."""
+
+    def __post_init__(self) -> None:
+        if self.seconds_between_writes < 0 or self.seconds_between_requests < 0:
+            raise ValueError("pacing intervals must be >= 0")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+
+
+def make_retry(pacing: Pacing) -> GithubRetry:
+    """Return the bounded ``GithubRetry`` used by every client.
+
+    GET, POST and PATCH are retried too (a rate-limited request was not performed, and
+    our POST/PATCH writes are made idempotent by markers and compare-and-swap refs).
+    When retries run out the last response is returned, so PyGithub raises its own
+    exception for it (``RateLimitExceededException`` for a rate limit).
+    """
+    methods = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST", "PATCH"})
+    return GithubRetry(
+        total=pacing.max_retries,
+        backoff_factor=pacing.backoff_factor,
+        backoff_max=30,
+        max_rate_limit_wait=pacing.max_rate_limit_wait,
+        allowed_methods=methods,
+        raise_on_status=False,
+    )
+
+
+def make_auth(settings: Settings) -> Auth.Token | Auth.AppInstallationAuth:
+    """Return the auth that ``settings`` configure: the App if set, else the token.
+
+    Raises ForgeError when neither is configured or the App's private key cannot be read.
+    """
+    if settings.github_app_id is not None:
+        key_path = settings.github_app_private_key_path
+        installation = settings.github_app_installation_id
+        if key_path is None or installation is None:
+            raise ForgeError(f"GitHub App {settings.github_app_id} needs a key and installation")
+        return app_auth(settings.github_app_id, key_path, installation)
+    if settings.github_token is not None:
+        return Auth.Token(settings.github_token.get_secret_value())
+    raise ForgeError("no GitHub credentials: set GITHUB_TOKEN or the GITHUB_APP_* settings")
+
+
+def app_auth(
+    app_id: int, private_key: str | Path, installation_id: int
+) -> Auth.AppInstallationAuth:
+    """Return installation auth for App ``app_id`` (``private_key``: PEM text or a PEM file).
+
+    Raises ForgeError when the key file cannot be read.
+    """
+    if isinstance(private_key, Path):
+        try:
+            pem = private_key.read_text()
+        except OSError as exc:
+            raise ForgeError(f"GitHub App {app_id}: cannot read private key {private_key}") from exc
+    else:
+        pem = private_key
+    return Auth.AppAuth(app_id, pem).get_installation_auth(installation_id)
+
+
+def make_github(
+    settings: Settings | None = None,
+    *,
+    auth: Auth.Auth | None = None,
+    base_url: str | None = None,
+    pacing: Pacing | None = None,
+) -> Github:
+    """Return a PyGithub client for ``settings`` (or explicit ``auth`` and ``base_url``).
+
+    Explicit arguments win over settings. Raises ForgeError when there is no auth.
+    """
+    if auth is None:
+        if settings is None:
+            raise ForgeError("make_github needs settings or auth")
+        auth = make_auth(settings)
+    url = base_url or (settings.github_api_url if settings is not None else DEFAULT_API_URL)
+    pace = pacing or Pacing()
+    log.debug("github_client_created", base_url=url, auth=type(auth).__name__)
+    return Github(
+        auth=auth,
+        base_url=url.rstrip("/"),
+        timeout=pace.timeout_s,
+        retry=make_retry(pace),
+        seconds_between_requests=pace.seconds_between_requests or None,
+        seconds_between_writes=pace.seconds_between_writes or None,
+    )
+
+
+def repository(
+    settings: Settings | None = None,
+    *,
+    full_name: str | None = None,
+    github: Github | None = None,
+    pacing: Pacing | None = None,
+) -> Repository:
+    """Return the target repository (``full_name`` or ``GITHUB_REPOSITORY``), fetched once.
+
+    Raises ForgeError when no repository is named; PyGithub's GithubException when
+    GitHub refuses (404 unknown repo, 401 bad credentials).
+    """
+    name = full_name or (settings.github_repository if settings is not None else None)
+    if not name:
+        raise ForgeError("no target repository: set GITHUB_REPOSITORY")
+    gh = github or make_github(settings, pacing=pacing)
+    return gh.get_repo(name)
+
+
+def git_auth_header(github: Github) -> str:
+    """Return the ``Authorization`` header value for git over HTTPS with ``github``'s auth.
+
+    Token and App installation auth both become ``Basic base64(x-access-token:TOKEN)``;
+    an installation token is refreshed first if it is about to expire. The value is a
+    secret: pass it to git through the environment (``http.extraHeader``), never log it.
+    Raises ForgeError for auth that has no token (e.g. anonymous).
+    """
+    auth = github.requester.auth
+    if not isinstance(auth, Auth.Token | Auth.AppInstallationAuth):
+        raise ForgeError(f"git over HTTPS needs token or App auth, not {type(auth).__name__}")
+    raw = f"x-access-token:{auth.token}".encode()
+    return "Basic " + base64.b64encode(raw).decode()

@@ -1,0 +1,217 @@
+"""Opening the factory's pull requests, and merging them only when the policy says so.
+
+``open_pull_request`` is idempotent: before creating, it looks for an open pull request
+from the same head branch, or one whose body carries the output's hidden marker, and
+returns that instead, so a retry after a crash makes no second pull request.
+
+``merge_pull_request`` is where merges are decided — by the daemon, never by the model.
+A pull request merges only when all of these hold on its current head commit:
+
+- its risk (``factory.forge.risk.assess_risk`` over GitHub's own list of its files) allows
+  auto-merge;
+- its checks are green: every commit status (latest per context) is ``success`` and every
+  check run (latest per name) completed as ``success``, ``neutral`` or ``skipped``, and at
+  least one status or check run exists — *no checks at all is not green*, because "nothing
+  ran" proves nothing; ``required_checks`` names must each be present and green;
+- it is approved: taking each reviewer's latest APPROVED / CHANGES_REQUESTED / DISMISSED
+  review, at least one approves the head commit and none requests changes;
+- it is open, not a draft and GitHub does not report a conflict.
+
+Otherwise the policy's ``needs_human`` label is added and the decision carries every reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import structlog
+from github.GithubException import GithubException
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+
+from factory.automation import OpenPullRequestOutput
+from factory.forge.markers import append_marker, has_marker
+from factory.forge.patches import PushedBranch
+from factory.forge.risk import RiskAssessment, assess_risk
+from factory.forge.sanitize import sanitize_body, sanitize_title
+from factory.harness import Policy
+
+log = structlog.get_logger(__name__)
+
+GREEN_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
+"""Check run conclusions that count as green."""
+
+
+def closes_line(body: str, issue_number: int) -> str:
+    """Return ``body`` ending with ``Closes #N`` unless it already closes issue ``N``."""
+    pattern = rf"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+#{issue_number}\b"
+    if re.search(pattern, body):
+        return body
+    return (
+        f"{body.rstrip()}\n\nCloses #{issue_number}" if body.strip() else f"Closes #{issue_number}"
+    )
+
+
+def find_pull_request(repo: Repository, branch: str, key: str) -> PullRequest | None:
+    """Return the open pull request from ``branch`` or carrying marker ``key``, or None."""
+    for pr in repo.get_pulls(state="open", head=f"{repo.owner.login}:{branch}"):
+        if pr.head.ref == branch:
+            return pr
+    for pr in repo.get_pulls(state="open"):
+        if has_marker(pr.body, key):
+            return pr
+    return None
+
+
+def open_pull_request(
+    repo: Repository,
+    pushed: PushedBranch,
+    *,
+    title: str,
+    body: str,
+    issue_number: int | None,
+    config: OpenPullRequestOutput,
+    run_id: str,
+    key: str,
+    base: str | None = None,
+    secrets: Collection[str] = (),
+) -> PullRequest:
+    """Open (or find again) the pull request of ``pushed`` into ``base`` (default branch).
+
+    Title and body are sanitized; the title gets ``config.title_prefix``; the body gets
+    ``Closes #issue_number`` when absent and the hidden marker for ``run_id``/``key``;
+    ``config.labels`` are put on it (also on a found one, in case a crash came between)
+    and ``config.draft`` decides draft. Returns the PullRequest.
+    Raises GithubException when GitHub refuses; ValueError if ``run_id``/``key`` cannot go
+    in a marker.
+    """
+    found = find_pull_request(repo, pushed.branch, key)
+    if found is None:
+        text = sanitize_body(body, secrets)
+        if issue_number is not None:
+            text = closes_line(text, issue_number)
+        pr = repo.create_pull(
+            base=base or repo.default_branch,
+            head=pushed.branch,
+            title=sanitize_title(f"{config.title_prefix}{title}", secrets),
+            body=append_marker(text, run_id, key),
+            draft=config.draft,
+        )
+        log.info("pull_request_opened", run_id=run_id, number=pr.number, branch=pushed.branch)
+    else:
+        pr = found
+        log.info("pull_request_found", run_id=run_id, number=pr.number, branch=pushed.branch)
+    missing = [label for label in config.labels if label not in {lb.name for lb in pr.labels}]
+    if missing:
+        pr.add_to_labels(*missing)
+    return pr
+
+
+@dataclass(frozen=True)
+class MergeDecision:
+    """What ``merge_pull_request`` decided, with the reasons (shown to the model)."""
+
+    number: int
+    """The pull request."""
+    merged: bool
+    """Whether it was merged now."""
+    reasons: tuple[str, ...]
+    """Why it was not merged (empty when merged)."""
+    risk: RiskAssessment | None = None
+    """Its risk assessment (None when it was not open)."""
+    merge_sha: str | None = None
+    """The merge commit, when merged."""
+
+    def summary(self) -> str:
+        """Return one human-readable paragraph: merged, or not and why."""
+        if self.merged:
+            return f"pull request #{self.number} was merged ({self.merge_sha})"
+        return f"pull request #{self.number} was not merged: " + "; ".join(self.reasons)
+
+
+def _check_reasons(repo: Repository, sha: str, required: Collection[str]) -> list[str]:
+    commit = repo.get_commit(sha)
+    states: dict[str, str] = {}
+    for status in commit.get_combined_status().statuses:
+        states[status.context] = status.state
+    latest_runs: dict[str, tuple[int, str]] = {}
+    for run in commit.get_check_runs():
+        if run.name not in latest_runs or run.id > latest_runs[run.name][0]:
+            outcome = run.conclusion if run.status == "completed" else run.status
+            latest_runs[run.name] = (run.id, outcome or "pending")
+    reasons = [f"status {c!r} is {s}" for c, s in sorted(states.items()) if s != "success"]
+    for name, (_, outcome) in sorted(latest_runs.items()):
+        if outcome not in GREEN_CONCLUSIONS:
+            reasons.append(f"check {name!r} is {outcome}")
+    if not states and not latest_runs:
+        reasons.append("no checks have run on the head commit")
+    present = {*states, *latest_runs}
+    reasons += [f"required check {n!r} has not run" for n in sorted(set(required) - present)]
+    return reasons
+
+
+def _review_reasons(pr: PullRequest, head_sha: str) -> list[str]:
+    latest: dict[str, tuple[str, str]] = {}
+    for review in pr.get_reviews():
+        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") and review.user:
+            latest[review.user.login] = (review.state, review.commit_id)
+    blocking = sorted(u for u, (state, _) in latest.items() if state == "CHANGES_REQUESTED")
+    if blocking:
+        return [f"changes requested by {', '.join(blocking)}"]
+    approvals = [u for u, (state, sha) in latest.items() if state == "APPROVED" and sha == head_sha]
+    if not approvals:
+        stale = any(state == "APPROVED" for state, _ in latest.values())
+        return ["approved only on an older commit" if stale else "no approving review"]
+    return []
+
+
+def merge_pull_request(
+    repo: Repository,
+    number: int,
+    policy: Policy,
+    method: str = "squash",
+    *,
+    required_checks: Collection[str] = (),
+) -> MergeDecision:
+    """Merge pull request ``number`` if the policy allows it (see the module docstring).
+
+    When it does not, adds ``policy.labels.needs_human`` and returns the refusal with every
+    reason; a merge GitHub refuses (conflict, head moved: 405/409) is a refusal too.
+    Returns the MergeDecision. Raises GithubException for other GitHub failures.
+    """
+    pr = repo.get_pull(number)
+    if pr.state != "open" or pr.merged:
+        why = "it is already merged" if pr.merged else f"it is {pr.state}"
+        return MergeDecision(number, False, (why,))
+    head_sha = pr.head.sha
+    changed: dict[str, int] = {}
+    renamed_from: list[str] = []
+    for f in pr.get_files():
+        changed[f.filename] = f.additions + f.deletions
+        if f.previous_filename:
+            renamed_from.append(f.previous_filename)
+    risk = assess_risk(changed, policy, also_touched=renamed_from)
+    reasons = list(risk.reasons)
+    if pr.draft:
+        reasons.append("it is a draft")
+    if pr.mergeable is False:
+        reasons.append("it has merge conflicts with its base")
+    reasons += _check_reasons(repo, head_sha, required_checks)
+    reasons += _review_reasons(pr, head_sha)
+    if not reasons:
+        try:
+            status = pr.merge(merge_method=method, sha=head_sha)
+        except GithubException as exc:
+            if exc.status not in (405, 409):
+                raise
+            reasons.append(f"GitHub refused the merge ({exc.status}): {exc.data}")
+        else:
+            if status.merged:
+                log.info("pull_request_merged", number=number, sha=status.sha, tier=risk.tier)
+                return MergeDecision(number, True, (), risk, status.sha)
+            reasons.append(f"GitHub did not merge it: {status.message}")
+    pr.add_to_labels(policy.labels.needs_human)
+    log.info("pull_request_needs_human", number=number, tier=risk.tier, reasons=len(reasons))
+    return MergeDecision(number, False, tuple(reasons), risk)
