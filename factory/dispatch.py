@@ -12,6 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import fnmatch
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,8 @@ import structlog
 
 from factory.automation import Automation
 from factory.errors import DuplicateRun
-from factory.events import TRUST_ORDER, Event, utcnow
+from factory.events import TRUST_ORDER, Event, Subject, utcnow
+from factory.ids import new_id
 from factory.loader import FactoryConfig
 from factory.store import EventRecord, RunRecord, RunStore
 from factory.triggers import GithubTrigger, Trigger
@@ -216,3 +218,38 @@ class Dispatcher:
         if attempt > automation.retries.max:
             return None
         return timedelta(seconds=automation.retries.backoff * 2 ** (attempt - 1))
+
+
+def enqueue_manual(
+    store: RunStore,
+    dispatcher: Dispatcher,
+    automation: str,
+    *,
+    subject: Subject | None = None,
+    task: str | None = None,
+    wake: threading.Event | None = None,
+) -> str | None:
+    """Store a manual event and dispatch it at once; return the run id (None: not triggered).
+
+    Raises ValueError naming an automation that does not exist.
+    """
+    if automation not in dispatcher.config().automations:
+        raise ValueError(f"no automation named {automation!r}")
+    payload: dict[str, Any] = {"automation": automation}
+    if task:
+        payload["task"] = task
+    event = Event(
+        source="manual",
+        kind="manual",
+        dedup_key=f"manual:{new_id()}",
+        subject=subject,
+        actor="cli",
+        trust="maintainers",
+        payload=payload,
+    )
+    event_id, _ = store.add_event(event)
+    decisions = dispatcher.dispatch(store.get_event(event_id))
+    store.mark_event_dispatched(event_id)
+    if wake is not None:
+        wake.set()
+    return next((d.run_id for d in decisions if d.automation == automation), None)

@@ -155,3 +155,7 @@ class ModelNotPriced(FactoryError):
     def __init__(self, model: str) -> None:
         self.model = model
         super().__init__(f"model {model!r} has no price in harness/policy.yaml")
+
+
+class DaemonAlreadyRunning(FactoryError):
+    """Another factoryd holds the data directory's lock."""

@@ -107,6 +107,20 @@ class Settings(BaseSettings):
     """Access token required by the viewer when bound to anything but loopback."""
     concurrency: int = Field(default=2, ge=1, le=64, validation_alias=_env("FACTORY_CONCURRENCY"))
     """How many runs may execute at once, across all automations."""
+    poll_interval_s: float = Field(
+        default=60.0, ge=0, validation_alias=_env("FACTORY_POLL_INTERVAL")
+    )
+    """Seconds between polls of GitHub for changes webhooks may have missed; 0 turns it off."""
+    github_write_pacing_s: float = Field(
+        default=1.0, ge=0, validation_alias=_env("FACTORY_GITHUB_WRITE_PACING")
+    )
+    """Minimum seconds between two GitHub writes (GitHub's guidance against abuse limits)."""
+    claim_lease_s: float = Field(default=120.0, gt=0, validation_alias=_env("FACTORY_CLAIM_LEASE"))
+    """Seconds a claim on a subject lasts without a heartbeat (renewed every third of it)."""
+    keep_failed_workspaces_s: float = Field(
+        default=24 * 3600.0, ge=0, validation_alias=_env("FACTORY_KEEP_FAILED_WORKSPACES")
+    )
+    """How long the workspace of a failed run is kept for inspection."""
     log_format: Literal["auto", "json", "pretty"] = Field(
         default="auto", validation_alias=_env("FACTORY_LOG_FORMAT")
     )

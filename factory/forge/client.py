@@ -16,7 +16,6 @@ as GitHub asks of integrators, to stay clear of secondary limits.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from github import Auth, Github, GithubRetry
 from github.Repository import Repository
 
 from factory.errors import ForgeError
+from factory.gitutil import github_auth_header
 from factory.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -156,15 +156,14 @@ def repository(
 
 
 def git_auth_header(github: Github) -> str:
-    """Return the ``Authorization`` header value for git over HTTPS with ``github``'s auth.
+    """Return the ``http.extraHeader`` line that authenticates git over HTTPS as ``github``.
 
-    Token and App installation auth both become ``Basic base64(x-access-token:TOKEN)``;
-    an installation token is refreshed first if it is about to expire. The value is a
-    secret: pass it to git through the environment (``http.extraHeader``), never log it.
+    Token and App installation auth both become ``Authorization: Basic
+    base64(x-access-token:TOKEN)``; an installation token is refreshed first if it is about
+    to expire. The value is a secret: pass it to git through the environment, never log it.
     Raises ForgeError for auth that has no token (e.g. anonymous).
     """
     auth = github.requester.auth
     if not isinstance(auth, Auth.Token | Auth.AppInstallationAuth):
         raise ForgeError(f"git over HTTPS needs token or App auth, not {type(auth).__name__}")
-    raw = f"x-access-token:{auth.token}".encode()
-    return "Basic " + base64.b64encode(raw).decode()
+    return github_auth_header(auth.token)

@@ -27,7 +27,7 @@ from github.GithubException import GithubException
 from pydantic import ValidationError
 
 from factory.crashpoints import crashpoint
-from factory.errors import OutputRefused
+from factory.errors import OutputRefused, PatchRefused
 from factory.forge.output_performers import BUILTIN_PERFORMERS, Applied, OutputPerformer
 from factory.forge.output_requests import REQUEST_MODELS, PreparedOutput, RunContext, prepare
 from factory.forge.sanitize import redact_secrets
@@ -156,6 +156,12 @@ class OutputGate:
             applied = performer.perform(ctx, prepared, key)
         except GithubException as exc:
             return self._failed(ctx, output_id, prepared.kind, exc)
+        except (OutputRefused, PatchRefused) as exc:
+            # A performer may refuse late (the patch breaks policy, the merge policy says
+            # no): the model is told why, as for any refusal.
+            ctx.store.mark_output(output_id, "refused", {"reason": str(exc)})
+            log.info("output_refused", run_id=ctx.run_id, kind=prepared.kind, reason=str(exc))
+            return OutputDecision(prepared.kind, "refused", reason=str(exc), output_id=output_id)
         crashpoint(CRASH_AFTER_GITHUB)
         return self._applied(ctx, output_id, prepared, applied, duplicate=False)
 

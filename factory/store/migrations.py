@@ -138,9 +138,26 @@ def _m002_search_text_and_indexes(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+def _m003_steps_full_text_search(conn: Connection) -> None:
+    """Add steps_fts: an external-content FTS5 index of steps.text, kept in sync by triggers."""
+    for sql in (
+        "CREATE VIRTUAL TABLE steps_fts USING fts5(text, content='steps', content_rowid='id')",
+        "CREATE TRIGGER steps_fts_insert AFTER INSERT ON steps BEGIN"
+        " INSERT INTO steps_fts(rowid, text) VALUES (new.id, new.text); END",
+        "CREATE TRIGGER steps_fts_delete AFTER DELETE ON steps BEGIN"
+        " INSERT INTO steps_fts(steps_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
+        "CREATE TRIGGER steps_fts_update AFTER UPDATE OF text ON steps BEGIN"
+        " INSERT INTO steps_fts(steps_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+        " INSERT INTO steps_fts(rowid, text) VALUES (new.id, new.text); END",
+        "INSERT INTO steps_fts(steps_fts) VALUES ('rebuild')",
+    ):
+        conn.exec_driver_sql(sql)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("001_initial", _m001_initial),
     Migration("002_search_text_and_indexes", _m002_search_text_and_indexes),
+    Migration("003_steps_full_text_search", _m003_steps_full_text_search),
 )
 """Every migration, in the order it is applied."""
 

@@ -114,9 +114,18 @@ class RunStore(EventLog, OutputLog):
             not_before=not_before,
         )
 
-    def start_run(self, run_id: str, holder: str, *, now: datetime | None = None) -> RunRecord:
+    def start_run(
+        self,
+        run_id: str,
+        holder: str,
+        *,
+        now: datetime | None = None,
+        version: tuple[str, str] | None = None,
+    ) -> RunRecord:
         """Move a queued run to ``running`` under ``holder``; return the updated run.
 
+        ``version`` (content hash, prompt snapshot) records the automation version the run
+        actually starts with, which may be newer than the one it was queued under.
         Raises RunNotFound, or StoreError if the run is not queued.
         """
         with self._write() as conn:
@@ -124,6 +133,12 @@ class RunStore(EventLog, OutputLog):
             if run.status != "queued":
                 raise StoreError(f"run {run_id!r} is {run.status}, not queued; cannot start it")
             self._set_running(conn, run_id, holder, now or utcnow())
+            if version is not None:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id)
+                    .values(content_hash=version[0], prompt_snapshot=version[1])
+                )
             return self._get(conn, run_id)
 
     def claim_next_queued(

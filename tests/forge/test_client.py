@@ -176,7 +176,7 @@ def test_persistent_rate_limit_gives_up_after_bounded_retries(fake: FakeGitHub) 
 def test_git_auth_header_for_a_token_is_basic_x_access_token(fake: FakeGitHub) -> None:
     """The git header carries ``x-access-token:<token>`` in HTTP Basic form."""
     gh = make_github(auth=Auth.Token("t-alice"), base_url=fake.api_url, pacing=FAST)
-    expected = "Basic " + base64.b64encode(b"x-access-token:t-alice").decode()
+    expected = "Authorization: Basic " + base64.b64encode(b"x-access-token:t-alice").decode()
     assert git_auth_header(gh) == expected
 
 
@@ -188,7 +188,7 @@ def test_git_auth_header_for_an_app_carries_a_valid_installation_token(
     fake.register_app(42, public_key=public)
     auth = app_auth(42, private, fake.installation_id(REPO))
     header = git_auth_header(make_github(auth=auth, base_url=fake.api_url, pacing=FAST))
-    token = base64.b64decode(header.removeprefix("Basic ")).decode().split(":", 1)[1]
+    token = base64.b64decode(header.removeprefix("Authorization: Basic ")).decode().split(":", 1)[1]
     gh = make_github(auth=Auth.Token(token), base_url=fake.api_url, pacing=FAST)
     assert gh.get_repo(REPO).create_issue("via git token").user.login == "factory[bot]"
 

@@ -1,0 +1,335 @@
+"""The daemon: wiring of scheduler, event sources, dispatcher, workers and the HTTP port.
+
+Lifecycle: ``start()`` loads and checks everything (refusing to start with the full list of
+what is missing or invalid), takes the data directory's lock, recovers, then starts the
+threads; ``serve_forever()`` runs the dispatch loop in the main thread until SIGTERM/SIGINT;
+``shutdown()`` stops taking work, cancels sessions, kills sandboxes, marks what did not
+finish ``interrupted`` and re-queues it, all within a few seconds. A second signal exits at
+once. Recovery at start: runs left ``running`` by a crash become ``interrupted``, their
+claims are released and they are re-queued; output intents are settled by marker before
+anything runs again; stored events not yet dispatched are dispatched by the loop.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import structlog
+
+from factory import __version__
+from factory.automation import Automation
+from factory.dispatch import Dispatcher, enqueue_manual
+from factory.errors import DaemonAlreadyRunning, StoreError
+from factory.events import Subject
+from factory.forge.poller import GitHubPoller
+from factory.forge.webhooks import github_webhook_route
+from factory.interfaces import Model
+from factory.logs import redactor
+from factory.recovery import recover, requeue
+from factory.reload import ConfigWatcher
+from factory.runner import GitHubSide, RunEnv, Runner
+from factory.schedule import Schedules
+from factory.server import HttpServer, build_daemon_app, health_route
+from factory.settings import Settings
+from factory.store import RunRecord, RunStore
+from factory.wiring import Sandboxes, github_side, instance_id, probe_bwrap, workspaces_for
+
+log = structlog.get_logger(__name__)
+
+DRAIN_S = 5.0
+"""How long shutdown waits for cancelled runs to record their end before marking them."""
+
+
+@dataclass
+class Active:
+    """One run a worker thread executes."""
+
+    run: RunRecord
+    cancel: threading.Event
+    thread: threading.Thread
+
+
+@dataclass
+class Daemon:
+    """One factoryd process."""
+
+    settings: Settings
+    model: Model | None = None
+    """Injected model (tests, demo); default: the Anthropic adapter from settings."""
+    github: GitHubSide | None = None
+    """Injected GitHub side; default: built from settings."""
+    serve_http: bool = True
+    active: dict[str, Active] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.settings.data_dir)
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.started_at = time.monotonic()
+        self.sandboxes = Sandboxes()
+        self.http: HttpServer | None = None
+        self._lock_file: IO[str] | None = None
+        self._threads: list[threading.Thread] = []
+        self._signals = 0
+
+    # -- start -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load, check, lock, recover and start every thread.
+
+        Raises ConfigError (every FILE:LINE:COL issue), ValueError listing missing settings,
+        SandboxUnavailable, DaemonAlreadyRunning, or what GitHub raises when unreachable.
+        """
+        settings = self.settings
+        self.watcher = ConfigWatcher(
+            settings.automations_dir, settings.harness_dir, on_change=self._config_changed
+        )
+        missing = [] if self.model and self.github else settings.missing_for_start()
+        if missing:
+            raise ValueError("cannot start, missing settings: " + ", ".join(missing))
+        if any(a.sandbox.backend == "bwrap" for a in self.watcher.config.automations.values()):
+            probe_bwrap()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        redactor.add(settings.secret_values())
+        self.instance = instance_id(self.data_dir)
+        self.store = RunStore.open(settings.db_path)
+        if self.model is None:
+            from factory.wiring import make_model
+
+            self.model = make_model(settings)
+        if self.github is None:
+            self.github = github_side(settings, self.watcher.config.policy, self.data_dir)
+        self.dispatcher = Dispatcher(
+            self.store, lambda: self.watcher.config, global_concurrency=settings.concurrency
+        )
+        self.env = RunEnv(
+            store=self.store,
+            config=lambda: self.watcher.config,
+            model=self.model,
+            sandbox_for=self.sandboxes,
+            data_dir=self.data_dir,
+            holder=self.instance,
+            github=self.github,
+            workspaces=workspaces_for(self.github, settings),
+            secrets=tuple(settings.secret_values()),
+            retry_delay=self.dispatcher.retry_delay,
+        )
+        self.runner = Runner(self.env)
+        self.recover()
+        self.schedules = Schedules(self.store, find=self._select, on_stored=self.wake.set)
+        self.schedules.sync(self.watcher.config)
+        self.schedules.start()
+        self._thread("reload", self.watcher.run)
+        if settings.poll_interval_s > 0:
+            poller = GitHubPoller(
+                self.github.repo,
+                self.store,
+                self.data_dir / "github-poll-cursor.json",
+                every_s=settings.poll_interval_s,
+                trust_resolver=self.github.resolve,
+                trust_table=self.github.trust_table,
+                bot_logins=[self.github.bot_login] if self.github.bot_login else [],
+            )
+            self._thread("poller", lambda stop: self._poll(poller, stop))
+        if self.serve_http:
+            self.http = HttpServer(self._app(), settings.host, settings.port)
+            self.http.start()
+        log.info(
+            "daemon_started",
+            version=__version__,
+            instance=self.instance,
+            automations=sorted(self.watcher.config.automations),
+            port=self.http.port if self.http else None,
+        )
+
+    def _take_lock(self) -> None:
+        handle = (self.data_dir / "daemon.lock").open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise DaemonAlreadyRunning(
+                f"another factoryd is running on data directory {self.data_dir}"
+            ) from None
+        self._lock_file = handle
+
+    def _thread(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, args=(self.stopping,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _poll(self, poller: GitHubPoller, stop: threading.Event) -> None:
+        def on_tick() -> None:
+            self.wake.set()
+
+        while not stop.wait(0):
+            poller.poll_once()
+            on_tick()
+            if stop.wait(poller.every_s):
+                return
+
+    def _config_changed(self, config: Any) -> None:
+        self.schedules.sync(config)
+        self.wake.set()
+
+    def _select(self, select: Any) -> list[Subject]:
+        gh = self.github
+        assert gh is not None
+        labels = [gh.repo.get_label(name) for name in select.labels]
+        subjects = []
+        for issue in gh.repo.get_issues(state=select.state, labels=labels):
+            is_pull = issue.pull_request is not None
+            if is_pull != (select.kind == "pull_request"):
+                continue
+            kind = "pull_request" if is_pull else "issue"
+            subjects.append(Subject(kind=kind, number=issue.number, title=issue.title))
+            if len(subjects) >= select.limit:
+                break
+        return subjects
+
+    def _app(self) -> Any:
+        from factory.web.app import build_app
+
+        gh = self.github
+        assert gh is not None
+        viewer_store = RunStore.open(self.settings.db_path, readonly=True)
+        token = self.settings.viewer_token
+        viewer = build_app(
+            viewer_store,
+            automations_dir=self.settings.automations_dir,
+            harness_dir=self.settings.harness_dir,
+            enqueue_manual=lambda name: self.enqueue_manual(name) or "",
+            token=token.get_secret_value() if token else None,
+        )
+        routes = [
+            health_route(self.health),
+            github_webhook_route(
+                self.store,
+                self.settings.github_webhook_secret,
+                trust_resolver=gh.resolve,
+                trust_table=gh.trust_table,
+                bot_logins=[gh.bot_login] if gh.bot_login else [],
+            ),
+        ]
+        return build_daemon_app(routes, viewer)
+
+    # -- recovery --------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Interrupt runs a crash left running, release their claims, settle outputs, re-queue."""
+        recover(self.store, self.github, self.instance, self.watcher.config, self.env)
+
+    # -- the loop --------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Dispatch stored events, then start every run the limits allow."""
+        self.dispatcher.dispatch_pending()
+        while not self.stopping.is_set():
+            running = self.store.list_runs(status="running", limit=1000)
+            run = self.dispatcher.runnable(running)
+            if run is None:
+                return
+            automation = self.watcher.config.automations[run.automation]
+            record = self.store.start_run(
+                run.id, self.instance, version=(automation.content_hash, automation.source_text)
+            )
+            self._launch(record, automation)
+
+    def _launch(self, run: RunRecord, automation: Automation) -> None:
+        cancel = threading.Event()
+
+        def work() -> None:
+            try:
+                self.runner.execute(run, cancel, automation)
+            finally:
+                self.active.pop(run.id, None)
+                self.wake.set()
+
+        thread = threading.Thread(target=work, name=f"run-{run.id}", daemon=True)
+        self.active[run.id] = Active(run, cancel, thread)
+        thread.start()
+
+    def serve_forever(self) -> None:
+        """Run the dispatch loop until a signal asks to stop; then shut down."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            while not self.stopping.is_set():
+                self.tick()
+                self.wake.wait(1.0)
+                self.wake.clear()
+        finally:
+            self.shutdown()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            os._exit(128 + signum)  # second signal: leave at once
+        log.info("daemon_stopping", signal=signal.Signals(signum).name)
+        self.stopping.set()
+        self.wake.set()
+
+    def shutdown(self) -> None:
+        """Stop taking work, cancel runs, kill sandboxes, mark and re-queue the unfinished."""
+        self.stopping.set()
+        if hasattr(self, "schedules"):
+            self.schedules.shutdown()
+        active = list(self.active.values())
+        for item in active:
+            item.cancel.set()
+        self.sandboxes.kill_all()
+        deadline = time.monotonic() + DRAIN_S
+        for item in active:
+            item.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        for item in active:
+            self._close_unfinished(item.run.id)
+        if self.http is not None:
+            self.http.stop()
+        if self._lock_file is not None:
+            self._lock_file.close()
+        log.info("daemon_stopped", interrupted=[a.run.id for a in active])
+
+    def _close_unfinished(self, run_id: str) -> None:
+        run = self.store.get_run(run_id)
+        if run.status == "running":
+            try:
+                run = self.store.finish_run(
+                    run_id, "interrupted", error="daemon shut down", retryable=True
+                )
+            except StoreError:
+                run = self.store.get_run(run_id)
+        if run.status == "interrupted":
+            requeue(self.store, run)
+
+    # -- requests from outside -----------------------------------------------------------
+
+    def enqueue_manual(
+        self, automation: str, *, subject: Subject | None = None, task: str | None = None
+    ) -> str | None:
+        """Store a manual event for ``automation`` and dispatch it; return the run id."""
+        return enqueue_manual(
+            self.store, self.dispatcher, automation, subject=subject, task=task, wake=self.wake
+        )
+
+    def health(self) -> dict[str, Any]:
+        """Return what ``/healthz`` reports."""
+        return {
+            "status": "stopping" if self.stopping.is_set() else "ok",
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "queued": len(self.store.queued_runs(limit=10_000)),
+            "running": [
+                {"run_id": a.run.id, "automation": a.run.automation, "subject": a.run.subject_key}
+                for a in list(self.active.values())
+            ],
+            "config_errors": self.watcher.last_errors,
+        }

@@ -1,0 +1,124 @@
+"""Performers for ``open_pull_request`` and ``merge_pull_request``, bound to one run.
+
+Opening a pull request is where the agent's work leaves the sandbox: the patch is exported
+*inside* the sandbox (``export_patch``), applied, policy-checked and committed in a clone
+the daemon owns (``apply_patch``), pushed to a branch named after the subject and the run's
+key scope — stable across retries of the same run — and the PR is opened or found again
+(``open_pull_request``). Merging is decided by the policy (``merge_pull_request``), never
+by the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from factory.automation import MergePullRequestOutput, OpenPullRequestOutput
+from factory.errors import OutputRefused
+from factory.forge.output_performers import Applied, OutputPerformer
+from factory.forge.output_requests import PreparedOutput, RunContext
+from factory.forge.patches import Identity, apply_patch, branch_name
+from factory.forge.pulls import find_pull_request, merge_pull_request, open_pull_request
+from factory.harness import Policy
+from factory.interfaces import Sandbox
+from factory.workspace import Mirror, Workspace, export_patch
+
+FACTORY_IDENTITY = Identity("factoryd", "factoryd@users.noreply.github.com")
+"""The commit identity of the factory's own commits."""
+
+
+@dataclass(frozen=True)
+class PullRequestSide:
+    """What opening and merging need beyond the RunContext: the run's workspace and policy."""
+
+    workspace: Workspace | None
+    sandbox: Sandbox | None
+    mirror: Mirror
+    policy: Policy
+    data_dir: Path
+    subject_slug: str
+    """e.g. "issue-12": names the branch."""
+    open_config: OpenPullRequestOutput | None
+    merge_config: MergePullRequestOutput | None
+    auth_header: Callable[[], str | None] = lambda: None
+    identity: Identity = FACTORY_IDENTITY
+
+
+def _branch(side: PullRequestSide, ctx: RunContext) -> str:
+    return branch_name(side.subject_slug, ctx.scope.replace(":", "-"))
+
+
+def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerformer]:
+    """Return the open/merge performers bound to ``side`` (add them to the gate's mapping)."""
+
+    def perform_open(ctx: RunContext, prepared: PreparedOutput, key: str) -> Applied:
+        if side.workspace is None or side.sandbox is None or side.open_config is None:
+            raise OutputRefused(
+                "open_pull_request: this run has no workspace to take a change from "
+                "(an interrupted run's retry will redo it)"
+            )
+        patch = export_patch(side.workspace, side.sandbox)
+        if not patch:
+            raise OutputRefused("open_pull_request: the workspace has no change to propose")
+        payload = prepared.payload
+        pushed = apply_patch(
+            patch,
+            source=side.mirror,
+            base_sha=side.workspace.base_sha,
+            branch=_branch(side, ctx),
+            message=f"{payload['title']}\n\n{payload['body']}",
+            identity=side.identity,
+            policy=side.policy,
+            data_dir=side.data_dir,
+            run_id=ctx.run_id,
+            auth_header=side.auth_header(),
+        )
+        # The gate already added the title prefix and the config labels to the payload.
+        config = side.open_config.model_copy(
+            update={"title_prefix": "", "labels": list(payload.get("labels", []))}
+        )
+        pull = open_pull_request(
+            ctx.repo,
+            pushed,
+            title=payload["title"],
+            body=payload["body"],
+            issue_number=ctx.subject,
+            config=config,
+            run_id=ctx.run_id,
+            key=key,
+            secrets=ctx.secrets,
+        )
+        return Applied(pull.html_url, {"number": pull.number, "branch": pushed.branch})
+
+    def find_open(
+        ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
+    ) -> Applied | None:
+        pull = find_pull_request(ctx.repo, _branch(side, ctx), key)
+        return None if pull is None else Applied(pull.html_url, {"number": pull.number})
+
+    def perform_merge(ctx: RunContext, prepared: PreparedOutput, key: str) -> Applied:
+        if ctx.subject is None:
+            raise OutputRefused("merge_pull_request: this run has no pull request subject")
+        method = side.merge_config.method if side.merge_config else "squash"
+        decision = merge_pull_request(ctx.repo, ctx.subject, side.policy, method)
+        if not decision.merged:
+            raise OutputRefused(f"merge_pull_request: {decision.summary()}")
+        return Applied(
+            ctx.repo.get_pull(ctx.subject).html_url,
+            {"number": ctx.subject, "merge_sha": decision.merge_sha},
+        )
+
+    def find_merge(
+        ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
+    ) -> Applied | None:
+        if ctx.subject is None:
+            return None
+        pull = ctx.repo.get_pull(ctx.subject)
+        return Applied(pull.html_url, {"number": pull.number}) if pull.merged else None
+
+    return {
+        "open_pull_request": OutputPerformer(perform_open, find_open),
+        "merge_pull_request": OutputPerformer(perform_merge, find_merge),
+    }

@@ -1,0 +1,330 @@
+"""One run, end to end: claim → workspace → session → outputs → record → release.
+
+``Runner.execute`` holds the one broad ``except`` of a run: whatever goes wrong is recorded
+on the run row (status, error, whether a retry may help) and never escapes into the
+worker. Outputs are performed while the session runs, as the agent requests them, through
+the output gate (recorded as intent first, idempotent by marker). A failed run that may
+succeed on another try (infrastructure, not the model's own verdict) is re-queued with
+backoff; every attempt of one (event, automation) shares one idempotency scope, so a
+retry finds what an earlier attempt already wrote.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from github import GithubException
+from github.Github import Github
+from github.Repository import Repository
+
+from factory.agent.session import Session, sandbox_registry
+from factory.agent.tools import ToolRegistry
+from factory.automation import Automation
+from factory.errors import (
+    ClaimLost,
+    GitError,
+    ModelError,
+    SandboxUnavailable,
+    StoreError,
+    WorkspaceError,
+)
+from factory.events import Event, utcnow
+from factory.forge.claims import Claims, Heartbeat, make_holder
+from factory.forge.output_performers import BUILTIN_PERFORMERS
+from factory.forge.output_requests import RunContext
+from factory.forge.output_tools import output_tools
+from factory.forge.outputs import OutputGate
+from factory.forge.pr_output import PullRequestSide, pull_request_performers
+from factory.forge.read_tool import github_read_tool
+from factory.forge.subjects import approval_problem, snapshot
+from factory.forge.trust import TrustResolver
+from factory.interfaces import Model, Sandbox
+from factory.loader import FactoryConfig
+from factory.logs import redactor
+from factory.runsetup import (
+    SubjectSnapshot,
+    context_text,
+    prompt_context,
+    session_config,
+    system_blocks,
+)
+from factory.store import RunRecord, RunStore
+from factory.templating import EventContext, RepoContext, SubjectContext
+from factory.workspace import Mirror, Workspace, Workspaces, ref_for_mode
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class GitHubSide:
+    """The GitHub half of the daemon that runs need: client, repository, claims, trust."""
+
+    github: Github
+    repo: Repository
+    claims: Claims
+    mirror: Mirror
+    trust_table: dict[str, str]
+    resolve: TrustResolver
+    bot_login: str | None = None
+    auth_header: Callable[[], str | None] = lambda: None
+    lease_s: float = 120.0
+
+
+@dataclass
+class RunEnv:
+    """Everything a run needs from the daemon."""
+
+    store: RunStore
+    config: Callable[[], FactoryConfig]
+    model: Model
+    sandbox_for: Callable[[str], Sandbox]
+    data_dir: Path
+    holder: str
+    """This daemon instance's id (claims, run rows)."""
+    github: GitHubSide | None = None
+    workspaces: Workspaces | None = None
+    secrets: tuple[str, ...] = ()
+    retry_delay: Callable[[Automation, int], timedelta | None] = field(
+        default=lambda automation, attempt: None
+    )
+
+
+def key_scope(run: RunRecord) -> str:
+    """Return the idempotency scope shared by every attempt of a run's (event, automation)."""
+    if run.event_id is None:
+        return run.id
+    return f"e{run.event_id}-{run.automation}"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Return True for failures another attempt may not meet (infrastructure, not verdicts)."""
+    if isinstance(exc, ModelError):
+        return exc.retryable
+    if isinstance(exc, SandboxUnavailable):
+        return False  # a host problem a retry would meet again; it needs a person
+    if isinstance(exc, GithubException):
+        return exc.status >= 500 or exc.status in (403, 429)
+    return isinstance(exc, ClaimLost | WorkspaceError | GitError | OSError | TimeoutError)
+
+
+def _labels_to_confirm(automation: Automation, event: Event | None) -> list[str]:
+    """The labels whose application by a trusted actor approved this run."""
+    if event is None:
+        return []
+    label = event.payload.get("label")
+    if isinstance(label, dict) and isinstance(label.get("name"), str):
+        return [label["name"]]
+    index = event.payload.get("trigger")
+    if event.source == "schedule" and isinstance(index, int) and index < len(automation.on):
+        schedule = automation.on[index].schedule
+        if schedule is not None and schedule.select is not None:
+            return list(schedule.select.labels)
+    return []
+
+
+class Runner:
+    """Executes started runs (status ``running``) to a final status."""
+
+    def __init__(self, env: RunEnv) -> None:
+        self.env = env
+
+    def execute(self, run: RunRecord, cancel: threading.Event, automation: Automation) -> str:
+        """Run ``run`` with ``automation`` (the version it started with); return its status."""
+        env = self.env
+        bound = log.bind(run_id=run.id, automation=run.automation, subject=run.subject_key)
+        started = time.monotonic()
+        bound.info("run_started", attempt=run.attempt)
+        status, stop_reason, error, retryable = "failed", None, None, False
+        outcome = {"failed": True}
+        with ExitStack() as cleanup:
+            try:
+                status, stop_reason = self._execute(run, automation, cancel, cleanup, outcome)
+            except Exception as exc:  # the one broad except of a run: record it, decide retry
+                status = "interrupted" if cancel.is_set() else "failed"
+                error = redactor.scrub(f"{type(exc).__name__}: {exc}")[:4000]
+                retryable = status == "failed" and is_retryable(exc)
+                bound.warning("run_error", error=error, retryable=retryable)
+            outcome["failed"] = status != "succeeded"
+        failed = status != "succeeded"
+        try:
+            record = env.store.finish_run(
+                run.id, status, stop_reason=stop_reason, error=error, retryable=retryable
+            )
+        except StoreError:
+            record = env.store.get_run(run.id)  # already finished by shutdown/recovery
+        self._maybe_retry(record, automation, failed and retryable)
+        bound.info(
+            "run_finished",
+            status=record.status,
+            stop_reason=record.stop_reason,
+            seconds=round(time.monotonic() - started, 3),
+            turns=record.turns,
+            input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            cache_read_tokens=record.cache_read_tokens,
+            cost_usd=round(record.cost_usd, 6),
+        )
+        return record.status
+
+    def _maybe_retry(self, record: RunRecord, automation: Automation, retryable: bool) -> None:
+        if not retryable:
+            return
+        delay = self.env.retry_delay(automation, record.attempt)
+        if delay is None:
+            return
+        retry_id = self.env.store.retry_run(record.id, not_before=utcnow() + delay)
+        log.info("run_retry_queued", run_id=record.id, retry=retry_id, delay_s=delay.seconds)
+
+    def _execute(
+        self,
+        run: RunRecord,
+        automation: Automation,
+        cancel: threading.Event,
+        cleanup: ExitStack,
+        outcome: dict[str, bool],
+    ) -> tuple[str, str | None]:
+        env, gh = self.env, self.env.github
+        config = env.config()
+        event = env.store.get_event(run.event_id).event if run.event_id is not None else None
+        snap: SubjectSnapshot | None = None
+        if gh is not None and run.subject_key and not run.subject_key.startswith("commit:"):
+            claim = gh.claims.claim(run.subject_key, make_holder(env.holder, run.id), gh.lease_s)
+            if claim is None:
+                raise ClaimLost(f"subject {run.subject_key} is claimed by another holder")
+            cleanup.callback(claim.release)
+            beat = Heartbeat(claim, on_lost=lambda exc: cancel.set()).start()
+            cleanup.callback(beat.stop)
+            snap = snapshot(gh.repo, run.subject_key, gh.trust_table)
+            if automation.workspace != "none":
+                labels = _labels_to_confirm(automation, event)
+                problem = approval_problem(gh.repo, snap, labels, automation.trust, gh.resolve)
+                if problem:
+                    return "skipped", problem
+        workspace, sandbox = self._workspace(run, automation, snap, cleanup, outcome)
+        cfg = session_config(automation)
+        registry, names = ToolRegistry(), []
+        if workspace is not None and sandbox is not None:
+            registry = sandbox_registry(sandbox, workspace.path, cfg)
+            names = [t for t in automation.tools if t in ("bash", "editor")]
+        if gh is not None:
+            if "github_read" in automation.tools:
+                registry.add(github_read_tool(gh.github, gh.repo))
+                names.append("github_read")
+            ctx = self._run_context(run, automation, snap)
+            gate = self._gate(run, automation, workspace, sandbox, snap, config)
+            for tool in output_tools(gate, ctx):
+                registry.add(tool)
+                names.append(tool.name)
+        cfg = type(cfg)(**{**cfg.__dict__, "tools": tuple(names)})
+        repo_ctx = RepoContext(
+            full_name=gh.repo.full_name if gh else "local/repository",
+            default_branch=gh.repo.default_branch if gh else "main",
+            url=gh.repo.html_url if gh else "",
+        )
+        event_ctx = EventContext(
+            source=event.source if event else "manual",
+            kind=event.kind if event else "manual",
+            actor=(event.actor or "") if event else "",
+            trust=event.trust if event else "maintainers",
+            payload=event.payload if event else {},
+        )
+        pctx = prompt_context(
+            automation,
+            run_id=run.id,
+            attempt=run.attempt,
+            subject=snap.context if snap else SubjectContext(),
+            event=event_ctx,
+            repo=repo_ctx,
+        )
+
+        def read_repo_file(path: str) -> str | None:
+            if workspace is None or sandbox is None:
+                return None
+            # Read inside the sandbox: the file may be a symlink planted by a contributor.
+            result = sandbox.exec(["cat", "--", path], workspace=workspace.path)
+            return result.stdout if result.exit_code == 0 else None
+
+        blocks = system_blocks(automation, config.harness, pctx, read_repo_file)
+        task = event.payload.get("task") if event and event.source == "manual" else None
+        session = Session(
+            env.model,
+            registry,
+            cfg,
+            env.store,
+            run.id,
+            lambda usage: config.policy.cost_usd(automation.model, usage),
+            cancel_event=cancel,
+        )
+        result = session.run(blocks, context_text(snap, task if isinstance(task, str) else None))
+        return result.status, result.stop_reason
+
+    def _workspace(
+        self,
+        run: RunRecord,
+        automation: Automation,
+        snap: SubjectSnapshot | None,
+        cleanup: ExitStack,
+        outcome: dict[str, bool],
+    ) -> tuple[Workspace | None, Sandbox | None]:
+        workspaces = self.env.workspaces
+        if automation.workspace == "none" or workspaces is None:
+            return None, None
+        sandbox = self.env.sandbox_for(automation.sandbox.backend)
+        number = snap.context.number if snap else None
+        workspaces.mirror.fetch()
+        workspace = workspaces.prepare(
+            run.id, ref_for_mode(automation.workspace, pull_number=number)
+        )
+        # Released after the run, kept for a while when it did not succeed (see outcome).
+        cleanup.callback(lambda: workspaces.release(workspace, failed=outcome["failed"]))
+        return workspace, sandbox
+
+    def _run_context(
+        self, run: RunRecord, automation: Automation, snap: SubjectSnapshot | None
+    ) -> RunContext:
+        gh = self.env.github
+        assert gh is not None
+        return RunContext(
+            run.id,
+            automation.name,
+            automation.outputs,
+            snap.context.number if snap else None,
+            gh.repo,
+            self.env.store,
+            secrets=self.env.secrets,
+            bot_login=gh.bot_login,
+            key_scope=key_scope(run),
+        )
+
+    def _gate(
+        self,
+        run: RunRecord,
+        automation: Automation,
+        workspace: Workspace | None,
+        sandbox: Sandbox | None,
+        snap: SubjectSnapshot | None,
+        config: FactoryConfig,
+    ) -> OutputGate:
+        gh = self.env.github
+        assert gh is not None
+        number = snap.context.number if snap else None
+        kind = snap.context.kind if snap else "run"
+        side = PullRequestSide(
+            workspace=workspace,
+            sandbox=sandbox,
+            mirror=gh.mirror,
+            policy=config.policy,
+            data_dir=self.env.data_dir,
+            subject_slug=f"{kind}-{number}" if number is not None else run.automation,
+            open_config=automation.outputs.open_pull_request,
+            merge_config=automation.outputs.merge_pull_request,
+            auth_header=gh.auth_header,
+        )
+        return OutputGate({**BUILTIN_PERFORMERS, **pull_request_performers(side)})

@@ -1,0 +1,75 @@
+"""The daemon's HTTP port: ``/healthz``, the GitHub webhook route, and the viewer.
+
+One uvicorn server in a thread; ``HttpServer.stop()`` ends it within a second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+log = structlog.get_logger(__name__)
+
+
+def health_route(status: Callable[[], dict[str, Any]]) -> Route:
+    """Return ``GET /healthz`` answering ``status()`` as JSON (200)."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse(status())
+
+    return Route("/healthz", healthz, methods=["GET"])
+
+
+def build_daemon_app(routes: Sequence[BaseRoute], viewer: Starlette | None = None) -> Starlette:
+    """Return the daemon's app: ``routes`` first, then the viewer mounted at ``/``."""
+    everything = list(routes)
+    if viewer is not None:
+        everything.append(Mount("/", app=viewer))
+    return Starlette(routes=everything)
+
+
+class HttpServer:
+    """uvicorn serving an app in a background thread."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+            )
+        )
+        # Run in a thread, uvicorn leaves signal handling to the daemon's main thread.
+        self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Start serving; return once the port accepts connections.
+
+        Raises OSError if the server did not come up within ``timeout_s``.
+        """
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise OSError("the HTTP server did not start (is the port in use?)")
+            time.sleep(0.02)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when started on port 0)."""
+        for server in self.server.servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        raise OSError("the HTTP server is not listening")
+
+    def stop(self) -> None:
+        """Ask the server to exit and wait briefly for it."""
+        self.server.should_exit = True
+        self.thread.join(timeout=3)

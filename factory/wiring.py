@@ -1,0 +1,111 @@
+"""Building the daemon's parts from Settings: model, sandboxes, GitHub side, workspaces.
+
+Everything external is reached through URLs in Settings (``GITHUB_API_URL``,
+``ANTHROPIC_BASE_URL``), so the demo and the tests point the same code at the fakes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import structlog
+from github import GithubException
+
+from factory.agent.model import AnthropicModel
+from factory.errors import SandboxUnavailable
+from factory.forge.claims import Claims
+from factory.forge.client import Pacing, git_auth_header, make_github
+from factory.forge.subjects import trust_table
+from factory.forge.trust import repo_permission_resolver
+from factory.harness import Policy
+from factory.interfaces import Model, Sandbox
+from factory.runner import GitHubSide
+from factory.sandbox import BwrapSandbox, make_sandbox
+from factory.settings import Settings
+from factory.workspace import Mirror, Workspaces
+
+log = structlog.get_logger(__name__)
+
+
+def instance_id(data_dir: Path) -> str:
+    """Return this data directory's stable daemon id (made once, kept in ``instance-id``)."""
+    path = data_dir / "instance-id"
+    if path.is_file():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = f"factoryd-{secrets.token_hex(4)}"
+    path.write_text(value + "\n")
+    return value
+
+
+def make_model(settings: Settings) -> Model:
+    """Return the Anthropic model adapter. Raises ValueError without ANTHROPIC_API_KEY."""
+    if settings.anthropic_api_key is None:
+        raise ValueError("ANTHROPIC_API_KEY is not set")
+    return AnthropicModel(settings.anthropic_api_key, settings.anthropic_base_url)
+
+
+class Sandboxes:
+    """``backend name -> Sandbox``, one shared instance per backend (so kill_all reaches all)."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, Sandbox] = {}
+
+    def __call__(self, backend: str) -> Sandbox:
+        """Return the sandbox of ``backend``. Raises ValueError for an unknown backend."""
+        if backend not in self.made:
+            self.made[backend] = make_sandbox(backend)
+        return self.made[backend]
+
+    def kill_all(self) -> None:
+        """Kill every command any of the sandboxes still runs."""
+        for sandbox in self.made.values():
+            sandbox.kill_all()
+
+
+def probe_bwrap() -> None:
+    """Check that bubblewrap can start. Raises SandboxUnavailable saying how to fix it."""
+    sandbox = make_sandbox("bwrap")
+    if isinstance(sandbox, BwrapSandbox):
+        sandbox.probe()
+    else:  # pragma: no cover - the registry maps bwrap to BwrapSandbox
+        raise SandboxUnavailable("the bwrap backend is not registered")
+
+
+def github_side(settings: Settings, policy: Policy, data_dir: Path) -> GitHubSide:
+    """Return the GitHub half of the daemon for GITHUB_REPOSITORY.
+
+    Raises ForgeError for missing credentials; GithubException when GitHub refuses.
+    """
+    pacing = Pacing(seconds_between_writes=settings.github_write_pacing_s)
+    gh = make_github(settings, pacing=pacing)
+    repo = gh.get_repo(settings.github_repository or "")
+    table = trust_table(policy)
+    try:
+        bot_login: str | None = gh.get_user().login
+    except GithubException:
+        bot_login = None  # App installations have no /user; their login ends in [bot]
+
+    def header() -> str | None:
+        return git_auth_header(gh) if repo.clone_url.startswith("http") else None
+
+    mirror = Mirror(data_dir, repo.full_name, repo.clone_url, auth_header=header)
+    return GitHubSide(
+        github=gh,
+        repo=repo,
+        claims=Claims(repo),
+        mirror=mirror,
+        trust_table=table,
+        resolve=repo_permission_resolver(repo, table),
+        bot_login=bot_login,
+        auth_header=header,
+        lease_s=settings.claim_lease_s,
+    )
+
+
+def workspaces_for(side: GitHubSide, settings: Settings) -> Workspaces:
+    """Return the per-run workspaces made from ``side``'s mirror."""
+    return Workspaces(
+        settings.data_dir, side.mirror, keep_failed_for=settings.keep_failed_workspaces_s
+    )
