@@ -14,11 +14,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# System packages the sandbox tests need (Debian/Ubuntu): bubblewrap.
+# System packages the tests need (Debian/Ubuntu): bubblewrap for the sandbox, Chromium for
+# the viewer's browser tests (driven by Playwright's Python package, never its own browsers).
+SYSPKGS := bubblewrap:bwrap chromium:chromium git:git
 sysdeps:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  echo "installing bubblewrap from apt"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
+	@missing=""; for p in $(SYSPKGS); do command -v $${p#*:} >/dev/null 2>&1 || missing="$$missing $${p%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from apt:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check factory tests bench

@@ -259,9 +259,13 @@ class Daemon:
         thread.start()
 
     def serve_forever(self) -> None:
-        """Run the dispatch loop until a signal asks to stop; then shut down."""
+        """Run the dispatch loop until SIGTERM/SIGINT asks to stop; then shut down."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        self.run_loop()
+
+    def run_loop(self) -> None:
+        """Run the dispatch loop until ``stopping`` is set; then shut down."""
         try:
             while not self.stopping.is_set():
                 self.tick()

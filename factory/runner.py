@@ -20,8 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import structlog
-from github import GithubException
-from github.Github import Github
+from github import Github, GithubException
 from github.Repository import Repository
 
 from factory.agent.session import Session, sandbox_registry

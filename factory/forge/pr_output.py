@@ -10,6 +10,7 @@ by the model.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +48,8 @@ class PullRequestSide:
 
 
 def _branch(side: PullRequestSide, ctx: RunContext) -> str:
-    return branch_name(side.subject_slug, ctx.scope.replace(":", "-"))
+    # One branch per subject and key scope: every attempt of a run pushes to the same one.
+    return branch_name(side.subject_slug, hashlib.sha256(ctx.scope.encode()).hexdigest()[:8])
 
 
 def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerformer]:

@@ -21,6 +21,8 @@ def build_env(home: str, extra: Mapping[str, str] | None = None) -> dict[str, st
         "LC_ALL": "C.UTF-8",
         "TERM": "dumb",
         "TMPDIR": "/tmp",  # noqa: S108  (bwrap: private tmpfs; none: the host's /tmp)
+        # Bytecode caches would end up in the agent's patch as binary files.
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     for key, value in (extra or {}).items():
         if not key or "=" in key or "\0" in key or "\0" in value:

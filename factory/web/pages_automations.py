@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlencode
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -152,7 +152,8 @@ async def run_now(request: Request) -> Response:
             409,
         )
     run_id = viewer.enqueue_manual(name)
-    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+    target = f"/runs/{quote(run_id)}" if run_id else f"/runs?{urlencode({'automation': name})}"
+    return RedirectResponse(target, status_code=303)
 
 
 def routes() -> list[Route]:

@@ -12,6 +12,7 @@ import pytest
 
 from factory.store import RunStore
 from factory.triggers import Trigger
+from factory.web.csrf import CsrfTokens
 from factory.web.pages_automations import next_fire
 from tests.web.conftest import Seeded, manual_enqueuer
 
@@ -97,3 +98,13 @@ def test_broken_automation_folder_is_reported(
     (automations / "bad.yaml").write_text("name: bad\nnope: 1\n")
     client = client_for(reader, automations_dir=automations, harness_dir=harness)
     assert client.get("/automations.json").json()["config_error"].startswith(str(automations))
+
+
+def test_run_now_without_a_run_id_shows_the_automations_runs(
+    reader: RunStore, client_for: Callable[..., httpx.Client]
+) -> None:
+    """When enqueue_manual queues nothing (empty id), Run now shows the automation's runs."""
+    client = client_for(reader, enqueue_manual=lambda name: "", csrf_secret=b"k" * 32)
+    token = CsrfTokens(b"k" * 32).token("run:builder")
+    response = client.post("/automations/builder/run", data={"csrf_token": token})
+    assert response.headers["location"] == "/runs?automation=builder"
