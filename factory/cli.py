@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from factory import __version__
+
+if TYPE_CHECKING:
+    from factory.settings import Settings
 
 app = typer.Typer(
     name="factoryd",
@@ -131,30 +134,144 @@ def show(
         typer.echo(transcript.render(run, steps))
 
 
+def _settings_or_exit() -> Settings:
+    from pydantic import ValidationError
+
+    from factory.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        typer.echo(f"invalid settings:\n{exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
 @app.command()
 def start() -> None:
-    """Run the daemon: scheduler, webhooks, poller, workers and the HTTP port."""
-    _not_built("start", "issue 5, the daemon")
+    """Run the daemon: scheduler, webhooks, poller, workers and the HTTP port (until SIGTERM)."""
+    from factory.daemon import Daemon
+    from factory.errors import ConfigError, FactoryError
+    from factory.logs import configure_logging
+
+    settings = _settings_or_exit()
+    configure_logging(settings)
+    daemon = Daemon(settings)
+    try:
+        daemon.start()
+    except ConfigError as exc:
+        _fail("cannot start, invalid configuration:\n" + str(exc))
+    except (FactoryError, ValueError, OSError) as exc:
+        _fail(f"cannot start: {exc}")
+    daemon.serve_forever()
 
 
 @app.command()
 def run(
     automation: Annotated[str, typer.Argument(help="Automation name.")],
+    issue: Annotated[int | None, typer.Option(help="Run on this issue.")] = None,
+    pr: Annotated[int | None, typer.Option(help="Run on this pull request.")] = None,
+    task: Annotated[str | None, typer.Option(help="Extra instruction for the agent.")] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option(help="Try the automation on a local git repository (no GitHub)."),
+    ] = None,
 ) -> None:
-    """Run one automation now (enqueue into the daemon, or in-process)."""
-    _not_built("run", "issue 5, the daemon")
+    """Run one automation now: queued into the running daemon, or run here if none runs.
+
+    With --repo PATH --task TEXT it runs one session against a local repository with the
+    configured model and prints the run id, the outcome and the patch it produced.
+    """
+    from factory.events import Subject
+
+    settings = _settings_or_exit()
+    if issue is not None and pr is not None:
+        _fail("give --issue or --pr, not both", 2)
+    if repo is not None:
+        _run_trial(settings, automation, repo, task)
+        return
+    subject = None
+    if issue is not None:
+        subject = Subject(kind="issue", number=issue)
+    elif pr is not None:
+        subject = Subject(kind="pull_request", number=pr)
+    from factory.manual import run_manual
+
+    try:
+        outcome = run_manual(settings, automation, subject=subject, task=task)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    typer.echo(outcome)
+
+
+def _run_trial(settings: Settings, automation: str, repo: Path, task: str | None) -> None:
+    from factory.errors import ConfigError, FactoryError
+    from factory.trial import run_trial
+
+    if not task:
+        _fail("--repo needs --task TEXT (what the agent should do)", 2)
+    try:
+        result = run_trial(settings, automation, repo, task)
+    except ConfigError as exc:
+        _fail("invalid configuration:\n" + str(exc))
+    except (FactoryError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"run {result.run_id}: {result.status}"
+        + (f" ({result.stop_reason})" if result.stop_reason else "")
+    )
+    if result.patch is not None:
+        typer.echo(f"patch: {result.patch}")
+    typer.echo(f"transcript: factoryd show {result.run_id} --db {settings.db_path}")
+    if result.status != "succeeded":
+        raise typer.Exit(1)
 
 
 @app.command()
-def demo() -> None:
-    """Run the whole factory offline against built-in fakes and a scripted model."""
-    _not_built("demo", "issue 5, the daemon")
+def demo(
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the daemon and the fakes running afterwards.")
+    ] = False,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo keeps its store (reset at each start).")
+    ] = Path(".factoryd-demo"),
+    port: Annotated[int, typer.Option(help="The daemon's HTTP port (0: any free port).")] = 0,
+) -> None:
+    """Run the whole factory offline: FakeGitHub, a scripted model and the real daemon."""
+    from factory.demo import run_demo
+    from factory.errors import ConfigError, FactoryError
+
+    try:
+        result = run_demo(directory.resolve(), serve=serve, port=port, say=typer.echo)
+    except ConfigError as exc:
+        _fail("invalid configuration (run the demo from the repository root):\n" + str(exc))
+    except (FactoryError, OSError, TimeoutError) as exc:
+        _fail(f"demo failed: {exc}")
+    if not result.pull_requests:
+        raise typer.Exit(1)
 
 
 @app.command()
-def viewer(db: DbOption = None) -> None:
-    """Serve the run-log viewer on an existing store (read-only)."""
-    _not_built("viewer", "issue 6, the viewer")
+def viewer(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8765,
+) -> None:
+    """Serve the run-log viewer on an existing store, read-only (safe while the daemon writes)."""
+    from factory.errors import StoreError
+    from factory.web import serve_viewer
+
+    settings = _settings_or_exit()
+    token = settings.viewer_token.get_secret_value() if settings.viewer_token else None
+    typer.echo(f"viewer on http://{host}:{port}/runs", err=True)
+    try:
+        serve_viewer(_db_path(db), host, port, token)
+    except (StoreError, ValueError) as exc:
+        _fail(str(exc))
 
 
 @sandbox_app.command(

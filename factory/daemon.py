@@ -66,7 +66,8 @@ class Daemon:
     """Injected model (tests, demo); default: the Anthropic adapter from settings."""
     github: GitHubSide | None = None
     """Injected GitHub side; default: built from settings."""
-    serve_http: bool = True
+    background: bool = True
+    """Run the scheduler, reloader, poller and HTTP port; False for one in-process run."""
     active: dict[str, Active] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,23 +127,8 @@ class Daemon:
         self.runner = Runner(self.env)
         self.recover()
         self.schedules = Schedules(self.store, find=self._select, on_stored=self.wake.set)
-        self.schedules.sync(self.watcher.config)
-        self.schedules.start()
-        self._thread("reload", self.watcher.run)
-        if settings.poll_interval_s > 0:
-            poller = GitHubPoller(
-                self.github.repo,
-                self.store,
-                self.data_dir / "github-poll-cursor.json",
-                every_s=settings.poll_interval_s,
-                trust_resolver=self.github.resolve,
-                trust_table=self.github.trust_table,
-                bot_logins=[self.github.bot_login] if self.github.bot_login else [],
-            )
-            self._thread("poller", lambda stop: self._poll(poller, stop))
-        if self.serve_http:
-            self.http = HttpServer(self._app(), settings.host, settings.port)
-            self.http.start()
+        if self.background:
+            self._start_background()
         log.info(
             "daemon_started",
             version=__version__,
@@ -150,6 +136,26 @@ class Daemon:
             automations=sorted(self.watcher.config.automations),
             port=self.http.port if self.http else None,
         )
+
+    def _start_background(self) -> None:
+        settings, github = self.settings, self.github
+        assert github is not None
+        self.schedules.sync(self.watcher.config)
+        self.schedules.start()
+        self._thread("reload", self.watcher.run)
+        if settings.poll_interval_s > 0:
+            poller = GitHubPoller(
+                github.repo,
+                self.store,
+                self.data_dir / "github-poll-cursor.json",
+                every_s=settings.poll_interval_s,
+                trust_resolver=github.resolve,
+                trust_table=github.trust_table,
+                bot_logins=[github.bot_login] if github.bot_login else [],
+            )
+            self._thread("poller", poller.run)
+        self.http = HttpServer(self._app(), settings.host, settings.port)
+        self.http.start()
 
     def _take_lock(self) -> None:
         handle = (self.data_dir / "daemon.lock").open("a+")
@@ -166,16 +172,6 @@ class Daemon:
         thread = threading.Thread(target=target, args=(self.stopping,), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
-
-    def _poll(self, poller: GitHubPoller, stop: threading.Event) -> None:
-        def on_tick() -> None:
-            self.wake.set()
-
-        while not stop.wait(0):
-            poller.poll_once()
-            on_tick()
-            if stop.wait(poller.every_s):
-                return
 
     def _config_changed(self, config: Any) -> None:
         self.schedules.sync(config)
@@ -207,7 +203,7 @@ class Daemon:
             viewer_store,
             automations_dir=self.settings.automations_dir,
             harness_dir=self.settings.harness_dir,
-            enqueue_manual=lambda name: self.enqueue_manual(name) or "",
+            enqueue_manual=lambda name: self.enqueue_manual(name),
             token=token.get_secret_value() if token else None,
         )
         routes = [
@@ -318,11 +314,15 @@ class Daemon:
 
     def enqueue_manual(
         self, automation: str, *, subject: Subject | None = None, task: str | None = None
-    ) -> str | None:
-        """Store a manual event for ``automation`` and dispatch it; return the run id."""
-        return enqueue_manual(
+    ) -> str:
+        """Store a manual event for ``automation``, create its run, wake the loop; return its id.
+
+        Raises ValueError as ``factory.dispatch.enqueue_manual`` does.
+        """
+        decision = enqueue_manual(
             self.store, self.dispatcher, automation, subject=subject, task=task, wake=self.wake
         )
+        return decision.run_id or ""
 
     def health(self) -> dict[str, Any]:
         """Return what ``/healthz`` reports."""

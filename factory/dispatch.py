@@ -144,31 +144,41 @@ class Dispatcher:
                 continue
             if not any(trigger_matches(t, automation, event) for t in automation.on):
                 continue
-            reason = self._refusal(automation, event)
-            status = "skipped" if reason else "queued"
-            try:
-                run_id = self.store.create_run(
-                    automation.name,
-                    event_id=record.id,
-                    subject_key=event.subject_key,
-                    content_hash=automation.content_hash,
-                    prompt_snapshot=automation.source_text,
-                    status=status,
-                    stop_reason=reason,
-                )
-            except DuplicateRun:
-                continue
-            log.info(
-                "run_" + status,
-                run_id=run_id,
-                automation=automation.name,
-                event_id=record.id,
-                kind=event.kind,
-                subject=event.subject_key,
-                reason=reason,
-            )
-            decisions.append(Decision(automation.name, run_id, status, reason))
+            decision = self.create_run(automation, record)
+            if decision is not None:
+                decisions.append(decision)
         return decisions
+
+    def create_run(self, automation: Automation, record: EventRecord) -> Decision | None:
+        """Create ``automation``'s run for ``record``: queued, or skipped with the refusal.
+
+        Returns None when that run already exists (the event was dispatched before).
+        """
+        event = record.event
+        reason = self._refusal(automation, event)
+        status = "skipped" if reason else "queued"
+        try:
+            run_id = self.store.create_run(
+                automation.name,
+                event_id=record.id,
+                subject_key=event.subject_key,
+                content_hash=automation.content_hash,
+                prompt_snapshot=automation.source_text,
+                status=status,
+                stop_reason=reason,
+            )
+        except DuplicateRun:
+            return None
+        log.info(
+            "run_" + status,
+            run_id=run_id,
+            automation=automation.name,
+            event_id=record.id,
+            kind=event.kind,
+            subject=event.subject_key,
+            reason=reason,
+        )
+        return Decision(automation.name, run_id, status, reason)
 
     def _refusal(self, automation: Automation, event: Event) -> str | None:
         if TRUST_ORDER[event.trust] < TRUST_ORDER[automation.trust]:
@@ -228,13 +238,23 @@ def enqueue_manual(
     subject: Subject | None = None,
     task: str | None = None,
     wake: threading.Event | None = None,
-) -> str | None:
-    """Store a manual event and dispatch it at once; return the run id (None: not triggered).
+) -> Decision:
+    """Store a manual event for ``automation`` and create its run at once; return the decision.
 
-    Raises ValueError naming an automation that does not exist.
+    A person at the console or in the viewer is a maintainer: the automation runs whether or
+    not it lists a ``manual`` trigger (its daily budget still applies). Raises ValueError for
+    an unknown or disabled automation, or a subject of the wrong kind, naming what to pass.
     """
-    if automation not in dispatcher.config().automations:
+    spec = dispatcher.config().automations.get(automation)
+    if spec is None:
         raise ValueError(f"no automation named {automation!r}")
+    if not spec.enabled:
+        raise ValueError(f"automation {automation!r} is disabled")
+    if spec.subject in ("issue", "pull_request") and (
+        subject is None or subject.kind != spec.subject
+    ):
+        flag = "--issue N" if spec.subject == "issue" else "--pr N"
+        raise ValueError(f"automation {automation!r} works on a {spec.subject}: pass {flag}")
     payload: dict[str, Any] = {"automation": automation}
     if task:
         payload["task"] = task
@@ -248,8 +268,9 @@ def enqueue_manual(
         payload=payload,
     )
     event_id, _ = store.add_event(event)
-    decisions = dispatcher.dispatch(store.get_event(event_id))
+    decision = dispatcher.create_run(spec, store.get_event(event_id))
     store.mark_event_dispatched(event_id)
     if wake is not None:
         wake.set()
-    return next((d.run_id for d in decisions if d.automation == automation), None)
+    assert decision is not None  # a fresh event cannot have a run yet
+    return decision

@@ -56,7 +56,7 @@ from factory.runsetup import (
 )
 from factory.store import RunRecord, RunStore
 from factory.templating import EventContext, RepoContext, SubjectContext
-from factory.workspace import Mirror, Workspace, Workspaces, ref_for_mode
+from factory.workspace import Mirror, Workspace, Workspaces, export_patch, ref_for_mode
 
 log = structlog.get_logger(__name__)
 
@@ -262,7 +262,23 @@ class Runner:
             cancel_event=cancel,
         )
         result = session.run(blocks, context_text(snap, task if isinstance(task, str) else None))
+        if gh is None and workspace is not None and sandbox is not None:
+            self._save_patch(run, workspace, sandbox)
         return result.status, result.stop_reason
+
+    def _save_patch(self, run: RunRecord, workspace: Workspace, sandbox: Sandbox) -> None:
+        """Without GitHub (a local trial) the change is kept as a patch file and a step."""
+        patch = export_patch(workspace, sandbox)
+        folder = self.env.data_dir / "patches"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{run.id}.patch"
+        path.write_bytes(patch)
+        self.env.store.add_step(
+            run.id,
+            "patch",
+            {"path": str(path), "bytes": len(patch)},
+            text=patch.decode("utf-8", errors="replace")[:100_000],
+        )
 
     def _workspace(
         self,

@@ -53,7 +53,17 @@ def runs_table(runs: Sequence[RunRecord]) -> str:
     """Return a fixed-width table of runs, one line each, or a note when there are none."""
     if not runs:
         return "no runs"
-    header = ("RUN", "AUTOMATION", "STATUS", "SUBJECT", "QUEUED (UTC)", "TIME", "TURNS", "COST")
+    header = (
+        "RUN",
+        "AUTOMATION",
+        "STATUS",
+        "SUBJECT",
+        "QUEUED (UTC)",
+        "TIME",
+        "TURNS",
+        "COST",
+        "WHY",
+    )
     rows = [header] + [
         (
             r.id,
@@ -64,6 +74,7 @@ def runs_table(runs: Sequence[RunRecord]) -> str:
             _duration(r),
             str(r.turns),
             f"${r.cost_usd:.4f}",
+            _why(r),
         )
         for r in runs
     ]
@@ -71,6 +82,14 @@ def runs_table(runs: Sequence[RunRecord]) -> str:
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )
+
+
+def _why(run: RunRecord) -> str:
+    """The reason worth a glance in a table: why it was skipped or failed."""
+    if run.status in ("succeeded", "queued", "running"):
+        return ""
+    text = (run.stop_reason or run.error or "").replace("\n", " ")
+    return text if len(text) <= 70 else text[:69] + "…"
 
 
 def _fold(text: str) -> str:
