@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from factory.automation import Automation
+from factory.crashpoints import crashpoint
 from factory.errors import DuplicateRun
 from factory.events import TRUST_ORDER, Event, Subject, utcnow
 from factory.ids import new_id
@@ -132,6 +133,7 @@ class Dispatcher:
         decisions: list[Decision] = []
         for record in self.store.undispatched_events(limit=limit):
             decisions.extend(self.dispatch(record))
+            crashpoint("dispatch_before_mark")
             self.store.mark_event_dispatched(record.id)
         return decisions
 

@@ -26,6 +26,7 @@ from github.Repository import Repository
 from factory.agent.session import Session, sandbox_registry
 from factory.agent.tools import ToolRegistry
 from factory.automation import Automation
+from factory.crashpoints import crashpoint
 from factory.errors import (
     ClaimLost,
     GitError,
@@ -152,6 +153,7 @@ class Runner:
                 bound.warning("run_error", error=error, retryable=retryable)
             outcome["failed"] = status != "succeeded"
         failed = status != "succeeded"
+        crashpoint("run_before_finish")
         try:
             record = env.store.finish_run(
                 run.id, status, stop_reason=stop_reason, error=error, retryable=retryable
@@ -200,6 +202,7 @@ class Runner:
             cleanup.callback(claim.release)
             beat = Heartbeat(claim, on_lost=lambda exc: cancel.set()).start()
             cleanup.callback(beat.stop)
+            crashpoint("run_after_claim")
             snap = snapshot(gh.repo, run.subject_key, gh.trust_table)
             if automation.workspace != "none":
                 labels = _labels_to_confirm(automation, event)
@@ -207,6 +210,7 @@ class Runner:
                 if problem:
                     return "skipped", problem
         workspace, sandbox = self._workspace(run, automation, snap, cleanup, outcome)
+        crashpoint("run_after_workspace")
         cfg = session_config(automation)
         registry, names = ToolRegistry(), []
         if workspace is not None and sandbox is not None:

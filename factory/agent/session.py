@@ -25,6 +25,7 @@ from factory.agent.editor_tool import EditorTool
 from factory.agent.prompt import build_request
 from factory.agent.recorder import Recorder
 from factory.agent.tools import BashTool, SandboxContext, Tool, ToolRegistry, ToolResult
+from factory.crashpoints import crashpoint
 from factory.errors import Cancelled, SessionStop, Submitted
 from factory.interfaces import Model, ModelReply, Network, Sandbox, SandboxLimits, Usage
 
@@ -245,6 +246,7 @@ class Session:
             latency_ms=reply.latency_ms,
         )
         self.recorder.add_usage(self.run_id, reply.usage, cost)
+        crashpoint("session_after_model_call")
 
     def _call_tool(self, budget: Budget, block: Mapping[str, Any]) -> dict[str, Any]:
         """Run one tool_use block; return its tool_result block."""

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from factory.automation import MergePullRequestOutput, OpenPullRequestOutput
+from factory.crashpoints import crashpoint
 from factory.errors import OutputRefused
 from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.output_requests import PreparedOutput, RunContext
@@ -77,6 +78,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             run_id=ctx.run_id,
             auth_header=side.auth_header(),
         )
+        crashpoint("pr_after_push")
         # The gate already added the title prefix and the config labels to the payload.
         config = side.open_config.model_copy(
             update={"title_prefix": "", "labels": list(payload.get("labels", []))}

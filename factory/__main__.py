@@ -1,0 +1,7 @@
+"""``python -m factory``: the same as the ``factoryd`` command."""
+
+from __future__ import annotations
+
+from factory.cli import main
+
+main()

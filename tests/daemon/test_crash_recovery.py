@@ -1,0 +1,211 @@
+"""kill -9 the daemon at 20 points of the end-to-end flow: nothing is lost, nothing doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from factory.forge.markers import parse_markers
+from factory.store import RunStore
+from factory.testing.fake_anthropic import FakeAnthropic
+from factory.testing.fake_github import FakeGitHub
+from factory.testing.sample import (
+    BOT_TOKEN,
+    MAINTAINER,
+    MAINTAINER_TOKEN,
+    OUTSIDER,
+    OUTSIDER_TOKEN,
+    READY,
+    REPO,
+    SAMPLE_FILES,
+    ScriptedBuilder,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+ISSUES = 20
+CRASH_POINTS = [
+    "dispatch_before_mark",
+    "run_after_claim",
+    "run_after_workspace",
+    "session_after_model_call",
+    "pr_after_push",
+    "output_after_github",
+    "run_before_finish",
+]
+
+
+class DaemonProcess:
+    """``python -m factory start`` in a subprocess, its JSON log lines collected."""
+
+    def __init__(self, env: dict[str, str], crash_at: str | None) -> None:
+        env = dict(env)
+        if crash_at:
+            env["FACTORYD_CRASH_AT"] = crash_at
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "factory", "start"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.events: list[str] = []
+        self.started = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            try:
+                event = json.loads(line).get("event", "")
+            except ValueError:
+                event = line.strip()
+            self.events.append(event)
+            if event == "daemon_started":
+                self.started.set()
+
+    def wait_started(self, timeout_s: float = 30.0) -> bool:
+        """Wait for ``daemon_started``; False if the process died first (a crash point)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.started.wait(0.05):
+                return True
+            if self.proc.poll() is not None:
+                return False
+        pytest.fail(f"daemon did not start: {self.events[-20:]}")
+
+    def kill(self) -> None:
+        """kill -9."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+def _closes(body: str | None, number: int) -> bool:
+    """True when ``body`` says it closes exactly issue ``number``."""
+    return re.search(rf"Closes #{number}\b", body or "") is not None
+
+
+def _issue_settled(store_path: Path, fake: FakeGitHub, number: int) -> bool:
+    """The issue has its PR and none of its runs is waiting or running."""
+    has_pr = any(
+        _closes(fake.issue(REPO, p.number).body, number) for p in fake.repo(REPO).pulls.values()
+    )
+    if not has_pr or not store_path.exists():
+        return False
+    with RunStore.open(store_path, readonly=True) as store:
+        runs = store.list_runs(subject=f"issue:{number}", limit=100)
+    return bool(runs) and all(r.finished for r in runs)
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_creates_nothing_twice(tmp_path: Path) -> None:
+    """20 kills (crash points and random timers), restarts: one PR per issue, no duplicates."""
+    seed = int(os.environ.get("FACTORYD_CRASH_SEED", "20261122"))
+    rng = random.Random(seed)
+    automations = tmp_path / "automations"
+    automations.mkdir()
+    (automations / "builder.yaml").write_text((ROOT / "automations/builder.yaml").read_text())
+    with FakeGitHub(tmp_path / "github") as fake, FakeAnthropic() as anthropic:
+        anthropic.responder = ScriptedBuilder()
+        fake.add_user(MAINTAINER, token=MAINTAINER_TOKEN, permission="admin")
+        fake.add_user(OUTSIDER, token=OUTSIDER_TOKEN, permission="read")
+        fake.add_user("factory-bot", token=BOT_TOKEN, permission="write")
+        fake.create_repo(REPO, files=SAMPLE_FILES)
+        numbers = [
+            fake.create_issue(
+                REPO, f"add() is wrong ({i})", "It subtracts.", as_user=MAINTAINER
+            ).number
+            for i in range(ISSUES)
+        ]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GITHUB_REPOSITORY": REPO,
+            "GITHUB_API_URL": fake.api_url,
+            "GITHUB_TOKEN": BOT_TOKEN,
+            "ANTHROPIC_API_KEY": "sk-ant-crash-test",
+            "ANTHROPIC_BASE_URL": anthropic.base_url,
+            "FACTORY_DATA_DIR": str(tmp_path / "data"),
+            "FACTORY_AUTOMATIONS_DIR": str(automations),
+            "FACTORY_HARNESS_DIR": str(ROOT / "harness"),
+            "FACTORY_PORT": "0",
+            "FACTORY_POLL_INTERVAL": "0.3",
+            "FACTORY_GITHUB_WRITE_PACING": "0",
+            "FACTORY_LOG_FORMAT": "json",
+        }
+        db = tmp_path / "data" / "factory.db"
+        kills: list[str] = []
+        # Every crash point once, the rest random kill -9 timers or points, in random order.
+        plan: list[str | None] = list(CRASH_POINTS)
+        plan += [
+            None if rng.random() < 0.6 else rng.choice(CRASH_POINTS)
+            for _ in range(ISSUES - len(plan))
+        ]
+        rng.shuffle(plan)
+        for number, crash_at in zip(numbers, plan, strict=True):
+            use_timer = crash_at is None
+            daemon = DaemonProcess(env, crash_at)
+            if daemon.wait_started():
+                fake.add_labels(REPO, number, READY, as_user=MAINTAINER)
+                if use_timer:
+                    time.sleep(rng.uniform(0.05, 2.5))
+                else:
+                    deadline = time.monotonic() + 20
+                    while daemon.proc.poll() is None and time.monotonic() < deadline:
+                        if _issue_settled(db, fake, number):
+                            break
+                        time.sleep(0.05)
+            else:
+                fake.add_labels(REPO, number, READY, as_user=MAINTAINER)
+            died_alone = daemon.proc.poll() is not None
+            daemon.kill()
+            kills.append(f"{crash_at if crash_at and died_alone else 'kill -9 timer'}")
+        final = DaemonProcess(env, None)
+        assert final.wait_started()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if all(_issue_settled(db, fake, n) for n in numbers):
+                break
+            time.sleep(0.2)
+        final.proc.send_signal(signal.SIGTERM)
+        final.proc.wait(timeout=15)
+
+        pulls_per_issue = {
+            n: sum(
+                _closes(fake.issue(REPO, p.number).body, n) for p in fake.repo(REPO).pulls.values()
+            )
+            for n in numbers
+        }
+        with RunStore.open(db, readonly=True) as store:
+            runs = store.list_runs(limit=1000)
+        markers = [
+            m.key
+            for p in fake.repo(REPO).pulls.values()
+            for m in parse_markers(fake.issue(REPO, p.number).body)
+        ]
+        comments = [c.body for n in numbers for c in fake.issue(REPO, n).comments]
+        unlabels = [
+            (e.issue_number, e.label.name if e.label else None)
+            for e in fake.repo(REPO).events
+            if e.event == "unlabeled"
+        ]
+        print(
+            f"\ncrash test (seed {seed}): {len(kills)} kills — "
+            + ", ".join(f"{k}: {kills.count(k)}" for k in sorted(set(kills)))
+            + f"; {len(runs)} runs; {len(fake.repo(REPO).pulls)} PRs"
+        )
+        assert set(pulls_per_issue.values()) == {1}
+        assert len(markers) == len(set(markers))
+        assert len(comments) == len(set(comments))
+        assert len(unlabels) == len(set(unlabels))
+        assert [r.id for r in runs if not r.finished] == []
