@@ -1,0 +1,115 @@
+"""The daemon's commands through the CLI: demo, manual runs, and a local trial run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from factory.cli import app
+from factory.manual import run_manual
+from factory.testing.fake_anthropic import FakeAnthropic
+from factory.testing.sample import SAMPLE_FILES, ScriptedBuilder
+from tests.daemon.conftest import ROOT, Factory, run_daemon, wait_for
+
+runner = CliRunner()
+
+
+def _env(factory: Factory) -> dict[str, str]:
+    s = factory.settings
+    return {
+        "GITHUB_REPOSITORY": s.github_repository or "",
+        "GITHUB_API_URL": s.github_api_url,
+        "GITHUB_TOKEN": "t-factory-bot",
+        "ANTHROPIC_API_KEY": "sk-ant-cli-test",
+        "ANTHROPIC_BASE_URL": s.anthropic_base_url or "",
+        "FACTORY_DATA_DIR": str(s.data_dir),
+        "FACTORY_AUTOMATIONS_DIR": str(s.automations_dir),
+        "FACTORY_HARNESS_DIR": str(s.harness_dir),
+        "FACTORY_PORT": "0",
+        "FACTORY_POLL_INTERVAL": "0",
+        "FACTORY_GITHUB_WRITE_PACING": "0",
+    }
+
+
+def test_demo_prints_the_pull_request_and_exits_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`factoryd demo` opens a PR for the maintainer's issue, skips the outsider's, exits 0."""
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
+    assert (
+        result.exit_code,
+        bool(
+            re.search(r"pull requests opened:\n  #\d+ Fix add\(\) to return the sum", result.stdout)
+        ),
+        "trust: otto" in result.stdout,
+    ) == (0, True, True)
+
+
+def test_manual_run_without_daemon_runs_in_process(factory: Factory) -> None:
+    """`factoryd run builder --issue N` with no daemon running runs it here to the end."""
+    result = runner.invoke(
+        app, ["run", "builder", "--issue", str(factory.world.bug)], env=_env(factory)
+    )
+    assert (result.exit_code, bool(re.search(r"run \w+: succeeded", result.stdout))) == (0, True)
+
+
+def test_manual_run_needs_the_subject_it_works_on(factory: Factory) -> None:
+    """An issue automation run by hand without --issue is refused, saying what to pass."""
+    result = runner.invoke(app, ["run", "builder"], env=_env(factory))
+    assert (result.exit_code, "pass --issue N" in result.stderr) == (2, True)
+
+
+def test_manual_run_is_queued_into_the_running_daemon(factory: Factory) -> None:
+    """With a daemon running, a manual run is queued into it and that daemon runs it."""
+    running = run_daemon(factory)
+    try:
+        from factory.events import Subject
+
+        message = run_manual(
+            factory.settings, "builder", subject=Subject(kind="issue", number=factory.world.bug)
+        )
+        run_id = message.split()[2]
+        run = wait_for(
+            lambda: next((r for r in factory.runs() if r.id == run_id and r.finished), None),
+            what="the queued run",
+        )
+    finally:
+        running.stop()
+    assert (message.startswith("queued run"), run.status) == (True, "succeeded")
+
+
+def _local_repo(path: Path) -> Path:
+    path.mkdir()
+    for name, content in SAMPLE_FILES.items():
+        data = content.encode() if isinstance(content, str) else content
+        (path / name).write_bytes(data)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(path)]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "sample"], check=True)
+    return path
+
+
+def test_trial_run_on_local_repository_yields_a_patch(tmp_path: Path) -> None:
+    """`factoryd run builder --repo PATH --task TEXT` runs a session and writes the patch."""
+    repo = _local_repo(tmp_path / "calculator")
+    with FakeAnthropic() as anthropic:
+        anthropic.responder = ScriptedBuilder()
+        env = {
+            "ANTHROPIC_API_KEY": "sk-ant-trial",
+            "ANTHROPIC_BASE_URL": anthropic.base_url,
+            "FACTORY_DATA_DIR": str(tmp_path / "data"),
+            "FACTORY_AUTOMATIONS_DIR": str(ROOT / "automations"),
+            "FACTORY_HARNESS_DIR": str(ROOT / "harness"),
+        }
+        result = runner.invoke(
+            app, ["run", "builder", "--repo", str(repo), "--task", "add() is wrong"], env=env
+        )
+    patch = re.search(r"patch: (\S+)", result.stdout)
+    assert patch is not None, result.stdout + result.stderr
+    assert (result.exit_code, "+    return a + b" in Path(patch[1]).read_text()) == (0, True)

@@ -1,0 +1,86 @@
+"""SIGTERM with two runs in flight: the daemon exits fast, marks both, leaves no sandbox behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from factory.store import RunStore
+from factory.testing.fake_anthropic import FakeReply
+from factory.testing.sample import MAINTAINER, READY, REPO
+from tests.daemon.conftest import Factory, wait_for
+from tests.daemon.test_crash_recovery import DaemonProcess
+
+MARKER = "factoryd-shutdown-test-9f1c"
+
+
+def _sleeping_builder(body: dict[str, Any]) -> FakeReply:
+    """A model that starts a long command in the sandbox and would wait on it."""
+    return FakeReply(
+        [
+            {
+                "type": "tool_use",
+                "id": "toolu_sleep",
+                "name": "bash",
+                "input": {"command": f"sleep 300 # {MARKER}"},
+            }
+        ]
+    )
+
+
+def _marker_processes() -> list[int]:
+    """Host pids whose command line carries the test's marker (sandboxed sleeps, bwrap)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if MARKER.encode() in cmdline and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_with_two_runs_in_flight(factory: Factory) -> None:
+    """Exit within 10 s, both runs interrupted, no sandboxed process left on the host."""
+    factory.anthropic.responder = _sleeping_builder
+    settings = factory.settings
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": settings.github_api_url,
+        "GITHUB_TOKEN": "t-factory-bot",
+        "ANTHROPIC_API_KEY": "sk-ant-shutdown-test",
+        "ANTHROPIC_BASE_URL": settings.anthropic_base_url or "",
+        "FACTORY_DATA_DIR": str(settings.data_dir),
+        "FACTORY_AUTOMATIONS_DIR": str(settings.automations_dir),
+        "FACTORY_HARNESS_DIR": str(settings.harness_dir),
+        "FACTORY_PORT": "0",
+        "FACTORY_POLL_INTERVAL": "0.3",
+        "FACTORY_GITHUB_WRITE_PACING": "0",
+        "FACTORY_LOG_FORMAT": "json",
+    }
+    daemon = DaemonProcess(env, None)
+    assert daemon.wait_started()
+    try:
+        factory.github.add_labels(REPO, factory.world.bug, READY, as_user=MAINTAINER)
+        factory.github.add_labels(REPO, factory.world.plain, READY, as_user=MAINTAINER)
+        wait_for(lambda: len(_marker_processes()) >= 2, what="two sandboxed commands")
+        with RunStore.open(settings.db_path, readonly=True) as store:
+            running = [r.id for r in store.list_runs(status="running")]
+        started = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.proc.wait(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        daemon.kill()
+    with RunStore.open(settings.db_path, readonly=True) as store:
+        statuses = [store.get_run(run_id).status for run_id in running]
+    # The sandboxes die with the daemon (killed at shutdown, --die-with-parent as backup).
+    wait_for(lambda: not _marker_processes(), timeout_s=5, what="no sandboxed process left")
+    assert (len(running), statuses, took < 10) == (2, ["interrupted", "interrupted"], True)
