@@ -1,32 +1,29 @@
 """Daemon overhead (event stored → first model request) and memory with 20 sessions in flight.
 
-Everything runs offline on 127.0.0.1: FakeGitHub seeded with the sample world, FakeAnthropic,
-the shipped harness and benchmark automations written to a temporary automations directory
-(``manual`` trigger, prompt "reply done").
+Offline on 127.0.0.1: FakeGitHub with the sample world, FakeAnthropic, the shipped harness,
+benchmark automations (``manual`` trigger, prompt "reply done") in a temporary directory.
 
-1. **Latency.** A daemon runs in this process (its loop in a thread, background threads and
-   HTTP port on, as ``factoryd start`` has them). For each run the bench records
-   ``time.time()`` right before ``Daemon.enqueue_manual`` stores the event; the fake model
-   records ``time.time()`` when the run's first request arrives (the run is found by a
-   ``bench-run ID`` tag in the task text of the first user message) and answers at once with
-   a final text (end_turn, no tools). Runs are sequential (enqueue, wait until finished,
-   next), so none queues behind another. One row per automation shape:
+1. **Latency.** An in-process daemon (loop in a thread, background threads and HTTP port on,
+   as ``factoryd start`` has them). Per run: ``time.time()`` right before a manual event is
+   stored (``store.add_event``) and the loop woken (as ``enqueue_manual`` does); the fake
+   model notes ``time.time()`` when that run's first request arrives (found by the
+   ``bench-run ID`` tag in the task text of the first user message) and answers at once
+   (text, end_turn). Runs are sequential, so none queues behind another. Rows:
+   ``workspace: none`` without / with an issue subject (claim + snapshot on GitHub);
+   ``default-branch`` without / with an issue (adds mirror fetch, checkout and one bwrap
+   exec reading ``repo:AGENTS.md`` for the prompt, as the builder does); and ``none``
+   stored *without* waking the loop, as an event written by another process is (e.g.
+   ``factoryd run`` into a running daemon: found on the loop's next tick, up to 1 s).
+   Webhooks, the poller, schedules and ``enqueue_manual`` wake the loop.
 
-   - ``workspace: none``, no subject — dispatch + runner + session setup;
-   - ``workspace: none``, issue subject — adds the claim on GitHub and the subject snapshot;
-   - ``workspace: default-branch``, no subject — adds mirror fetch, checkout and one bwrap
-     sandbox exec (reading ``repo:AGENTS.md`` for the prompt, as the builder does);
-   - ``workspace: default-branch``, issue subject — all of the above.
+2. **Memory.** ``python -m factory start`` in a subprocess (global and automation
+   concurrency 20) fed 20 manual events through its store. The fake model holds every
+   request until all 20 are in flight (store: 20 running; fake: 20 waiting). Reports the
+   daemon's VmRSS / VmHWM / threads from ``/proc/PID/status`` before any run, with 20 in
+   flight and after they finished, for ``workspace: none`` and ``default-branch``.
 
-2. **Memory.** ``python -m factory start`` as a subprocess (global and automation
-   concurrency 20), fed 20 manual runs through its store. The fake model holds every request
-   until all 20 are in flight (store: 20 running; fake: 20 requests waiting), then answers.
-   Reports the daemon's VmRSS / VmHWM / thread count from ``/proc/PID/status`` before any
-   run, with 20 in flight, and after they finished — for ``workspace: none`` and for
-   ``workspace: default-branch``.
-
-Usage: ``python bench/bench_daemon.py [--runs 200] [--sessions 20]``. Prints tables; no
-assertions on timings.
+Usage: ``python bench/bench_daemon.py [--runs 200] [--stored-runs 30] [--sessions 20]``.
+Prints tables; no assertions on timings. ``BENCH_LOG=20`` shows the in-process daemon's logs.
 """
 
 from __future__ import annotations
@@ -34,15 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,17 +48,15 @@ from typing import Any
 import structlog
 
 from factory.daemon import Daemon
-from factory.dispatch import Dispatcher, enqueue_manual
-from factory.events import Subject
-from factory.loader import load_factory
-from factory.settings import Settings
-from factory.store import RunStore
+from factory.events import Event, Subject
+from factory.store import RunRecord, RunStore
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
-from factory.testing.sample import BOT_TOKEN, REPO, World, seed_world
+from factory.testing.processes import DaemonProcess, Proc, proc_status, wait_until
+from factory.testing.sample import World, fake_settings, seed_world
 
 ROOT = Path(__file__).resolve().parents[1]
-TAG = re.compile(r"bench-run (\S+)")
+TAG = re.compile(r"bench-run ([\w-]+)")
 WARMUP = 3
 """Runs per row done first and not counted (imports, first connections, mirror clone)."""
 
@@ -158,17 +153,6 @@ def _tag(body: dict[str, Any]) -> str | None:
     return match.group(1) if match else None
 
 
-def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    """Poll ``predicate`` until truthy; raise TimeoutError naming ``what`` after the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
-
-
 @contextmanager
 def world(tmp: Path, concurrency: int) -> Iterator[tuple[FakeGitHub, FakeAnthropic, World, Path]]:
     """Fakes seeded with the sample world and an automations dir holding every shape."""
@@ -183,57 +167,95 @@ def world(tmp: Path, concurrency: int) -> Iterator[tuple[FakeGitHub, FakeAnthrop
 # -- 1. latency --------------------------------------------------------------------------------
 
 
-def latency(runs: int) -> list[tuple[str, list[float], int]]:
-    """Return, per shape, the event-stored → first-request deltas (s) and failed-run count."""
-    rows: list[tuple[str, list[float], int]] = []
+@dataclass
+class Row:
+    """One latency row: seconds from event stored to run started and to first model request."""
+
+    label: str
+    to_started: list[float] = field(default_factory=list)
+    to_request: list[float] = field(default_factory=list)
+    failed: int = 0
+
+
+def measure(
+    daemon: Daemon, arrivals: Arrivals, shape: Shape, sample: World, wake: bool, count: int
+) -> Row:
+    """Run ``shape`` WARMUP + ``count`` times in sequence; return the measured row.
+
+    Each run's manual event is stored with ``store.add_event`` from this thread; with
+    ``wake`` the loop is woken at once (as ``enqueue_manual`` does), without it the loop
+    finds the event on its next tick (as webhook and poller events are found today), so
+    those events are stored at a random moment of the 1 s tick, as real ones arrive.
+    Raises TimeoutError when a run makes no model request or does not end within 60 s.
+    """
+    subject = None
+    if shape.subject == "issue":
+        subject = Subject(kind="issue", number=sample.bug, title="bench")
+    row = Row(shape.label if wake else "workspace none, other process (1 s tick)")
+    for i in range(WARMUP + count):
+        tag = f"{shape.name}-{'w' if wake else 'n'}{i}"
+        event = manual_event(shape.name, tag, subject)
+        seen = arrivals.expect(tag)
+        if not wake:
+            time.sleep(random.uniform(0.0, 1.0))
+        t0 = time.time()
+        daemon.store.add_event(event)
+        if wake:
+            daemon.wake.set()
+        if not seen.wait(60):
+            raise TimeoutError(f"no model request for {tag}")
+        run = wait_until(lambda: _newest_finished(daemon.store, shape.name), 60, f"{tag} to end")
+        row.failed += run.status != "succeeded"
+        if i >= WARMUP and run.started_at is not None:
+            row.to_started.append(run.started_at.timestamp() - t0)
+            row.to_request.append(arrivals.first[tag] - t0)
+    return row
+
+
+def manual_event(automation: str, tag: str, subject: Subject | None = None) -> Event:
+    """Return a maintainer's manual event for ``automation`` whose task carries ``tag``."""
+    return Event(
+        source="manual",
+        kind="manual",
+        dedup_key=f"bench:{tag}",
+        subject=subject,
+        actor="bench",
+        trust="maintainers",
+        payload={"automation": automation, "task": f"bench-run {tag}"},
+    )
+
+
+def _newest_finished(store: RunStore, automation: str) -> RunRecord | None:
+    runs = store.list_runs(automation=automation, limit=1)
+    return runs[0] if runs and runs[0].finished else None
+
+
+def latency(runs: int, stored_runs: int) -> list[Row]:
+    """Return one measured row per automation shape, plus the no-wake row."""
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-daemon-") as name:
         tmp = Path(name)
         with world(tmp, concurrency=1) as (github, anthropic, sample, automations):
             arrivals = Arrivals()
             anthropic.responder = arrivals
-            settings = Settings(
-                github_repository=REPO,
-                github_api_url=github.api_url,
-                github_token=BOT_TOKEN,
-                anthropic_api_key="sk-ant-bench-key-for-fake",
-                anthropic_base_url=anthropic.base_url,
+            settings = fake_settings(
+                github,
+                anthropic,
                 data_dir=tmp / "data",
+                webhook_secret="bench-webhook-secret",  # noqa: S106 (a fake's)
                 automations_dir=automations,
                 harness_dir=ROOT / "harness",
-                port=0,
-                poll_interval_s=0,
-                github_write_pacing_s=0,
-                _env_file=None,  # type: ignore[call-arg]
             )
             daemon = Daemon(settings)
             daemon.start()
             loop = threading.Thread(target=daemon.run_loop, name="daemon-loop", daemon=True)
             loop.start()
             try:
-                for shape in SHAPES:
-                    subject = None
-                    if shape.subject == "issue":
-                        subject = Subject(kind="issue", number=sample.bug, title="bench")
-                    deltas, failed = [], 0
-                    for i in range(WARMUP + runs):
-                        tag = f"{shape.name}-{i}"
-                        seen = arrivals.expect(tag)
-                        t0 = time.time()
-                        run_id = daemon.enqueue_manual(
-                            shape.name, subject=subject, task=f"bench-run {tag}"
-                        )
-                        if not seen.wait(60):
-                            raise TimeoutError(f"no model request for run {run_id} ({tag})")
-                        run = wait_until(
-                            lambda: (r := daemon.store.get_run(run_id)).finished and r,
-                            60,
-                            f"run {run_id} to finish",
-                        )
-                        failed += run.status != "succeeded"
-                        if i >= WARMUP:
-                            deltas.append(arrivals.first[tag] - t0)
-                    rows.append((shape.label, deltas, failed))
-                    print(f"  measured: {shape.label}", file=sys.stderr, flush=True)
+                for shape, wake, count in [(s, True, runs) for s in SHAPES] + [
+                    (SHAPES[0], False, stored_runs)
+                ]:
+                    rows.append(measure(daemon, arrivals, shape, sample, wake, count))
+                    print(f"  measured: {rows[-1].label}", file=sys.stderr, flush=True)
             finally:
                 daemon.stopping.set()
                 daemon.wake.set()
@@ -241,87 +263,36 @@ def latency(runs: int) -> list[tuple[str, list[float], int]]:
     return rows
 
 
-def print_latency(rows: list[tuple[str, list[float], int]]) -> None:
+def _ms(values: list[float]) -> tuple[float, float, float, float]:
+    """Median, p95, min and max of ``values`` (seconds), in milliseconds."""
+    ms = sorted(v * 1000 for v in values)
+    p95 = statistics.quantiles(ms, n=20, method="inclusive")[18] if len(ms) >= 2 else ms[0]
+    return statistics.median(ms), p95, ms[0], ms[-1]
+
+
+def print_latency(rows: list[Row]) -> None:
     """Print the latency table (milliseconds)."""
     print("\nEvent stored -> first model request (in-process daemon, zero-latency fake model)")
-    head = f"{'automation shape':<42} {'runs':>5} {'median':>9} {'p95':>9} {'min':>9} {'max':>9}"
-    print(head + "  failed")
-    print("-" * (len(head) + 8))
-    for label, deltas, failed in rows:
-        ms = sorted(d * 1000 for d in deltas)
-        p95 = statistics.quantiles(ms, n=20)[18] if len(ms) >= 2 else ms[0]
+    print("('started' = the run row's started_at: dispatch + start, before claim/workspace)")
+    head = (
+        f"{'automation shape':<40} {'runs':>4} {'started':>9} {'median':>9} {'p95':>9} "
+        f"{'min':>9} {'max':>9} {'failed':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        if not row.to_request:
+            print(f"{row.label:<40} {0:>4}  (no measured runs)")
+            continue
+        started = statistics.median(row.to_started) * 1000
+        median, p95, low, high = _ms(row.to_request)
         print(
-            f"{label:<42} {len(ms):>5} {statistics.median(ms):>6.1f} ms {p95:>6.1f} ms "
-            f"{ms[0]:>6.1f} ms {ms[-1]:>6.1f} ms  {failed:>6}"
+            f"{row.label:<40} {len(row.to_request):>4} {started:>6.1f} ms {median:>6.1f} ms "
+            f"{p95:>6.1f} ms {low:>6.1f} ms {high:>6.1f} ms {row.failed:>6}"
         )
 
 
 # -- 2. memory ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Proc:
-    """Memory and threads of one process, from /proc/PID/status."""
-
-    rss_kb: int
-    hwm_kb: int
-    threads: int
-
-
-def proc_status(pid: int) -> Proc:
-    """Read VmRSS, VmHWM (kB) and Threads of ``pid``; raises OSError if it is gone."""
-    fields: dict[str, str] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    return Proc(
-        int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]), int(fields["Threads"])
-    )
-
-
-class DaemonProcess:
-    """``python -m factory start`` in a subprocess; waits for its ``daemon_started`` line."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "factory", "start"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.tail: list[str] = []
-        self.started = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.tail = [*self.tail[-19:], line.rstrip()]
-            try:
-                event = json.loads(line).get("event", "")
-            except ValueError:
-                continue
-            if event == "daemon_started":
-                self.started.set()
-
-    def wait_started(self, timeout_s: float = 60.0) -> None:
-        """Return once the daemon logged ``daemon_started``; raise RuntimeError if it died."""
-        deadline = time.monotonic() + timeout_s
-        while not self.started.wait(0.05):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("daemon did not start:\n" + "\n".join(self.tail))
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not exited within 20 s."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
 
 
 def memory(sessions: int, shape: Shape) -> dict[str, Proc]:
@@ -332,35 +303,26 @@ def memory(sessions: int, shape: Shape) -> dict[str, Proc]:
         with world(tmp, concurrency=sessions) as (github, anthropic, _sample, automations):
             arrivals = Arrivals(hold=True)
             anthropic.responder = arrivals
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "GITHUB_REPOSITORY": REPO,
-                "GITHUB_API_URL": github.api_url,
-                "GITHUB_TOKEN": BOT_TOKEN,
-                "ANTHROPIC_API_KEY": "sk-ant-bench-key-for-fake",
-                "ANTHROPIC_BASE_URL": anthropic.base_url,
-                "FACTORY_DATA_DIR": str(tmp / "data"),
-                "FACTORY_AUTOMATIONS_DIR": str(automations),
-                "FACTORY_HARNESS_DIR": str(ROOT / "harness"),
-                "FACTORY_PORT": "0",
-                "FACTORY_POLL_INTERVAL": "0",
-                "FACTORY_GITHUB_WRITE_PACING": "0",
-                "FACTORY_CONCURRENCY": str(sessions),
-                "FACTORY_LOG_FORMAT": "json",
-            }
-            daemon = DaemonProcess(env)
+            settings = fake_settings(
+                github,
+                anthropic,
+                data_dir=tmp / "data",
+                webhook_secret="bench-webhook-secret",  # noqa: S106 (a fake's)
+                automations_dir=automations,
+                harness_dir=ROOT / "harness",
+            ).model_copy(update={"concurrency": sessions})
+            env = settings.to_env()
+            env.update(PATH=os.environ.get("PATH", "/usr/bin:/bin"), FACTORY_LOG_FORMAT="json")
+            daemon = DaemonProcess(env, cwd=ROOT)
             try:
                 daemon.wait_started()
                 time.sleep(1.0)  # let the HTTP port, scheduler and reloader settle
                 pid = daemon.proc.pid
                 out["idle, before any run"] = proc_status(pid)
                 db = tmp / "data" / "factory.db"
-                config = load_factory(automations, ROOT / "harness")
-                with RunStore.open(db) as store:
-                    dispatcher = Dispatcher(store, lambda: config, global_concurrency=sessions)
+                with RunStore.open(db) as store:  # the daemon dispatches them on its tick
                     for i in range(sessions):
-                        task = f"bench-run mem-{shape.name}-{i}"
-                        enqueue_manual(store, dispatcher, shape.name, task=task)
+                        store.add_event(manual_event(shape.name, f"mem-{shape.name}-{i}"))
 
                 def in_flight() -> bool:
                     with RunStore.open(db, readonly=True) as store:
@@ -388,7 +350,7 @@ def memory(sessions: int, shape: Shape) -> dict[str, Proc]:
 
 def print_memory(results: list[tuple[Shape, dict[str, Proc]]]) -> None:
     """Print the memory table (MiB) and thread counts."""
-    print("\nDaemon process (python -m factory start, concurrency 20): /proc/PID/status")
+    print("\nDaemon process (python -m factory start): /proc/PID/status")
     head = f"{'automation shape':<28} {'moment':<34} {'VmRSS':>10} {'VmHWM':>10} {'threads':>8}"
     print(head)
     print("-" * len(head))
@@ -403,11 +365,18 @@ def print_memory(results: list[tuple[Shape, dict[str, Proc]]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="measured runs per latency row")
+    parser.add_argument(
+        "--stored-runs", type=int, default=30, help="runs of the no-wake row (~0.5 s each)"
+    )
     parser.add_argument("--sessions", type=int, default=20, help="concurrent sessions (memory)")
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only
+    # SIGTERM unwinds like Ctrl-C: temp dirs removed, the daemon subprocess stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(int(os.environ.get("BENCH_LOG", "40")))
+    )
     print(f"factoryd daemon benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print_latency(latency(args.runs))
+    print_latency(latency(args.runs, args.stored_runs))
     results = [(shape, memory(args.sessions, shape)) for shape in (SHAPES[0], SHAPES[2])]
     print_memory(results)
 

@@ -152,6 +152,7 @@ class Daemon:
                 trust_resolver=github.resolve,
                 trust_table=github.trust_table,
                 bot_logins=[github.bot_login] if github.bot_login else [],
+                on_stored=self.wake.set,
             )
             self._thread("poller", poller.run)
         self.http = HttpServer(self._app(), settings.host, settings.port)
@@ -214,6 +215,7 @@ class Daemon:
                 trust_resolver=gh.resolve,
                 trust_table=gh.trust_table,
                 bot_logins=[gh.bot_login] if gh.bot_login else [],
+                on_stored=self.wake.set,
             ),
         ]
         return build_daemon_app(routes, viewer)

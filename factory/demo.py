@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory.daemon import Daemon
-from factory.settings import Settings
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.relay import WebhookRelay
-from factory.testing.sample import BOT_TOKEN, REPO, ScriptedBuilder, label_world, seed_world
+from factory.testing.sample import REPO, ScriptedBuilder, fake_settings, label_world, seed_world
 from factory.transcript import runs_table
 
 DEMO_SECRET = "demo-webhook-secret"  # noqa: S105  (a demo value, printed on purpose)
@@ -37,25 +36,6 @@ class DemoResult:
     pull_requests: list[str]
     runs: str
     db_path: Path
-
-
-def demo_settings(root: Path, github: FakeGitHub, anthropic: FakeAnthropic, port: int) -> Settings:
-    """Return daemon settings pointing at the fakes, with the store under ``root``."""
-    return Settings(
-        github_repository=REPO,
-        github_api_url=github.api_url,
-        github_token=BOT_TOKEN,
-        github_webhook_secret=DEMO_SECRET,
-        anthropic_api_key="sk-ant-demo-not-a-real-key",
-        anthropic_base_url=anthropic.base_url,
-        data_dir=root / "data",
-        automations_dir=Path("automations"),
-        harness_dir=Path("harness"),
-        port=port,
-        poll_interval_s=0,
-        github_write_pacing_s=0,
-        _env_file=None,
-    )
 
 
 def run_demo(
@@ -77,7 +57,11 @@ def run_demo(
     with FakeGitHub(root / "github") as github, FakeAnthropic() as anthropic:
         anthropic.responder = ScriptedBuilder()
         world = seed_world(github, label=False)
-        daemon = Daemon(demo_settings(root, github, anthropic, port))
+        daemon = Daemon(
+            fake_settings(
+                github, anthropic, data_dir=root / "data", webhook_secret=DEMO_SECRET, port=port
+            )
+        )
         daemon.start()
         assert daemon.http is not None
         url = f"http://127.0.0.1:{daemon.http.port}"

@@ -271,8 +271,12 @@ def enqueue_manual(
     )
     event_id, _ = store.add_event(event)
     decision = dispatcher.create_run(spec, store.get_event(event_id))
+    if decision is None:
+        # The daemon's loop dispatched the fresh event first (the automation has a manual
+        # trigger): its run is the one we wanted.
+        run = next(r for r in store.runs_of_event(event_id) if r.automation == automation)
+        decision = Decision(automation, run.id, run.status, run.stop_reason)
     store.mark_event_dispatched(event_id)
     if wake is not None:
         wake.set()
-    assert decision is not None  # a fresh event cannot have a run yet
     return decision

@@ -57,13 +57,26 @@ class Redactor:
         return self.scrub(repr(value))
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of the write (not at configure time)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 redactor = Redactor()
 """The process-wide redactor; ``configure_logging`` loads the settings' secrets into it."""
 
 
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Configure structlog (and stdlib logging) for the process; safe to call again."""
-    out = stream if stream is not None else sys.stderr
+    out: Any = stream if stream is not None else _CurrentStderr()
     redactor.add(settings.secret_values())
     pretty = settings.log_format == "pretty" or (
         settings.log_format == "auto" and hasattr(out, "isatty") and out.isatty()

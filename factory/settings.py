@@ -167,6 +167,21 @@ class Settings(BaseSettings):
                     values.append(plain)
         return values
 
+    def to_env(self) -> dict[str, str]:
+        """Return these settings as environment variables (secrets in plain text!).
+
+        For handing the same configuration to a child process; never log the result.
+        """
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[str(field.validation_alias.choices[0])] = str(value)  # type: ignore[union-attr]
+        return env
+
     def missing_for_start(self) -> list[str]:
         """What ``factoryd start`` needs and is not configured, as env variable names."""
         missing: list[str] = []

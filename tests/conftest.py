@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 DATA = Path(__file__).resolve().parent / "data"
@@ -25,3 +27,11 @@ def _clean_factory_env(monkeypatch: pytest.MonkeyPatch) -> None:
         alias = field.validation_alias
         for name in getattr(alias, "choices", []):
             monkeypatch.delenv(str(name), raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts and ends with structlog's default configuration."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()

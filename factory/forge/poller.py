@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -86,9 +86,11 @@ class GitHubPoller:
         trust_resolver: TrustResolver | None = None,
         trust_table: Mapping[str, str] = DEFAULT_TRUST_TABLE,
         bot_logins: Collection[str] = (),
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         """Poll PyGithub ``repo`` into ``store``, keeping the cursor in ``cursor_path``.
 
+        ``on_stored`` is called after a poll that stored new events.
         Raises ValueError for a non-positive ``every_s`` or a negative window.
         """
         if every_s <= 0:
@@ -104,6 +106,7 @@ class GitHubPoller:
         self.resolver = trust_resolver
         self.table = trust_table
         self.bots = {b.lower() for b in bot_logins}
+        self.on_stored = on_stored
 
     def poll_once(self, *, now: datetime | None = None) -> list[int]:
         """Store the changes made since the cursor; return the ids of events new to the store.
@@ -124,6 +127,8 @@ class GitHubPoller:
                     created.append(event_id)
             newest = max(newest, as_utc(issue.updated_at))
         self.cursor.set(name, newest)
+        if created and self.on_stored is not None:
+            self.on_stored()
         log.info("github_polled", repo=name, since=github_time(since), new_events=len(created))
         return created
 

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import structlog
@@ -69,12 +69,14 @@ def github_webhook_route(
     trust_resolver: TrustResolver | None = None,
     trust_table: Mapping[str, str] = DEFAULT_TRUST_TABLE,
     bot_logins: Collection[str] = (),
+    on_stored: Callable[[], None] | None = None,
 ) -> Route:
     """Return the Starlette route that receives GitHub webhook deliveries into ``store``.
 
     ``secret`` None or empty makes the route refuse every delivery (401). ``trust_resolver``
     is asked for the sender's trust when the payload does not show it; ``bot_logins`` are
-    the factory's own logins. Raises ValueError for a non-positive ``max_body``.
+    the factory's own logins; ``on_stored`` is called after a new event is committed (the
+    daemon wakes its dispatch loop). Raises ValueError for a non-positive ``max_body``.
     """
     if max_body <= 0:
         raise ValueError(f"max_body must be positive, got {max_body}")
@@ -108,6 +110,8 @@ def github_webhook_route(
         event_id, created = await run_in_threadpool(
             _store, store, event_name, payload, delivery, trust_resolver, trust_table, bot_logins
         )
+        if created and on_stored is not None:
+            on_stored()
         log.info(
             "webhook_received",
             github_event=event_name,

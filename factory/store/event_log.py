@@ -9,8 +9,8 @@ from sqlalchemy import select
 from factory.errors import StoreError
 from factory.events import Event, utcnow
 from factory.store.base import StoreBase
-from factory.store.records import EventRecord
-from factory.store.tables import events
+from factory.store.records import EventRecord, RunRecord
+from factory.store.tables import events, runs
 
 
 class EventLog(StoreBase):
@@ -73,3 +73,9 @@ class EventLog(StoreBase):
             )
             if result.rowcount == 0:
                 raise StoreError(f"event {event_id} not found in run store {self.path}")
+
+    def runs_of_event(self, event_id: int) -> list[RunRecord]:
+        """Return every run the event caused (all automations and attempts), oldest first."""
+        query = select(runs).where(runs.c.event_id == event_id).order_by(runs.c.id)
+        with self._read() as conn:
+            return [RunRecord.from_row(r) for r in conn.execute(query).mappings()]

@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from factory.testing.fake_anthropic import FakeReply
+from factory.settings import Settings
+from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
 
 REPO = "acme/calculator"
@@ -37,6 +39,35 @@ SAMPLE_FILES: dict[str, str | bytes] = {
     "    def test_mul(self):\n        self.assertEqual(calc.mul(2, 3), 6)\n\n\n"
     'if __name__ == "__main__":\n    unittest.main()\n',
 }
+
+
+def fake_settings(
+    github: FakeGitHub,
+    anthropic: FakeAnthropic,
+    *,
+    data_dir: Path,
+    webhook_secret: str,
+    automations_dir: Path = Path("automations"),
+    harness_dir: Path = Path("harness"),
+    port: int = 0,
+    poll_interval_s: float = 0.0,
+) -> Settings:
+    """Return daemon settings pointing at the fakes, acting as the factory's bot."""
+    return Settings(
+        github_repository=REPO,
+        github_api_url=github.api_url,
+        github_token=BOT_TOKEN,
+        github_webhook_secret=webhook_secret,
+        anthropic_api_key="sk-ant-fake-not-a-real-key",
+        anthropic_base_url=anthropic.base_url,
+        data_dir=data_dir,
+        automations_dir=automations_dir,
+        harness_dir=harness_dir,
+        port=port,
+        poll_interval_s=poll_interval_s,
+        github_write_pacing_s=0,
+        _env_file=None,
+    )
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +17,9 @@ from factory.settings import Settings
 from factory.store import RunRecord, RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.processes import wait_until
 from factory.testing.relay import WebhookRelay
-from factory.testing.sample import BOT_TOKEN, REPO, ScriptedBuilder, World, seed_world
+from factory.testing.sample import ScriptedBuilder, World, fake_settings, seed_world
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "webhook-secret-for-tests"
@@ -26,13 +27,10 @@ SECRET = "webhook-secret-for-tests"
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0, what: str = "") -> Any:
     """Poll ``predicate`` until it returns something truthy; fail the test after the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout_s}s waiting for {what or predicate}")
+    try:
+        return wait_until(predicate, timeout_s, what or str(predicate))
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass
@@ -67,22 +65,23 @@ def factory(tmp_path: Path) -> Iterator[Factory]:
     with FakeGitHub(tmp_path / "github") as github, FakeAnthropic() as anthropic:
         anthropic.responder = ScriptedBuilder()
         world = seed_world(github, label=False)
-        settings = Settings(
-            github_repository=REPO,
-            github_api_url=github.api_url,
-            github_token=BOT_TOKEN,
-            github_webhook_secret=SECRET,
-            anthropic_api_key="sk-ant-test-key-for-fake",
-            anthropic_base_url=anthropic.base_url,
+        settings = fake_settings(
+            github,
+            anthropic,
             data_dir=tmp_path / "data",
+            webhook_secret=SECRET,
             automations_dir=automations,
             harness_dir=harness,
-            port=0,
-            poll_interval_s=0,
-            github_write_pacing_s=0,
-            _env_file=None,  # type: ignore[call-arg]
         )
         yield Factory(github, anthropic, world, settings, tmp_path)
+
+
+def daemon_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment of a ``python -m factory start`` child running with ``settings``."""
+    env = settings.to_env()
+    env.update(PATH=os.environ.get("PATH", "/usr/bin:/bin"), FACTORY_LOG_FORMAT="json")
+    env.update(overrides)
+    return env
 
 
 @dataclass

@@ -13,26 +13,13 @@ from factory.cli import app
 from factory.manual import run_manual
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.sample import SAMPLE_FILES, ScriptedBuilder
-from tests.daemon.conftest import ROOT, Factory, run_daemon, wait_for
+from tests.daemon.conftest import ROOT, Factory, daemon_env, run_daemon, wait_for
 
 runner = CliRunner()
 
 
 def _env(factory: Factory) -> dict[str, str]:
-    s = factory.settings
-    return {
-        "GITHUB_REPOSITORY": s.github_repository or "",
-        "GITHUB_API_URL": s.github_api_url,
-        "GITHUB_TOKEN": "t-factory-bot",
-        "ANTHROPIC_API_KEY": "sk-ant-cli-test",
-        "ANTHROPIC_BASE_URL": s.anthropic_base_url or "",
-        "FACTORY_DATA_DIR": str(s.data_dir),
-        "FACTORY_AUTOMATIONS_DIR": str(s.automations_dir),
-        "FACTORY_HARNESS_DIR": str(s.harness_dir),
-        "FACTORY_PORT": "0",
-        "FACTORY_POLL_INTERVAL": "0",
-        "FACTORY_GITHUB_WRITE_PACING": "0",
-    }
+    return daemon_env(factory.settings)
 
 
 def test_demo_prints_the_pull_request_and_exits_0(

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +14,7 @@ from factory.forge.markers import parse_markers
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.processes import DaemonProcess
 from factory.testing.sample import (
     BOT_TOKEN,
     MAINTAINER,
@@ -29,7 +25,9 @@ from factory.testing.sample import (
     REPO,
     SAMPLE_FILES,
     ScriptedBuilder,
+    fake_settings,
 )
+from tests.daemon.conftest import daemon_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ISSUES = 20
@@ -42,53 +40,6 @@ CRASH_POINTS = [
     "output_after_github",
     "run_before_finish",
 ]
-
-
-class DaemonProcess:
-    """``python -m factory start`` in a subprocess, its JSON log lines collected."""
-
-    def __init__(self, env: dict[str, str], crash_at: str | None) -> None:
-        env = dict(env)
-        if crash_at:
-            env["FACTORYD_CRASH_AT"] = crash_at
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "factory", "start"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.events: list[str] = []
-        self.started = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            try:
-                event = json.loads(line).get("event", "")
-            except ValueError:
-                event = line.strip()
-            self.events.append(event)
-            if event == "daemon_started":
-                self.started.set()
-
-    def wait_started(self, timeout_s: float = 30.0) -> bool:
-        """Wait for ``daemon_started``; False if the process died first (a crash point)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.started.wait(0.05):
-                return True
-            if self.proc.poll() is not None:
-                return False
-        pytest.fail(f"daemon did not start: {self.events[-20:]}")
-
-    def kill(self) -> None:
-        """kill -9."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
 
 
 def _closes(body: str | None, number: int) -> bool:
@@ -128,21 +79,15 @@ def test_kill_9_at_random_points_creates_nothing_twice(tmp_path: Path) -> None:
             ).number
             for i in range(ISSUES)
         ]
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GITHUB_REPOSITORY": REPO,
-            "GITHUB_API_URL": fake.api_url,
-            "GITHUB_TOKEN": BOT_TOKEN,
-            "ANTHROPIC_API_KEY": "sk-ant-crash-test",
-            "ANTHROPIC_BASE_URL": anthropic.base_url,
-            "FACTORY_DATA_DIR": str(tmp_path / "data"),
-            "FACTORY_AUTOMATIONS_DIR": str(automations),
-            "FACTORY_HARNESS_DIR": str(ROOT / "harness"),
-            "FACTORY_PORT": "0",
-            "FACTORY_POLL_INTERVAL": "0.3",
-            "FACTORY_GITHUB_WRITE_PACING": "0",
-            "FACTORY_LOG_FORMAT": "json",
-        }
+        settings = fake_settings(
+            fake,
+            anthropic,
+            data_dir=tmp_path / "data",
+            webhook_secret="unused",
+            automations_dir=automations,
+            harness_dir=ROOT / "harness",
+        )
+        env = daemon_env(settings, FACTORY_POLL_INTERVAL="0.3")
         db = tmp_path / "data" / "factory.db"
         kills: list[str] = []
         # Every crash point once, the rest random kill -9 timers or points, in random order.
@@ -154,8 +99,8 @@ def test_kill_9_at_random_points_creates_nothing_twice(tmp_path: Path) -> None:
         rng.shuffle(plan)
         for number, crash_at in zip(numbers, plan, strict=True):
             use_timer = crash_at is None
-            daemon = DaemonProcess(env, crash_at)
-            if daemon.wait_started():
+            daemon = DaemonProcess(env, ROOT, crash_at=crash_at)
+            if daemon.wait_started(may_crash=True):
                 fake.add_labels(REPO, number, READY, as_user=MAINTAINER)
                 if use_timer:
                     time.sleep(rng.uniform(0.05, 2.5))
@@ -170,15 +115,14 @@ def test_kill_9_at_random_points_creates_nothing_twice(tmp_path: Path) -> None:
             died_alone = daemon.proc.poll() is not None
             daemon.kill()
             kills.append(f"{crash_at if crash_at and died_alone else 'kill -9 timer'}")
-        final = DaemonProcess(env, None)
-        assert final.wait_started()
+        final = DaemonProcess(env, ROOT)
+        final.wait_started()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if all(_issue_settled(db, fake, n) for n in numbers):
                 break
             time.sleep(0.2)
-        final.proc.send_signal(signal.SIGTERM)
-        final.proc.wait(timeout=15)
+        final.stop()
 
         pulls_per_issue = {
             n: sum(

@@ -10,9 +10,9 @@ from typing import Any
 
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeReply
+from factory.testing.processes import DaemonProcess
 from factory.testing.sample import MAINTAINER, READY, REPO
-from tests.daemon.conftest import Factory, wait_for
-from tests.daemon.test_crash_recovery import DaemonProcess
+from tests.daemon.conftest import ROOT, Factory, daemon_env, wait_for
 
 MARKER = "factoryd-shutdown-test-9f1c"
 
@@ -50,23 +50,9 @@ def test_sigterm_with_two_runs_in_flight(factory: Factory) -> None:
     """Exit within 10 s, both runs interrupted, no sandboxed process left on the host."""
     factory.anthropic.responder = _sleeping_builder
     settings = factory.settings
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "GITHUB_REPOSITORY": REPO,
-        "GITHUB_API_URL": settings.github_api_url,
-        "GITHUB_TOKEN": "t-factory-bot",
-        "ANTHROPIC_API_KEY": "sk-ant-shutdown-test",
-        "ANTHROPIC_BASE_URL": settings.anthropic_base_url or "",
-        "FACTORY_DATA_DIR": str(settings.data_dir),
-        "FACTORY_AUTOMATIONS_DIR": str(settings.automations_dir),
-        "FACTORY_HARNESS_DIR": str(settings.harness_dir),
-        "FACTORY_PORT": "0",
-        "FACTORY_POLL_INTERVAL": "0.3",
-        "FACTORY_GITHUB_WRITE_PACING": "0",
-        "FACTORY_LOG_FORMAT": "json",
-    }
-    daemon = DaemonProcess(env, None)
-    assert daemon.wait_started()
+    env = daemon_env(settings, FACTORY_POLL_INTERVAL="0.3")
+    daemon = DaemonProcess(env, ROOT)
+    daemon.wait_started()
     try:
         factory.github.add_labels(REPO, factory.world.bug, READY, as_user=MAINTAINER)
         factory.github.add_labels(REPO, factory.world.plain, READY, as_user=MAINTAINER)

@@ -37,7 +37,7 @@ def test_env_is_the_allowlist_plus_caller_extra(sandbox: BwrapSandbox, workspace
     result = sandbox.exec(["env", "-0"], workspace=workspace, env={"RUN_ID": "r1"})
     names = {item.split("=", 1)[0] for item in result.stdout.split("\0") if item}
     assert names - {"PWD", "SHLVL", "_"} == {
-        "PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "RUN_ID"
+        "PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "RUN_ID"
     }  # fmt: skip
 
 
