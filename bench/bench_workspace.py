@@ -1,4 +1,7 @@
-"""Workspace preparation from the local mirror vs a fresh git clone (~5,000 files).
+"""Sandbox per-command overhead, then workspace preparation from the mirror vs a fresh clone.
+
+First the per-command overhead of the bubblewrap sandbox against a plain subprocess (the
+table of ``bench_sandbox.py``), then, in the same run, the workspace benchmark:
 
 Generates a repository of small files in nested directories with a few commits, serves
 it as a bare "remote" on disk, fetches the factory mirror once, then times (median of
@@ -11,7 +14,8 @@ several runs each):
 - the object transfer alone (``--no-checkout``) for the mirror copy and the file:// clone,
   since writing the ~5,000 files of the checkout is the same work for every method.
 
-Usage: ``python bench/bench_workspace.py [--files 5000] [--runs 5]``. Prints a table.
+Usage: ``python bench/bench_workspace.py [--files 5000] [--runs 5] [--sandbox-runs 50]``.
+Prints two tables.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
+from bench_sandbox import main as sandbox_overhead  # the sibling script
 
 from factory.workspace import Mirror, Workspaces
 
@@ -85,7 +90,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--commits", type=int, default=5)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sandbox-runs", type=int, default=50)
     args = parser.parse_args()
+    # Side by side in one run: what a command costs in the sandbox, then what a workspace costs.
+    print("== per-command overhead: bubblewrap sandbox vs plain subprocess")
+    sandbox_overhead(args.sandbox_runs)
+    print("\n== workspace preparation: from the mirror vs a fresh clone")
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only
     root = Path(tempfile.mkdtemp(prefix="bench-workspace-"))
     try:

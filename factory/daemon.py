@@ -35,7 +35,8 @@ from factory.interfaces import Model
 from factory.logs import redactor
 from factory.recovery import recover, requeue
 from factory.reload import ConfigWatcher
-from factory.runner import GitHubSide, RunEnv, Runner
+from factory.runenv import GitHubSide, RunEnv
+from factory.runner import Runner
 from factory.schedule import Schedules
 from factory.server import HttpServer, build_daemon_app, health_route
 from factory.settings import Settings

@@ -159,3 +159,7 @@ class ModelNotPriced(FactoryError):
 
 class DaemonAlreadyRunning(FactoryError):
     """Another factoryd holds the data directory's lock."""
+
+
+class SubjectBusy(ForgeError):
+    """Another holder claims the run's subject; the run is re-queued to try again later."""

@@ -16,13 +16,12 @@ import structlog
 from factory.automation import Outputs
 from factory.errors import StoreError
 from factory.events import parse_subject_key
-from factory.forge.claims import make_holder
 from factory.forge.output_performers import BUILTIN_PERFORMERS
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
 from factory.loader import FactoryConfig
-from factory.runner import GitHubSide, RunEnv, key_scope
+from factory.runenv import GitHubSide, RunEnv, holder_of, key_scope
 from factory.store import OutputRecord, RunRecord, RunStore
 
 log = structlog.get_logger(__name__)
@@ -55,7 +54,7 @@ def release_claim(github: GitHubSide, instance: str, run: RunRecord) -> None:
     """Release the claim ``run`` held under this daemon's id, if it still holds it."""
     if run.subject_key is None or run.subject_key.startswith("commit:"):
         return
-    holder = make_holder(instance, run.id)
+    holder = holder_of(instance, run)
     current = github.claims.current(run.subject_key)
     if current is None or current[2] is None or current[2].holder != holder:
         return

@@ -13,15 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
 
 import structlog
-from github import Github, GithubException
-from github.Repository import Repository
 
 from factory.agent.session import Session, sandbox_registry
 from factory.agent.tools import ToolRegistry
@@ -29,14 +23,11 @@ from factory.automation import Automation
 from factory.crashpoints import crashpoint
 from factory.errors import (
     ClaimLost,
-    GitError,
-    ModelError,
-    SandboxUnavailable,
     StoreError,
-    WorkspaceError,
+    SubjectBusy,
 )
-from factory.events import Event, utcnow
-from factory.forge.claims import Claims, Heartbeat, make_holder
+from factory.events import utcnow
+from factory.forge.claims import Heartbeat
 from factory.forge.output_performers import BUILTIN_PERFORMERS
 from factory.forge.output_requests import RunContext
 from factory.forge.output_tools import output_tools
@@ -44,10 +35,20 @@ from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
 from factory.forge.read_tool import github_read_tool
 from factory.forge.subjects import approval_problem, snapshot
-from factory.forge.trust import TrustResolver
-from factory.interfaces import Model, Sandbox
+from factory.interfaces import Sandbox
 from factory.loader import FactoryConfig
 from factory.logs import redactor
+from factory.runenv import (
+    BUSY_DELAY,
+    MAX_BUSY_ATTEMPTS,
+    RunEnv,
+    RunState,
+    holder_of,
+    is_retryable,
+    key_scope,
+    labels_to_confirm,
+    safe,
+)
 from factory.runsetup import (
     SubjectSnapshot,
     context_text,
@@ -55,78 +56,11 @@ from factory.runsetup import (
     session_config,
     system_blocks,
 )
-from factory.store import RunRecord, RunStore
+from factory.store import RunRecord
 from factory.templating import EventContext, RepoContext, SubjectContext
-from factory.workspace import Mirror, Workspace, Workspaces, export_patch, ref_for_mode
+from factory.workspace import Workspace, export_patch, ref_for_mode
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class GitHubSide:
-    """The GitHub half of the daemon that runs need: client, repository, claims, trust."""
-
-    github: Github
-    repo: Repository
-    claims: Claims
-    mirror: Mirror
-    trust_table: dict[str, str]
-    resolve: TrustResolver
-    bot_login: str | None = None
-    auth_header: Callable[[], str | None] = lambda: None
-    lease_s: float = 120.0
-
-
-@dataclass
-class RunEnv:
-    """Everything a run needs from the daemon."""
-
-    store: RunStore
-    config: Callable[[], FactoryConfig]
-    model: Model
-    sandbox_for: Callable[[str], Sandbox]
-    data_dir: Path
-    holder: str
-    """This daemon instance's id (claims, run rows)."""
-    github: GitHubSide | None = None
-    workspaces: Workspaces | None = None
-    secrets: tuple[str, ...] = ()
-    retry_delay: Callable[[Automation, int], timedelta | None] = field(
-        default=lambda automation, attempt: None
-    )
-
-
-def key_scope(run: RunRecord) -> str:
-    """Return the idempotency scope shared by every attempt of a run's (event, automation)."""
-    if run.event_id is None:
-        return run.id
-    return f"e{run.event_id}-{run.automation}"
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Return True for failures another attempt may not meet (infrastructure, not verdicts)."""
-    if isinstance(exc, ModelError):
-        return exc.retryable
-    if isinstance(exc, SandboxUnavailable):
-        return False  # a host problem a retry would meet again; it needs a person
-    if isinstance(exc, GithubException):
-        return exc.status >= 500 or exc.status in (403, 429)
-    return isinstance(exc, ClaimLost | WorkspaceError | GitError | OSError | TimeoutError)
-
-
-def _labels_to_confirm(automation: Automation, event: Event | None) -> list[str]:
-    """The labels whose application by a trusted actor approved this run."""
-    if event is None:
-        return []
-    label = event.payload.get("label")
-    if isinstance(label, dict) and isinstance(label.get("name"), str):
-        return [label["name"]]
-    index = event.payload.get("trigger")
-    if event.source == "schedule" and isinstance(index, int) and index < len(automation.on):
-        schedule = automation.on[index].schedule
-        if schedule is not None and schedule.select is not None:
-            return list(schedule.select.labels)
-    return []
 
 
 class Runner:
@@ -136,31 +70,36 @@ class Runner:
         self.env = env
 
     def execute(self, run: RunRecord, cancel: threading.Event, automation: Automation) -> str:
-        """Run ``run`` with ``automation`` (the version it started with); return its status."""
-        env = self.env
+        """Run ``run`` with ``automation`` (the version it started with); return its status.
+
+        Never raises: every failure, cleanup included, ends up on the run row or in the log.
+        """
         bound = log.bind(run_id=run.id, automation=run.automation, subject=run.subject_key)
         started = time.monotonic()
         bound.info("run_started", attempt=run.attempt)
         status, stop_reason, error, retryable = "failed", None, None, False
-        outcome = {"failed": True}
-        with ExitStack() as cleanup:
-            try:
-                status, stop_reason = self._execute(run, automation, cancel, cleanup, outcome)
-            except Exception as exc:  # the one broad except of a run: record it, decide retry
-                status = "interrupted" if cancel.is_set() else "failed"
-                error = redactor.scrub(f"{type(exc).__name__}: {exc}")[:4000]
-                retryable = status == "failed" and is_retryable(exc)
-                bound.warning("run_error", error=error, retryable=retryable)
-            outcome["failed"] = status != "succeeded"
-        failed = status != "succeeded"
+        state = RunState()
+        cleanup = ExitStack()
+        try:
+            status, stop_reason = self._execute(run, automation, cancel, cleanup, state)
+            if state.claim_lost.is_set() and status == "interrupted":
+                status, stop_reason, retryable = "failed", "claim lost to another holder", True
+        except SubjectBusy as exc:
+            status, stop_reason, state.busy = "skipped", str(exc), True
+        except Exception as exc:  # the one broad except of a run: record it, decide retry
+            status = "interrupted" if cancel.is_set() else "failed"
+            error = redactor.scrub(f"{type(exc).__name__}: {exc}")[:4000]
+            retryable = status == "failed" and is_retryable(exc)
+            bound.warning("run_error", error=error, retryable=retryable)
+        finally:
+            state.failed = status != "succeeded"
+            cleanup.close()  # every callback is wrapped by _safe: cleanup never raises
         crashpoint("run_before_finish")
         try:
-            record = env.store.finish_run(
-                run.id, status, stop_reason=stop_reason, error=error, retryable=retryable
-            )
-        except StoreError:
-            record = env.store.get_run(run.id)  # already finished by shutdown/recovery
-        self._maybe_retry(record, automation, failed and retryable)
+            record = self._finish(run, automation, status, stop_reason, error, retryable, state)
+        except Exception as exc:  # the store itself failed; recovery at next start fixes the row
+            bound.error("run_finish_failed", error=redactor.scrub(str(exc)))
+            return status
         bound.info(
             "run_finished",
             status=record.status,
@@ -174,9 +113,31 @@ class Runner:
         )
         return record.status
 
-    def _maybe_retry(self, record: RunRecord, automation: Automation, retryable: bool) -> None:
-        if not retryable:
-            return
+    def _finish(
+        self,
+        run: RunRecord,
+        automation: Automation,
+        status: str,
+        stop_reason: str | None,
+        error: str | None,
+        retryable: bool,
+        state: RunState,
+    ) -> RunRecord:
+        store = self.env.store
+        try:
+            record = store.finish_run(
+                run.id, status, stop_reason=stop_reason, error=error, retryable=retryable
+            )
+        except StoreError:
+            return store.get_run(run.id)  # already finished by shutdown/recovery
+        if state.busy and record.attempt < MAX_BUSY_ATTEMPTS:
+            retry = store.retry_run(record.id, not_before=utcnow() + BUSY_DELAY)
+            log.info("run_requeued_busy", run_id=record.id, retry=retry)
+        elif status == "failed" and retryable:
+            self._maybe_retry(record, automation)
+        return record
+
+    def _maybe_retry(self, record: RunRecord, automation: Automation) -> None:
         delay = self.env.retry_delay(automation, record.attempt)
         if delay is None:
             return
@@ -189,27 +150,32 @@ class Runner:
         automation: Automation,
         cancel: threading.Event,
         cleanup: ExitStack,
-        outcome: dict[str, bool],
+        state: RunState,
     ) -> tuple[str, str | None]:
         env, gh = self.env, self.env.github
         config = env.config()
         event = env.store.get_event(run.event_id).event if run.event_id is not None else None
         snap: SubjectSnapshot | None = None
         if gh is not None and run.subject_key and not run.subject_key.startswith("commit:"):
-            claim = gh.claims.claim(run.subject_key, make_holder(env.holder, run.id), gh.lease_s)
+            claim = gh.claims.claim(run.subject_key, holder_of(env.holder, run), gh.lease_s)
             if claim is None:
-                raise ClaimLost(f"subject {run.subject_key} is claimed by another holder")
-            cleanup.callback(claim.release)
-            beat = Heartbeat(claim, on_lost=lambda exc: cancel.set()).start()
-            cleanup.callback(beat.stop)
+                raise SubjectBusy(f"subject {run.subject_key} is claimed by another holder")
+            cleanup.callback(safe(claim.release, "claim_release", run.id))
+
+            def lost(exc: ClaimLost) -> None:
+                state.claim_lost.set()
+                cancel.set()
+
+            beat = Heartbeat(claim, on_lost=lost).start()
+            cleanup.callback(safe(beat.stop, "heartbeat_stop", run.id))
             crashpoint("run_after_claim")
             snap = snapshot(gh.repo, run.subject_key, gh.trust_table)
             if automation.workspace != "none":
-                labels = _labels_to_confirm(automation, event)
+                labels = labels_to_confirm(automation, event)
                 problem = approval_problem(gh.repo, snap, labels, automation.trust, gh.resolve)
                 if problem:
                     return "skipped", problem
-        workspace, sandbox = self._workspace(run, automation, snap, cleanup, outcome)
+        workspace, sandbox = self._workspace(run, automation, snap, cleanup, state)
         crashpoint("run_after_workspace")
         cfg = session_config(automation)
         registry, names = ToolRegistry(), []
@@ -290,7 +256,7 @@ class Runner:
         automation: Automation,
         snap: SubjectSnapshot | None,
         cleanup: ExitStack,
-        outcome: dict[str, bool],
+        state: RunState,
     ) -> tuple[Workspace | None, Sandbox | None]:
         workspaces = self.env.workspaces
         if automation.workspace == "none" or workspaces is None:
@@ -301,8 +267,14 @@ class Runner:
         workspace = workspaces.prepare(
             run.id, ref_for_mode(automation.workspace, pull_number=number)
         )
-        # Released after the run, kept for a while when it did not succeed (see outcome).
-        cleanup.callback(lambda: workspaces.release(workspace, failed=outcome["failed"]))
+        # Released after the run, kept for a while when it did not succeed.
+        cleanup.callback(
+            safe(
+                lambda: workspaces.release(workspace, failed=state.failed),
+                "workspace_release",
+                run.id,
+            )
+        )
         return workspace, sandbox
 
     def _run_context(

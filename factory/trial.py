@@ -14,7 +14,8 @@ from pathlib import Path
 from factory.dispatch import Dispatcher, enqueue_manual
 from factory.interfaces import Model
 from factory.loader import load_factory
-from factory.runner import RunEnv, Runner
+from factory.runenv import RunEnv
+from factory.runner import Runner
 from factory.settings import Settings
 from factory.store import RunStore
 from factory.wiring import Sandboxes, make_model

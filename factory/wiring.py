@@ -20,7 +20,7 @@ from factory.forge.subjects import trust_table
 from factory.forge.trust import repo_permission_resolver
 from factory.harness import Policy
 from factory.interfaces import Model, Sandbox
-from factory.runner import GitHubSide
+from factory.runenv import GitHubSide
 from factory.sandbox import BwrapSandbox, make_sandbox
 from factory.settings import Settings
 from factory.workspace import Mirror, Workspaces

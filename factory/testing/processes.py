@@ -78,7 +78,7 @@ class DaemonProcess:
     def _read(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
-            self.tail = [*self.tail[-19:], line.rstrip()]
+            self.tail = [*self.tail[-59:], line.rstrip()]
             try:
                 event = json.loads(line).get("event", "")
             except ValueError:

@@ -50,6 +50,9 @@ def test_sigterm_with_two_runs_in_flight(factory: Factory) -> None:
     """Exit within 10 s, both runs interrupted, no sandboxed process left on the host."""
     factory.anthropic.responder = _sleeping_builder
     settings = factory.settings
+    for other in settings.automations_dir.glob("*.yaml"):
+        if other.name != "builder.yaml":
+            other.unlink()  # only builder runs: the two in flight are the two labelled issues
     env = daemon_env(settings, FACTORY_POLL_INTERVAL="0.3")
     daemon = DaemonProcess(env, ROOT)
     daemon.wait_started()
@@ -69,4 +72,5 @@ def test_sigterm_with_two_runs_in_flight(factory: Factory) -> None:
         statuses = [store.get_run(run_id).status for run_id in running]
     # The sandboxes die with the daemon (killed at shutdown, --die-with-parent as backup).
     wait_for(lambda: not _marker_processes(), timeout_s=5, what="no sandboxed process left")
-    assert (len(running), statuses, took < 10) == (2, ["interrupted", "interrupted"], True)
+    outcome = (len(running), statuses, took < 10)
+    assert outcome == (2, ["interrupted", "interrupted"], True), "\n".join(daemon.tail)

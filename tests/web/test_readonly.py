@@ -96,20 +96,19 @@ def test_serve_viewer_refuses_a_missing_database(tmp_path: Path) -> None:
         serve_viewer(tmp_path / "missing.db")
 
 
-SERVE = """
-import sys
-from pathlib import Path
-from factory.web import serve_viewer
-serve_viewer(Path(sys.argv[1]), "127.0.0.1", int(sys.argv[2]))
-"""
-
-
-def test_serve_viewer_serves_a_store_read_only(db_path: Path, seeded: Seeded) -> None:
-    """serve_viewer (what `factoryd viewer --db` calls) answers on 127.0.0.1."""
+def test_factoryd_viewer_serves_a_copy_while_the_original_is_written(
+    db_path: Path, tmp_path: Path, other_writer: Callable[[int], subprocess.Popen[str]]
+) -> None:
+    """`factoryd viewer --db COPY` answers while another process writes the original."""
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(db_path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(db_path), str(port)])
+    writer = other_writer(300)
+    command = [sys.executable, "-m", "factory", "viewer", "--db", str(copy), "--port", str(port)]
+    proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     try:
         answer = None
         for _ in range(200):
@@ -121,6 +120,7 @@ def test_serve_viewer_serves_a_store_read_only(db_path: Path, seeded: Seeded) ->
                     break
                 time.sleep(0.05)
         assert answer is not None and len(answer.json()["runs"]) == 3
+        assert writer.poll() is None or writer.returncode == 0
     finally:
         proc.terminate()
         proc.wait(10)

@@ -1,0 +1,139 @@
+"""What a run needs from the daemon (RunEnv, GitHubSide) and the small rules around runs.
+
+Kept apart from ``runner.py`` so that recovery, the daemon and the runner share one
+definition of a run's idempotency scope, its claim holder and which failures are retryable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from github import Github, GithubException
+from github.Repository import Repository
+
+from factory.automation import Automation
+from factory.errors import (
+    ClaimLost,
+    GitError,
+    ModelError,
+    SandboxUnavailable,
+    WorkspaceError,
+)
+from factory.events import Event
+from factory.forge.claims import Claims, make_holder
+from factory.forge.trust import TrustResolver
+from factory.interfaces import Model, Sandbox
+from factory.loader import FactoryConfig
+from factory.logs import redactor
+from factory.store import RunRecord, RunStore
+from factory.workspace import Mirror, Workspaces
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class GitHubSide:
+    """The GitHub half of the daemon that runs need: client, repository, claims, trust."""
+
+    github: Github
+    repo: Repository
+    claims: Claims
+    mirror: Mirror
+    trust_table: dict[str, str]
+    resolve: TrustResolver
+    bot_login: str | None = None
+    auth_header: Callable[[], str | None] = lambda: None
+    lease_s: float = 120.0
+
+
+@dataclass
+class RunEnv:
+    """Everything a run needs from the daemon."""
+
+    store: RunStore
+    config: Callable[[], FactoryConfig]
+    model: Model
+    sandbox_for: Callable[[str], Sandbox]
+    data_dir: Path
+    holder: str
+    """This daemon instance's id (claims, run rows)."""
+    github: GitHubSide | None = None
+    workspaces: Workspaces | None = None
+    secrets: tuple[str, ...] = ()
+    retry_delay: Callable[[Automation, int], timedelta | None] = field(
+        default=lambda automation, attempt: None
+    )
+
+
+BUSY_DELAY = timedelta(seconds=30)
+"""How long a run whose subject another holder claims waits before it tries again."""
+MAX_BUSY_ATTEMPTS = 20
+"""Attempts after which a run that keeps finding its subject busy is left skipped."""
+
+
+@dataclass
+class RunState:
+    """What one run's pieces tell each other while it executes."""
+
+    failed: bool = True
+    busy: bool = False
+    claim_lost: threading.Event = field(default_factory=threading.Event)
+
+
+def safe(fn: Callable[[], object], what: str, run_id: str) -> Callable[[], None]:
+    """Wrap a cleanup step so that its failure is logged, not raised (cleanup must finish)."""
+
+    def call() -> None:
+        try:
+            fn()
+        except Exception as exc:  # cleanup of a finished run: log it, keep cleaning
+            log.warning("cleanup_failed", step=what, run_id=run_id, error=redactor.scrub(str(exc)))
+
+    return call
+
+
+def holder_of(instance: str, run: RunRecord) -> str:
+    """Return the claim holder of ``run``: this daemon and the run's idempotency scope.
+
+    Every attempt of one (event, automation) holds the claim under the same name, so a
+    re-queued attempt re-takes a claim its interrupted predecessor left behind.
+    """
+    return make_holder(instance, key_scope(run))
+
+
+def key_scope(run: RunRecord) -> str:
+    """Return the idempotency scope shared by every attempt of a run's (event, automation)."""
+    if run.event_id is None:
+        return run.id
+    return f"e{run.event_id}-{run.automation}"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Return True for failures another attempt may not meet (infrastructure, not verdicts)."""
+    if isinstance(exc, ModelError):
+        return exc.retryable
+    if isinstance(exc, SandboxUnavailable):
+        return False  # a host problem a retry would meet again; it needs a person
+    if isinstance(exc, GithubException):
+        return exc.status >= 500 or exc.status in (403, 429)
+    return isinstance(exc, ClaimLost | WorkspaceError | GitError | OSError | TimeoutError)
+
+
+def labels_to_confirm(automation: Automation, event: Event | None) -> list[str]:
+    """The labels whose application by a trusted actor approved this run."""
+    if event is None:
+        return []
+    label = event.payload.get("label")
+    if isinstance(label, dict) and isinstance(label.get("name"), str):
+        return [label["name"]]
+    index = event.payload.get("trigger")
+    if event.source == "schedule" and isinstance(index, int) and index < len(automation.on):
+        schedule = automation.on[index].schedule
+        if schedule is not None and schedule.select is not None:
+            return list(schedule.select.labels)
+    return []
