@@ -234,10 +234,14 @@ class Daemon:
         self.dispatcher.dispatch_pending()
         while not self.stopping.is_set():
             running = self.store.list_runs(status="running", limit=1000)
-            run = self.dispatcher.runnable(running)
-            if run is None:
+            found = self.dispatcher.runnable(running)
+            if found is None:
                 return
-            automation = self.watcher.config.automations[run.automation]
+            run, automation = found
+            refusal = self.dispatcher.budget_refusal(automation)
+            if refusal is not None:  # spent since the run was queued
+                self.store.finish_run(run.id, "skipped", stop_reason=refusal)
+                continue
             record = self.store.start_run(
                 run.id, self.instance, version=(automation.content_hash, automation.source_text)
             )
@@ -267,7 +271,10 @@ class Daemon:
         """Run the dispatch loop until ``stopping`` is set; then shut down."""
         try:
             while not self.stopping.is_set():
-                self.tick()
+                try:
+                    self.tick()
+                except Exception as exc:  # the loop must outlive one bad tick (store busy, …)
+                    log.exception("tick_failed", error=redactor.scrub(str(exc)))
                 self.wake.wait(1.0)
                 self.wake.clear()
         finally:

@@ -189,6 +189,10 @@ class Dispatcher:
                 f"trust: {who} is trusted as '{event.trust}', "
                 f"automation {automation.name} needs '{automation.trust}'"
             )
+        return self.budget_refusal(automation)
+
+    def budget_refusal(self, automation: Automation) -> str | None:
+        """Return why ``automation`` may not start another run today (USD spent), or None."""
         spent = self.store.spent_today(automation.name, now=self.clock())
         if spent >= automation.limits.daily_usd:
             return (
@@ -197,32 +201,32 @@ class Dispatcher:
             )
         return None
 
-    def runnable(self, running: Iterable[RunRecord]) -> RunRecord | None:
-        """Return the oldest due queued run that the concurrency limits allow, or None.
+    def runnable(self, running: Iterable[RunRecord]) -> tuple[RunRecord, Automation] | None:
+        """Return the oldest due queued run the limits allow, with its automation, or None.
 
         Limits: global concurrency, the automation's own ``concurrency``, and one run at a
-        time per subject among automations that change code (workspace other than none).
+        time per subject (the subject is what runs claim). Runs of a disabled automation
+        wait; runs of an automation that no longer exists are cancelled.
         """
         running = list(running)
         if len(running) >= self.global_concurrency:
             return None
         automations = self.config().automations
         per_automation: dict[str, int] = {}
-        busy_subjects = set()
+        busy_subjects = {run.subject_key for run in running if run.subject_key}
         for run in running:
             per_automation[run.automation] = per_automation.get(run.automation, 0) + 1
-            spec = automations.get(run.automation)
-            if run.subject_key and (spec is None or spec.workspace != "none"):
-                busy_subjects.add(run.subject_key)
         for run in self.store.queued_runs(now=self.clock(), limit=200):
             spec = automations.get(run.automation)
             if spec is None:
+                reason = f"automation {run.automation!r} no longer exists"
+                self.store.finish_run(run.id, "cancelled", stop_reason=reason)
                 continue
-            if per_automation.get(run.automation, 0) >= spec.concurrency:
+            if not spec.enabled or per_automation.get(run.automation, 0) >= spec.concurrency:
                 continue
-            if spec.workspace != "none" and run.subject_key in busy_subjects:
+            if run.subject_key in busy_subjects:
                 continue
-            return run
+            return run, spec
         return None
 
     def retry_delay(self, automation: Automation, attempt: int) -> timedelta | None:

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("GITHUB_APP_INSTALLATION_ID")
     )
     """The App's installation id on the target repository's owner."""
+    github_bot_login: str | None = Field(default=None, validation_alias=_env("FACTORY_BOT_LOGIN"))
+    """The factory's own GitHub login; found from the token or App when unset."""
     github_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("GITHUB_WEBHOOK_SECRET")
     )

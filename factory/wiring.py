@@ -10,10 +10,10 @@ import secrets
 from pathlib import Path
 
 import structlog
-from github import GithubException
+from github import Auth, Github, GithubException, GithubIntegration
 
 from factory.agent.model import AnthropicModel
-from factory.errors import SandboxUnavailable
+from factory.errors import ForgeError, SandboxUnavailable
 from factory.forge.claims import Claims
 from factory.forge.client import Pacing, git_auth_header, make_github
 from factory.forge.subjects import trust_table
@@ -73,6 +73,26 @@ def probe_bwrap() -> None:
         raise SandboxUnavailable("the bwrap backend is not registered")
 
 
+def own_login(gh: Github, settings: Settings) -> str:
+    """Return the login the factory writes as: the token's user, or ``<app slug>[bot]``.
+
+    Knowing it is what keeps the factory from triggering itself. Raises ForgeError when it
+    cannot be found (set FACTORY_BOT_LOGIN).
+    """
+    try:
+        return str(gh.get_user().login)
+    except GithubException:
+        pass  # an App installation token has no /user
+    if settings.github_app_id is not None and settings.github_app_private_key_path is not None:
+        pem = settings.github_app_private_key_path.read_text()
+        integration = GithubIntegration(
+            auth=Auth.AppAuth(settings.github_app_id, pem),
+            base_url=settings.github_api_url.rstrip("/"),
+        )
+        return f"{integration.get_app().slug}[bot]"
+    raise ForgeError("cannot tell the factory's own GitHub login: set FACTORY_BOT_LOGIN")
+
+
 def github_side(settings: Settings, policy: Policy, data_dir: Path) -> GitHubSide:
     """Return the GitHub half of the daemon for GITHUB_REPOSITORY.
 
@@ -82,10 +102,7 @@ def github_side(settings: Settings, policy: Policy, data_dir: Path) -> GitHubSid
     gh = make_github(settings, pacing=pacing)
     repo = gh.get_repo(settings.github_repository or "")
     table = trust_table(policy)
-    try:
-        bot_login: str | None = gh.get_user().login
-    except GithubException:
-        bot_login = None  # App installations have no /user; their login ends in [bot]
+    bot_login = settings.github_bot_login or own_login(gh, settings)
 
     def header() -> str | None:
         return git_auth_header(gh) if repo.clone_url.startswith("http") else None

@@ -207,22 +207,22 @@ def test_runnable_respects_automation_concurrency(
         add_event(number=n)
     dispatcher.dispatch_pending()
     for _ in range(2):
-        run = dispatcher.runnable(store.list_runs(status="running"))
-        assert run is not None
-        store.start_run(run.id, "t")
+        found = dispatcher.runnable(store.list_runs(status="running"))
+        assert found is not None
+        store.start_run(found[0].id, "t")
     assert dispatcher.runnable(store.list_runs(status="running")) is None
 
 
-def test_runnable_keeps_one_code_run_per_subject(
+def test_runnable_keeps_one_run_per_subject(
     dispatcher: Dispatcher, add_event: MakeEvent, store: RunStore
 ) -> None:
-    """A second builder run on the same issue waits while the first runs."""
+    """A second run on the same issue waits while the first runs, whatever the automation."""
     add_event(number=1)
     add_event("manual", number=1, label=None, source="manual", payload={"automation": "builder"})
     dispatcher.dispatch_pending()
     first = dispatcher.runnable([])
     assert first is not None
-    store.start_run(first.id, "t")
+    store.start_run(first[0].id, "t")
     assert dispatcher.runnable(store.list_runs(status="running")) is None
 
 
@@ -236,7 +236,7 @@ def test_runnable_respects_global_concurrency(
     dispatcher.dispatch_pending()
     first = dispatcher.runnable([])
     assert first is not None
-    store.start_run(first.id, "t")
+    store.start_run(first[0].id, "t")
     assert dispatcher.runnable(store.list_runs(status="running")) is None
 
 
@@ -253,3 +253,33 @@ def test_zero_global_concurrency_is_refused(store: RunStore, config: FactoryConf
     """A dispatcher with global concurrency 0 is a ValueError naming the value."""
     with pytest.raises(ValueError, match="got 0"):
         Dispatcher(store, lambda: config, global_concurrency=0)
+
+
+def test_run_of_a_deleted_automation_is_cancelled(
+    store: RunStore, config: FactoryConfig, add_event: MakeEvent
+) -> None:
+    """A queued run whose automation was removed by a reload is cancelled, saying why."""
+    dispatcher = Dispatcher(store, lambda: config)
+    add_event(number=1)
+    [decision] = dispatcher.dispatch_pending()
+    del config.automations["builder"]
+    found = dispatcher.runnable([])
+    run = store.get_run(decision.run_id or "")
+    assert (found, run.status, run.stop_reason) == (
+        None,
+        "cancelled",
+        "automation 'builder' no longer exists",
+    )
+
+
+def test_triage_and_builder_do_not_run_on_one_issue_at_once(
+    dispatcher: Dispatcher, add_event: MakeEvent, store: RunStore
+) -> None:
+    """A workspace-less triage run waits while the builder runs on the same issue."""
+    add_event(number=1)
+    add_event("issues.opened", number=1, label=None)
+    dispatcher.dispatch_pending()
+    first = dispatcher.runnable([])
+    assert first is not None
+    store.start_run(first[0].id, "t")
+    assert dispatcher.runnable(store.list_runs(status="running")) is None

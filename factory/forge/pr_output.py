@@ -106,7 +106,13 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
         if ctx.subject is None:
             raise OutputRefused("merge_pull_request: this run has no pull request subject")
         method = side.merge_config.method if side.merge_config else "squash"
-        decision = merge_pull_request(ctx.repo, ctx.subject, side.policy, method)
+        decision = merge_pull_request(
+            ctx.repo,
+            ctx.subject,
+            side.policy,
+            method,
+            factory_logins=[ctx.bot_login] if ctx.bot_login else [],
+        )
         if not decision.merged:
             raise OutputRefused(f"merge_pull_request: {decision.summary()}")
         return Applied(

@@ -32,6 +32,7 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from factory.automation import OpenPullRequestOutput
+from factory.events import TRUST_ORDER
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.patches import PushedBranch
 from factory.forge.risk import RiskAssessment, assess_risk
@@ -152,18 +153,34 @@ def _check_reasons(repo: Repository, sha: str, required: Collection[str]) -> lis
     return reasons
 
 
-def _review_reasons(pr: PullRequest, head_sha: str) -> list[str]:
+def _review_reasons(
+    pr: PullRequest, head_sha: str, policy: Policy, ignored: Collection[str]
+) -> list[str]:
+    """Why the reviews do not allow a merge: only trusted people's reviews count.
+
+    A review counts when its author is a collaborator or maintainer (by author association,
+    per the policy) and is not one of ``ignored`` (the factory's own logins): on a public
+    repository anyone may leave an approving review, and the factory must not approve itself.
+    """
     latest: dict[str, tuple[str, str]] = {}
     for review in pr.get_reviews():
-        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") and review.user:
-            latest[review.user.login] = (review.state, review.commit_id)
+        if review.state not in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") or not review.user:
+            continue
+        trust = policy.trust_for(review.author_association)
+        if review.user.login in ignored or TRUST_ORDER[trust] < TRUST_ORDER["collaborators"]:
+            continue
+        latest[review.user.login] = (review.state, review.commit_id)
     blocking = sorted(u for u, (state, _) in latest.items() if state == "CHANGES_REQUESTED")
     if blocking:
         return [f"changes requested by {', '.join(blocking)}"]
     approvals = [u for u, (state, sha) in latest.items() if state == "APPROVED" and sha == head_sha]
     if not approvals:
         stale = any(state == "APPROVED" for state, _ in latest.values())
-        return ["approved only on an older commit" if stale else "no approving review"]
+        return [
+            "approved only on an older commit"
+            if stale
+            else "no approving review by a collaborator or maintainer"
+        ]
     return []
 
 
@@ -174,6 +191,7 @@ def merge_pull_request(
     method: str = "squash",
     *,
     required_checks: Collection[str] = (),
+    factory_logins: Collection[str] = (),
 ) -> MergeDecision:
     """Merge pull request ``number`` if the policy allows it (see the module docstring).
 
@@ -199,7 +217,7 @@ def merge_pull_request(
     if pr.mergeable is False:
         reasons.append("it has merge conflicts with its base")
     reasons += _check_reasons(repo, head_sha, required_checks)
-    reasons += _review_reasons(pr, head_sha)
+    reasons += _review_reasons(pr, head_sha, policy, factory_logins)
     if not reasons:
         try:
             status = pr.merge(merge_method=method, sha=head_sha)

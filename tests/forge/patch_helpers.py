@@ -124,6 +124,7 @@ def fake_fixture() -> Iterator[FakeGitHub]:
         gh.add_user(BOT, token=BOT_TOKEN, permission="write")
         gh.add_user("alice", token="t-alice", permission="admin")
         gh.add_user("bob", token="t-bob", permission="write")
+        gh.add_user("otto", token="t-otto", permission="read")
         yield gh
 
 

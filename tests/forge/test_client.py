@@ -16,6 +16,7 @@ from factory.errors import ForgeError
 from factory.forge.client import Pacing, app_auth, git_auth_header, make_github, repository
 from factory.settings import Settings
 from factory.testing.fake_github import FakeGitHub
+from factory.wiring import own_login
 
 REPO = "acme/widgets"
 FAST = Pacing(seconds_between_writes=0, backoff_factor=0)
@@ -197,3 +198,31 @@ def test_negative_pacing_is_refused() -> None:
     """Pacing checks its inputs."""
     with pytest.raises(ValueError, match="pacing"):
         Pacing(seconds_between_writes=-1)
+
+
+def test_own_login_of_a_token_is_its_user(fake: FakeGitHub) -> None:
+    """With a token, the factory's own login is the token's user."""
+    settings = Settings(
+        github_api_url=fake.api_url,
+        github_token="t-alice",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    assert own_login(make_github(settings, pacing=FAST), settings) == "alice"
+
+
+def test_own_login_of_an_app_is_its_bot(
+    fake: FakeGitHub, rsa_pem: tuple[str, str], tmp_path: Path
+) -> None:
+    """With App auth (no /user), the factory's own login is ``<app slug>[bot]``."""
+    private, public = rsa_pem
+    fake.register_app(42, public_key=public)
+    key = tmp_path / "app.pem"
+    key.write_text(private)
+    settings = Settings(
+        github_api_url=fake.api_url,
+        github_app_id=42,
+        github_app_private_key_path=key,
+        github_app_installation_id=fake.installation_id(REPO),
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    assert own_login(make_github(settings, pacing=FAST), settings) == "factory[bot]"

@@ -133,13 +133,15 @@ def test_open_pull_is_found_by_marker_from_another_branch(
 # -- merging ---------------------------------------------------------------------------
 
 
-def _pr_with(fake: FakeGitHub, files: dict[str, str | bytes], branch: str = "factory/x") -> int:
-    """Open a PR as the bot from a branch holding ``files`` on top of main."""
+def _pr_with(
+    fake: FakeGitHub, files: dict[str, str | bytes], branch: str = "factory/x", author: str = BOT
+) -> int:
+    """Open a PR as ``author`` (the bot) from a branch holding ``files`` on top of main."""
     main = fake.repo(REPO).git.resolve("refs/heads/main")
     assert main is not None
     fake.repo(REPO).git.create_ref(f"refs/heads/{branch}", main)
     fake.commit_files(REPO, branch, files, "agent change")
-    return fake.create_pull(REPO, branch, "Change", "body", as_user=BOT).number
+    return fake.create_pull(REPO, branch, "Change", "body", as_user=author).number
 
 
 def _head(fake: FakeGitHub, number: int) -> str:
@@ -196,7 +198,10 @@ def test_missing_approval_blocks_merge(fake: FakeGitHub, repo: Repository) -> No
     number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
     fake.add_check_run(REPO, _head(fake, number), "tests", "success", as_user="alice")
     decision = _merge(repo, number)
-    assert (decision.merged, decision.reasons) == (False, ("no approving review",))
+    assert (decision.merged, decision.reasons) == (
+        False,
+        ("no approving review by a collaborator or maintainer",),
+    )
 
 
 def test_requested_changes_block_merge(fake: FakeGitHub, repo: Repository) -> None:
@@ -253,3 +258,24 @@ def test_source_change_is_not_auto_merged(fake: FakeGitHub, repo: Repository) ->
     number = _pr_with(fake, {"src/app.py": "print('v2')\n"})
     _green_and_approved(fake, number)
     assert _merge(repo, number).reasons == ("risk tier 'medium' does not allow auto-merge",)
+
+
+def test_approval_by_an_outsider_does_not_count(fake: FakeGitHub, repo: Repository) -> None:
+    """On a public repository anyone may approve: an outsider's approval does not merge."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
+    fake.add_check_run(REPO, _head(fake, number), "tests", "success", as_user="alice")
+    fake.review(REPO, number, "APPROVE", as_user="otto")
+    decision = _merge(repo, number)
+    assert (decision.merged, decision.reasons) == (
+        False,
+        ("no approving review by a collaborator or maintainer",),
+    )
+
+
+def test_factory_cannot_approve_its_own_merge(fake: FakeGitHub, repo: Repository) -> None:
+    """An approval by the factory's own login (of a person's PR) does not count for a merge."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"}, "people/x", author="bob")
+    fake.add_check_run(REPO, _head(fake, number), "tests", "success", as_user="alice")
+    fake.review(REPO, number, "APPROVE", as_user=BOT)
+    decision = _merge(repo, number, factory_logins=[BOT])
+    assert decision.merged is False
