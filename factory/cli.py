@@ -226,7 +226,7 @@ def _run_trial(settings: Settings, automation: str, repo: Path, task: str | None
     )
     if result.patch is not None:
         typer.echo(f"patch: {result.patch}")
-    typer.echo(f"transcript: factoryd show {result.run_id} --db {settings.db_path}")
+    typer.echo(f"transcript: factoryd show {result.run_id} --db {result.db_path}")
     if result.status != "succeeded":
         raise typer.Exit(1)
 

@@ -184,9 +184,12 @@ class Daemon:
         assert gh is not None
         labels = [gh.repo.get_label(name) for name in select.labels]
         subjects = []
+        excluded = set(select.exclude_labels)
         for issue in gh.repo.get_issues(state=select.state, labels=labels):
             is_pull = issue.pull_request is not None
             if is_pull != (select.kind == "pull_request"):
+                continue
+            if excluded & {label.name for label in issue.labels}:
                 continue
             kind = "pull_request" if is_pull else "issue"
             subjects.append(Subject(kind=kind, number=issue.number, title=issue.title))

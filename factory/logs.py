@@ -1,7 +1,9 @@
 """Logging setup: structlog events, JSON lines off a TTY, pretty on one; secrets scrubbed.
 
-Every rendered line passes through ``Redactor``, which replaces any configured secret value
-(and any value registered later, e.g. a canary or an installation token) with ``[redacted]``.
+Every structlog line, every stdlib logging record (uvicorn, APScheduler, PyGithub) and every
+event sent to Sentry passes through ``Redactor``, which replaces any configured secret
+value (and any value registered later, e.g. a canary or an installation token) with
+``[redacted]``.
 """
 
 from __future__ import annotations
@@ -43,18 +45,35 @@ class Redactor:
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        return {k: self._scrub_value(v) for k, v in event_dict.items()}
+        return {k: self.scrub_value(v) for k, v in event_dict.items()}
 
-    def _scrub_value(self, value: Any) -> Any:
+    def scrub_value(self, value: Any) -> Any:
+        """Return ``value`` (str, dict, list, scalar, or anything by its repr) scrubbed."""
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, dict):
-            return {k: self._scrub_value(v) for k, v in value.items()}
+            return {k: self.scrub_value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self._scrub_value(v) for v in value]
+            return [self.scrub_value(v) for v in value]
         if isinstance(value, int | float | bool) or value is None:
             return value
         return self.scrub(repr(value))
+
+
+class RedactingFilter(logging.Filter):
+    """A stdlib logging filter: the message and any traceback pass the redactor too.
+
+    Covers what does not log through structlog: uvicorn, APScheduler, PyGithub, urllib3.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record with secrets replaced; always keeps it."""
+        record.msg = redactor.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = redactor.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
 
 
 class _CurrentStderr:
@@ -101,6 +120,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(stream=out, level=max(level, logging.WARNING), force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     _init_sentry(settings)
 
 
@@ -114,4 +135,5 @@ def _init_sentry(settings: Settings) -> None:
         send_default_pii=False,
         include_local_variables=False,
         traces_sample_rate=0.0,
+        before_send=lambda event, hint: redactor.scrub_value(event),
     )

@@ -1,14 +1,15 @@
 """``factoryd run AUTOMATION [--issue N | --pr N]``: a manual trigger.
 
 If a daemon runs on the data directory (it holds ``daemon.lock``), the run is queued into
-its store and that daemon picks it up within a second. Otherwise this process starts the
-daemon's parts without its background threads, runs that one run, and stops.
+its store and that daemon picks it up within a second. Otherwise this process takes the
+lock, starts the daemon's parts without its background threads, runs that one run (and
+nothing else that may be queued), and stops.
 """
 
 from __future__ import annotations
 
 import fcntl
-import time
+import threading
 from pathlib import Path
 
 from factory.daemon import Daemon
@@ -39,7 +40,6 @@ def run_manual(
     *,
     subject: Subject | None = None,
     task: str | None = None,
-    timeout_s: float = 3600.0,
 ) -> str:
     """Trigger ``automation`` by hand; return a sentence saying what happened.
 
@@ -63,11 +63,13 @@ def run_manual(
     daemon.start()
     try:
         run_id = daemon.enqueue_manual(automation, subject=subject, task=task)
-        deadline = time.monotonic() + timeout_s
-        while not daemon.store.get_run(run_id).finished and time.monotonic() < deadline:
-            daemon.tick()
-            daemon.wake.wait(0.5)
-            daemon.wake.clear()
+        run = daemon.store.get_run(run_id)
+        if run.status == "queued":
+            # Only this run: whatever else is queued waits for the daemon.
+            spec = daemon.watcher.config.automations[automation]
+            version = (spec.content_hash, spec.source_text)
+            started = daemon.store.start_run(run_id, daemon.instance, version=version)
+            daemon.runner.execute(started, threading.Event(), spec)
     finally:
         daemon.shutdown()
     run = daemon.store.get_run(run_id)

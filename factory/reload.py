@@ -28,9 +28,12 @@ def fingerprint(*folders: Path) -> Fingerprint:
         if not folder.is_dir():
             continue
         for path in folder.rglob("*"):
-            if path.is_file():
-                stat = path.stat()
-                entries.append((str(path), stat.st_mtime_ns, stat.st_size))
+            try:
+                if path.is_file():
+                    stat = path.stat()
+                    entries.append((str(path), stat.st_mtime_ns, stat.st_size))
+            except FileNotFoundError:
+                continue  # an editor's temporary file came and went
     return tuple(sorted(entries))
 
 
@@ -84,4 +87,7 @@ class ConfigWatcher:
     def run(self, stop: threading.Event) -> None:
         """Poll for changes every ``interval_s`` until ``stop`` is set."""
         while not stop.wait(self.interval_s):
-            self.check()
+            try:
+                self.check()
+            except Exception:  # the watcher must keep watching; the error is logged
+                log.exception("config_reload_failed")

@@ -124,16 +124,18 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, ClaimLost | WorkspaceError | GitError | OSError | TimeoutError)
 
 
-def labels_to_confirm(automation: Automation, event: Event | None) -> list[str]:
-    """The labels whose application by a trusted actor approved this run."""
+def labels_to_confirm(event: Event | None) -> list[str]:
+    """The labels whose application by a trusted actor approved this run.
+
+    A label event names its label; a schedule sweep recorded its ``select`` labels in the
+    event when it fired (not looked up again: the automation may have been edited since).
+    """
     if event is None:
         return []
     label = event.payload.get("label")
     if isinstance(label, dict) and isinstance(label.get("name"), str):
         return [label["name"]]
-    index = event.payload.get("trigger")
-    if event.source == "schedule" and isinstance(index, int) and index < len(automation.on):
-        schedule = automation.on[index].schedule
-        if schedule is not None and schedule.select is not None:
-            return list(schedule.select.labels)
+    confirm = event.payload.get("confirm_labels")
+    if isinstance(confirm, list):
+        return [str(name) for name in confirm]
     return []

@@ -171,7 +171,7 @@ class Runner:
             crashpoint("run_after_claim")
             snap = snapshot(gh.repo, run.subject_key, gh.trust_table)
             if automation.workspace != "none":
-                labels = labels_to_confirm(automation, event)
+                labels = labels_to_confirm(event)
                 problem = approval_problem(gh.repo, snap, labels, automation.trust, gh.resolve)
                 if problem:
                     return "skipped", problem

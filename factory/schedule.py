@@ -75,6 +75,9 @@ def tick_events(
     if find is None:
         log.warning("schedule_select_unavailable", automation=automation.name)
         return []
+    # The runner confirms that a trusted person applied these labels (approval), whatever
+    # the automation looks like by the time the run starts.
+    payload["confirm_labels"] = list(schedule.select.labels)
     return [
         Event(
             source="schedule",

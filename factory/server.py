@@ -43,7 +43,13 @@ class HttpServer:
     def __init__(self, app: Starlette, host: str, port: int) -> None:
         self.server = uvicorn.Server(
             uvicorn.Config(
-                app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                log_config=None,  # uvicorn logs through the root handler and its redactor
             )
         )
         # Run in a thread, uvicorn leaves signal handling to the daemon's main thread.

@@ -30,6 +30,8 @@ class TrialResult:
     status: str
     stop_reason: str | None
     patch: Path | None
+    db_path: Path
+    """The trials' store (``factoryd show RUN_ID --db`` this)."""
 
 
 def run_trial(
@@ -50,8 +52,12 @@ def run_trial(
         raise ValueError(f"no automation named {automation!r}")
     spec = config.automations[automation].model_copy(update={"subject": "none"})
     config.automations[automation] = spec
-    data_dir = Path(settings.data_dir)
-    store = RunStore.open(settings.db_path)
+    # Trials keep their own store and workspaces: a daemon on the same data directory must
+    # never recover (and re-run against GitHub) a trial's run.
+    data_dir = Path(settings.data_dir) / "trials"
+    db_path = data_dir / "factory.db"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = RunStore.open(db_path)
     try:
         mirror = Mirror(data_dir, f"local/{repo.resolve().name}", str(repo.resolve()))
         env = RunEnv(
@@ -73,7 +79,7 @@ def run_trial(
         record = store.get_run(run_id)
         patch = data_dir / "patches" / f"{run_id}.patch"
         return TrialResult(
-            run_id, record.status, record.stop_reason, patch if patch.is_file() else None
+            run_id, record.status, record.stop_reason, patch if patch.is_file() else None, db_path
         )
     finally:
         store.close()

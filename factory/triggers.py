@@ -87,6 +87,8 @@ class Select(_Model):
     """Issue/pull request state to select."""
     labels: list[str] = Field(default_factory=list)
     """Subjects must carry all of these labels."""
+    exclude_labels: list[str] = Field(default_factory=list)
+    """Subjects carrying any of these labels are passed over (e.g. blocked, needs-human)."""
     limit: int = Field(default=10, ge=1, le=100)
     """At most this many subjects per tick."""
     kind: Literal["issue", "pull_request"] = "issue"

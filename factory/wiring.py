@@ -7,6 +7,7 @@ Everything external is reached through URLs in Settings (``GITHUB_API_URL``,
 from __future__ import annotations
 
 import secrets
+import threading
 from pathlib import Path
 
 import structlog
@@ -51,16 +52,20 @@ class Sandboxes:
 
     def __init__(self) -> None:
         self.made: dict[str, Sandbox] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, backend: str) -> Sandbox:
         """Return the sandbox of ``backend``. Raises ValueError for an unknown backend."""
-        if backend not in self.made:
-            self.made[backend] = make_sandbox(backend)
-        return self.made[backend]
+        with self._lock:
+            if backend not in self.made:
+                self.made[backend] = make_sandbox(backend)
+            return self.made[backend]
 
     def kill_all(self) -> None:
         """Kill every command any of the sandboxes still runs."""
-        for sandbox in self.made.values():
+        with self._lock:
+            sandboxes = list(self.made.values())
+        for sandbox in sandboxes:
             sandbox.kill_all()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,15 @@ def test_missing_for_start_lists_credentials(
         "GITHUB_TOKEN",
         "ANTHROPIC_API_KEY",
     ]
+
+
+def test_stdlib_log_records_are_redacted_too(canary_env: Settings) -> None:
+    """A library logging through stdlib logging (uvicorn, PyGithub) cannot leak a secret."""
+    stream = io.StringIO()
+    configure_logging(canary_env, stream=stream)
+    try:
+        raise RuntimeError(f"bad header {CANARIES['GITHUB_TOKEN']}")
+    except RuntimeError:
+        logging.getLogger("urllib3").exception("retry with %s", CANARIES["ANTHROPIC_API_KEY"])
+    out = stream.getvalue()
+    assert ([c for c in CANARIES.values() if c in out], "[redacted]" in out) == ([], True)

@@ -25,6 +25,7 @@ from github.Repository import Repository
 
 from factory.errors import ForgeError
 from factory.gitutil import github_auth_header
+from factory.logs import redactor
 from factory.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -166,4 +167,7 @@ def git_auth_header(github: Github) -> str:
     auth = github.requester.auth
     if not isinstance(auth, Auth.Token | Auth.AppInstallationAuth):
         raise ForgeError(f"git over HTTPS needs token or App auth, not {type(auth).__name__}")
-    return github_auth_header(auth.token)
+    token = auth.token
+    header = github_auth_header(token)
+    redactor.add([token, header])  # App installation tokens change: scrub each one
+    return header
