@@ -124,7 +124,9 @@ class OutputGate:
             request = model.model_validate(dict(payload))
         except ValidationError as exc:
             raise OutputRefused(f"{kind}: invalid request: {_errors(exc)}") from None
-        records = ctx.store.outputs_for_run(ctx.run_id)
+        # Quotas hold across every attempt of one run (its key scope): a retry after a crash
+        # cannot write more than the automation allows, even if the model words it anew.
+        records = ctx.store.outputs_in_scope(ctx.scope)
         created = [_number(r) for r in records if r.kind == "create_issue"]
         prepared = prepare(kind, request, ctx, [n for n in created if n is not None])
         key = prepared.key(ctx.scope)

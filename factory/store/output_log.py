@@ -96,3 +96,15 @@ class OutputLog(StoreBase):
         query = select(outputs).where(outputs.c.run_id == run_id).order_by(outputs.c.id)
         with self._read() as conn:
             return [OutputRecord.from_row(r) for r in conn.execute(query).mappings()]
+
+    def outputs_in_scope(self, scope: str) -> list[OutputRecord]:
+        """Return the outputs whose idempotency key starts with ``scope:`` (every attempt of
+        one run), in the order they were requested."""
+        prefix = scope.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
+        query = (
+            select(outputs)
+            .where(outputs.c.idempotency_key.like(prefix, escape="\\"))
+            .order_by(outputs.c.id)
+        )
+        with self._read() as conn:
+            return [OutputRecord.from_row(r) for r in conn.execute(query).mappings()]

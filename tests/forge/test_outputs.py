@@ -140,8 +140,16 @@ def test_quota_counts_pending_intents(
 ) -> None:
     """An intent left pending (maybe performed before a crash) uses up the quota."""
     ctx = make_ctx({"comment": {"max": 1}})
-    run_store.record_output_intent(ctx.run_id, "comment", "pending-key", {})
+    run_store.record_output_intent(ctx.run_id, "comment", f"{ctx.run_id}:comment:1:abc", {})
     assert gate.request(ctx, "comment", {"body": "hi"}).status == "refused"
+
+
+def test_quota_holds_across_attempts_of_one_run(gate: OutputGate, make_ctx: MakeCtx) -> None:
+    """A retry (same key scope) that words its comment anew cannot exceed the quota."""
+    first = make_ctx({"comment": {"max": 1}}, key_scope="e9-builder")
+    gate.request(first, "comment", {"body": "one"})
+    retry = make_ctx({"comment": {"max": 1}}, key_scope="e9-builder")
+    assert gate.request(retry, "comment", {"body": "two, said differently"}).status == "refused"
 
 
 def test_quota_is_per_run(gate: OutputGate, make_ctx: MakeCtx) -> None:
