@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from factory.testing.anthropic_cache import (
@@ -35,6 +34,7 @@ from factory.testing.anthropic_cache import (
     count_input_tokens,
 )
 from factory.testing.anthropic_sse import failed_stream_events, message_events
+from factory.testing.served import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,10 @@ def spend_limit_error() -> FakeError:
     )
 
 
-class FakeAnthropic:
+class FakeAnthropic(LoopbackServer):
     """A Messages API server in a background thread; use as a context manager."""
+
+    thread_name = "fake-anthropic"
 
     def __init__(
         self,
@@ -98,6 +100,7 @@ class FakeAnthropic:
         clock: Callable[[], float] | None = None,
     ) -> None:
         """Prepare the server; ``api_key`` if given is the only key accepted (else any)."""
+        super().__init__()
         self.api_key = api_key
         self.cache = PromptCache(clock or time.monotonic, min_cacheable_tokens)
         self.responder: Responder | None = None
@@ -106,50 +109,17 @@ class FakeAnthropic:
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeAnthropic:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread; return self."""
+    def _make_server(self) -> ThreadingHTTPServer:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="fake-anthropic",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return ThreadingHTTPServer(("127.0.0.1", 0), handler)
 
     @property
     def base_url(self) -> str:
         """The server's URL, e.g. ``http://127.0.0.1:43121``. Raises RuntimeError if stopped."""
-        if self._server is None:
-            raise RuntimeError("FakeAnthropic is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self.port}"
 
     # -- scripting ---------------------------------------------------------------------------
 

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from factory.testing import github_pulls
@@ -40,6 +38,7 @@ from factory.testing.github_routes_code import router as code_router
 from factory.testing.github_routes_gitdata import router as gitdata_router
 from factory.testing.github_routes_issues import router as issues_router
 from factory.testing.github_state import EventHook, Hub
+from factory.testing.served import LoopbackServer
 
 
 def _router() -> Router:
@@ -53,54 +52,30 @@ def _router() -> Router:
     return router
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """A real HTTP server that answers the GitHub REST subset factoryd uses."""
+
+    thread_name = "fake-github"
 
     def __init__(self, root: Path | None = None) -> None:
         """Keep state under ``root`` (a fresh temp dir, removed on stop, when None)."""
+        super().__init__()
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="fake-github-")) if root is None else root
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.hub = Hub(self.root / "git", "http://127.0.0.1:0")
         self.app = App(self.hub, _router())
 
     # -- lifecycle ------------------------------------------------------------
 
-    def start(self) -> FakeGitHub:
-        """Bind a free port on 127.0.0.1 and serve in a background thread; returns self."""
-        if self._server is not None:
-            raise RuntimeError("FakeGitHub is already started")
-        self._server = make_server(self.app)
-        self.hub.render.api = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-github", daemon=True
-        )
-        self._thread.start()
-        return self
+    def _make_server(self) -> ThreadingHTTPServer:
+        return make_server(self.app)
 
-    def stop(self) -> None:
-        """Stop serving and remove the temp dir this fake created."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def _on_started(self, port: int) -> None:
+        self.hub.render.api = f"http://127.0.0.1:{port}"
+
+    def _on_stopped(self) -> None:
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def api_url(self) -> str:
