@@ -182,10 +182,10 @@ class Daemon:
     def _select(self, select: Any) -> list[Subject]:
         gh = self.github
         assert gh is not None
-        labels = [gh.repo.get_label(name) for name in select.labels]
         subjects = []
         excluded = set(select.exclude_labels)
-        for issue in gh.repo.get_issues(state=select.state, labels=labels):
+        # Label names, not Label objects: a label nobody created yet selects nothing.
+        for issue in gh.repo.get_issues(state=select.state, labels=list(select.labels)):
             is_pull = issue.pull_request is not None
             if is_pull != (select.kind == "pull_request"):
                 continue

@@ -231,7 +231,13 @@ class Runner:
             lambda usage: config.policy.cost_usd(automation.model, usage),
             cancel_event=cancel,
         )
-        result = session.run(blocks, context_text(snap, task if isinstance(task, str) else None))
+        earlier = [
+            f"{o.kind}: {o.url or 'done'}"
+            for o in env.store.outputs_in_scope(key_scope(run))
+            if o.status == "applied" and o.run_id != run.id
+        ]
+        first = context_text(snap, task if isinstance(task, str) else None, earlier)
+        result = session.run(blocks, first)
         if gh is None and workspace is not None and sandbox is not None:
             self._save_patch(run, workspace, sandbox)
         return result.status, result.stop_reason

@@ -8,7 +8,7 @@ text written by strangers never sits among the instructions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -116,12 +116,21 @@ def system_blocks(
     return blocks
 
 
-def context_text(snapshot: SubjectSnapshot | None, task: str | None = None) -> str:
+def context_text(
+    snapshot: SubjectSnapshot | None, task: str | None = None, earlier: Sequence[str] = ()
+) -> str:
     """Return the first user message: the subject (and comments) wrapped by trust.
 
-    ``task`` is a maintainer's own instruction (manual runs), given unwrapped before it.
+    ``task`` is a maintainer's own instruction (manual runs), given unwrapped before it;
+    ``earlier`` lists what earlier attempts of this run already wrote (after a crash).
     """
     parts: list[str] = []
+    if earlier:
+        done = "\n".join(f"- {line}" for line in earlier)
+        parts.append(
+            "An earlier attempt of this run was interrupted after it had already done this "
+            f"(do not do it again; build on it):\n{done}"
+        )
     if task:
         parts.append(f"Task from the maintainer who started this run:\n\n{task}")
     if snapshot is not None:
