@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from factory.manual import run_manual
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.sample import SAMPLE_FILES, ScriptedBuilder
 from tests.daemon.conftest import ROOT, Factory, daemon_env, run_daemon, wait_for
+from tests.gitcmd import git
 
 runner = CliRunner()
 
@@ -75,10 +75,9 @@ def _local_repo(path: Path) -> Path:
     for name, content in SAMPLE_FILES.items():
         data = content.encode() if isinstance(content, str) else content
         (path / name).write_bytes(data)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(path)]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "sample"], check=True)
+    git("init", "-q", "-b", "main", cwd=path)
+    git("add", "-A", cwd=path)
+    git("commit", "-q", "-m", "sample", cwd=path)
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from github.Repository import Repository
 from factory.forge.patches import Identity
 from factory.harness import Policy
 from factory.testing.fake_github import FakeGitHub
+from tests.gitcmd import GIT_ENV, git
 
 REPO = "acme/widgets"
 BOT = "factory-bot"
@@ -25,18 +25,6 @@ BASE_FILES: dict[str, str | bytes] = {
     "docs/guide.md": "Guide.\n",
     "src/app.py": "print('hi')\n",
     ".github/workflows/ci.yml": "name: ci\n",
-}
-
-GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": "/nonexistent",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.com",
-    "GIT_TERMINAL_PROMPT": "0",
 }
 
 
@@ -58,12 +46,6 @@ def make_policy(**overrides: object) -> Policy:
         **overrides,
     }
     return Policy.model_validate(data)
-
-
-def git(*args: str, cwd: Path) -> str:
-    """Run the tests' own plain git and return stripped stdout."""
-    proc = subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, check=True)
-    return proc.stdout.decode().strip()
 
 
 def clone(url: str, dest: Path, branch: str | None = None) -> Path:

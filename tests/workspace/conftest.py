@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,30 +11,9 @@ import pytest
 from factory.interfaces import Sandbox
 from factory.sandbox import make_sandbox
 from factory.workspace import Mirror, Workspaces
+from tests.gitcmd import GIT_ENV, git
 
-GIT_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "HOME": "/nonexistent",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author",
-    "GIT_COMMITTER_EMAIL": "author@example.com",
-    "GIT_TERMINAL_PROMPT": "0",
-}
-
-
-def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
-    """Run plain git (the tests' own, not the daemon's) and return stripped stdout."""
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**GIT_ENV, **(env or {})},
-        capture_output=True,
-        check=True,
-    )
-    return proc.stdout.decode().strip()
+__all__ = ["GIT_ENV", "git"]  # re-exported for the workspace tests
 
 
 @dataclass

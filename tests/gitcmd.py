@@ -1,0 +1,29 @@
+"""The tests' own plain git (not the daemon's hardened one): a fixed, isolated environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+GIT_ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "HOME": "/nonexistent",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+"""No user or system config, a fixed identity, never a prompt."""
+
+
+def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+    """Run plain git in ``cwd`` and return its stripped stdout; raises CalledProcessError."""
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, env={**GIT_ENV, **(env or {})}, capture_output=True, check=True
+    )
+    return proc.stdout.decode().strip()
