@@ -155,7 +155,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 def start() -> None:
     """Run the daemon: scheduler, webhooks, poller, workers and the HTTP port (until SIGTERM)."""
     from factory.daemon import Daemon
-    from factory.errors import ConfigError, FactoryError
+    from factory.errors import FactoryError, StartRefused
     from factory.logs import configure_logging
 
     settings = _settings_or_exit()
@@ -163,8 +163,8 @@ def start() -> None:
     daemon = Daemon(settings)
     try:
         daemon.start()
-    except ConfigError as exc:
-        _fail("cannot start, invalid configuration:\n" + str(exc))
+    except StartRefused as exc:
+        _fail("cannot start:\n" + "\n".join(f"  {p}" for p in exc.problems))
     except (FactoryError, ValueError, OSError) as exc:
         _fail(f"cannot start: {exc}")
     daemon.serve_forever()
@@ -199,12 +199,19 @@ def run(
         subject = Subject(kind="issue", number=issue)
     elif pr is not None:
         subject = Subject(kind="pull_request", number=pr)
+    from factory.errors import ConfigError, FactoryError, StartRefused
     from factory.manual import run_manual
 
     try:
         outcome = run_manual(settings, automation, subject=subject, task=task)
     except ValueError as exc:
         _fail(str(exc), 2)
+    except StartRefused as exc:
+        _fail("cannot run:\n" + "\n".join(f"  {p}" for p in exc.problems))
+    except ConfigError as exc:
+        _fail("invalid configuration:\n" + str(exc))
+    except FactoryError as exc:
+        _fail(f"cannot run: {exc}")
     typer.echo(outcome)
 
 

@@ -27,7 +27,13 @@ import structlog
 from factory import __version__
 from factory.automation import Automation
 from factory.dispatch import Dispatcher, enqueue_manual
-from factory.errors import DaemonAlreadyRunning, StoreError
+from factory.errors import (
+    ConfigError,
+    DaemonAlreadyRunning,
+    SandboxUnavailable,
+    StartRefused,
+    StoreError,
+)
 from factory.events import Subject
 from factory.forge.poller import GitHubPoller
 from factory.forge.webhooks import github_webhook_route
@@ -87,18 +93,12 @@ class Daemon:
     def start(self) -> None:
         """Load, check, lock, recover and start every thread.
 
-        Raises ConfigError (every FILE:LINE:COL issue), ValueError listing missing settings,
-        SandboxUnavailable, DaemonAlreadyRunning, or what GitHub raises when unreachable.
+        Raises StartRefused listing every problem found (invalid automations or harness as
+        FILE:LINE:COL, missing settings, a sandbox that cannot start), DaemonAlreadyRunning,
+        or what GitHub raises when unreachable.
         """
         settings = self.settings
-        self.watcher = ConfigWatcher(
-            settings.automations_dir, settings.harness_dir, on_change=self._config_changed
-        )
-        missing = [] if self.model and self.github else settings.missing_for_start()
-        if missing:
-            raise ValueError("cannot start, missing settings: " + ", ".join(missing))
-        if any(a.sandbox.backend == "bwrap" for a in self.watcher.config.automations.values()):
-            probe_bwrap()
+        self._preflight()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         redactor.add(settings.secret_values())
@@ -158,6 +158,28 @@ class Daemon:
             self._thread("poller", poller.run)
         self.http = HttpServer(self._app(), settings.host, settings.port)
         self.http.start()
+
+    def _preflight(self) -> None:
+        """Load the config and check what ``start`` needs; raise StartRefused with it all."""
+        settings = self.settings
+        problems: list[str] = []
+        try:
+            self.watcher = ConfigWatcher(
+                settings.automations_dir, settings.harness_dir, on_change=self._config_changed
+            )
+        except ConfigError as exc:
+            problems += [str(issue) for issue in exc.issues]
+        if not (self.model and self.github):
+            problems += [f"missing setting: {name}" for name in settings.missing_for_start()]
+        if not problems and any(
+            a.sandbox.backend == "bwrap" for a in self.watcher.config.automations.values()
+        ):
+            try:
+                probe_bwrap()
+            except SandboxUnavailable as exc:
+                problems.append(f"sandbox: {exc}")
+        if problems:
+            raise StartRefused(problems)
 
     def _take_lock(self) -> None:
         handle = (self.data_dir / "daemon.lock").open("a+")

@@ -48,7 +48,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo in ``root`` (emptied first); return what it did.
 
-    Raises ConfigError / SandboxUnavailable / OSError as ``Daemon.start`` does, TimeoutError
+    Raises StartRefused / DaemonAlreadyRunning / OSError as ``Daemon.start`` does, TimeoutError
     when the runs do not finish within ``timeout_s``.
     """
     if root.exists():

@@ -163,3 +163,11 @@ class DaemonAlreadyRunning(FactoryError):
 
 class SubjectBusy(ForgeError):
     """Another holder claims the run's subject; the run is re-queued to try again later."""
+
+
+class StartRefused(FactoryError):
+    """``factoryd start`` found problems; carries every one of them, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))

@@ -175,3 +175,23 @@ def test_sandbox_exec_timeout_exits_124() -> None:
     """A command that outlives --timeout is killed and the CLI exits 124."""
     result = runner.invoke(app, ["sandbox", "exec", "--timeout", "0.5", "--", "sleep", "30"])
     assert result.exit_code == 124
+
+
+def test_start_refuses_with_every_problem_listed(tmp_path: Path) -> None:
+    """`factoryd start` with a broken automation and no credentials lists all of it, exit 1."""
+    folder = tmp_path / "automations"
+    folder.mkdir()
+    shutil.copy(BAD / "unknown_tool.yaml", folder / "unknown_tool.yaml")
+    env = {
+        "FACTORY_AUTOMATIONS_DIR": str(folder),
+        "FACTORY_HARNESS_DIR": str(ROOT / "harness"),
+        "FACTORY_DATA_DIR": str(tmp_path / "data"),
+    }
+    result = runner.invoke(app, ["start"], env=env)
+    lines = result.stderr.splitlines()
+    assert (
+        result.exit_code,
+        any(line.strip().startswith(f"{folder / 'unknown_tool.yaml'}:6:15:") for line in lines),
+        "  missing setting: GITHUB_REPOSITORY" in lines,
+        "  missing setting: ANTHROPIC_API_KEY" in lines,
+    ) == (1, True, True, True)
