@@ -23,6 +23,7 @@ from types import FrameType
 from typing import IO, Any
 
 import structlog
+from github import GithubException
 
 from factory import __version__
 from factory.automation import Automation
@@ -35,6 +36,7 @@ from factory.errors import (
     StoreError,
 )
 from factory.events import Subject
+from factory.forge.labels import ensure_labels
 from factory.forge.poller import GitHubPoller
 from factory.forge.webhooks import github_webhook_route
 from factory.interfaces import Model
@@ -110,6 +112,7 @@ class Daemon:
             self.model = make_model(settings)
         if self.github is None:
             self.github = github_side(settings, self.watcher.config.policy, self.data_dir)
+        self._ensure_labels()
         self.dispatcher = Dispatcher(
             self.store, lambda: self.watcher.config, global_concurrency=settings.concurrency
         )
@@ -180,6 +183,17 @@ class Daemon:
                 problems.append(f"sandbox: {exc}")
         if problems:
             raise StartRefused(problems)
+
+    def _ensure_labels(self) -> None:
+        """Create the factory's labels the repository lacks (missing rights: logged only)."""
+        assert self.github is not None
+        try:
+            created = ensure_labels(self.github.repo, self.watcher.config.policy)
+        except GithubException as exc:
+            log.warning("labels_not_ensured", status=exc.status)
+            return
+        if created:
+            log.info("labels_created", labels=created)
 
     def _take_lock(self) -> None:
         handle = (self.data_dir / "daemon.lock").open("a+")

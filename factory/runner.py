@@ -11,6 +11,7 @@ retry finds what an earlier attempt already wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from contextlib import ExitStack
@@ -191,7 +192,7 @@ class Runner:
             for tool in output_tools(gate, ctx):
                 registry.add(tool)
                 names.append(tool.name)
-        cfg = type(cfg)(**{**cfg.__dict__, "tools": tuple(names)})
+        cfg = dataclasses.replace(cfg, tools=tuple(names))
         repo_ctx = RepoContext(
             full_name=gh.repo.full_name if gh else "local/repository",
             default_branch=gh.repo.default_branch if gh else "main",
