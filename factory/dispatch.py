@@ -259,8 +259,10 @@ def enqueue_manual(
     if spec.subject in ("issue", "pull_request") and (
         subject is None or subject.kind != spec.subject
     ):
-        flag = "--issue N" if spec.subject == "issue" else "--pr N"
-        raise ValueError(f"automation {automation!r} works on a {spec.subject}: pass {flag}")
+        what, flag = (
+            ("an issue", "--issue N") if spec.subject == "issue" else ("a pull request", "--pr N")
+        )
+        raise ValueError(f"automation {automation!r} works on {what}: pass {flag}")
     payload: dict[str, Any] = {"automation": automation}
     if task:
         payload["task"] = task

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -151,7 +152,10 @@ async def run_now(request: Request) -> Response:
             " use `factoryd run` or the daemon's viewer",
             409,
         )
-    run_id = viewer.enqueue_manual(name)
+    try:
+        run_id = await run_in_threadpool(viewer.enqueue_manual, name)
+    except ValueError as exc:  # unknown or disabled automation, or one that needs a subject
+        return plain(f"cannot run {name}: {exc}", 409)
     target = f"/runs/{quote(run_id)}" if run_id else f"/runs?{urlencode({'automation': name})}"
     return RedirectResponse(target, status_code=303)
 

@@ -108,3 +108,17 @@ def test_run_now_without_a_run_id_shows_the_automations_runs(
     token = CsrfTokens(b"k" * 32).token("run:builder")
     response = client.post("/automations/builder/run", data={"csrf_token": token})
     assert response.headers["location"] == "/runs?automation=builder"
+
+
+def test_run_now_refused_by_the_daemon_says_why(
+    reader: RunStore, client_for: Callable[..., httpx.Client]
+) -> None:
+    """Run now of an automation that needs a subject answers 409 with the daemon's reason."""
+
+    def needs_subject(name: str) -> str:
+        raise ValueError(f"automation {name!r} works on an issue: pass --issue N")
+
+    client = client_for(reader, enqueue_manual=needs_subject, csrf_secret=b"k" * 32)
+    token = CsrfTokens(b"k" * 32).token("run:builder")
+    response = client.post("/automations/builder/run", data={"csrf_token": token})
+    assert (response.status_code, "works on an issue" in response.text) == (409, True)
