@@ -15,6 +15,8 @@ RUN pip install --no-cache-dir .
 COPY automations ./automations
 COPY harness ./harness
 
+RUN mkdir -p /data && chown factory:factory /data
+
 USER factory
 ENV FACTORY_DATA_DIR=/data FACTORY_HOST=0.0.0.0 FACTORY_LOG_FORMAT=json
 VOLUME ["/data"]
