@@ -13,6 +13,7 @@ from factory import __version__
 
 if TYPE_CHECKING:
     from factory.settings import Settings
+    from factory.store import RunStore
 
 app = typer.Typer(
     name="factoryd",
@@ -29,11 +30,6 @@ DbOption = Annotated[
     typer.Option("--db", help="Run store to read (default: FACTORY_DATA_DIR/factory.db)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
-def _not_built(command: str, issue: str) -> None:
-    typer.echo(f"factoryd {command}: not built yet ({issue}).", err=True)
-    raise typer.Exit(2)
 
 
 def _db_path(db: Path | None) -> Path:
@@ -95,6 +91,16 @@ def validate(
     typer.echo("ok")
 
 
+def _open_store(db: Path | None) -> RunStore:
+    from factory.errors import StoreError
+    from factory.store import RunStore
+
+    try:
+        return RunStore.open(_db_path(db), readonly=True)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def runs(
     db: DbOption = None,
@@ -103,12 +109,11 @@ def runs(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many runs.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first, with why a run was skipped or failed."""
     from factory import transcript
-    from factory.store import RunStore
 
-    store = RunStore.open(_db_path(db), readonly=True)
-    records = store.list_runs(automation=automation, status=status, limit=limit)
+    with _open_store(db) as store:
+        records = store.list_runs(automation=automation, status=status, limit=limit)
     if as_json:
         typer.echo(json.dumps([transcript.run_dict(r) for r in records], indent=2))
     else:
@@ -123,11 +128,14 @@ def show(
 ) -> None:
     """Print one run's transcript: header, then every step in order."""
     from factory import transcript
-    from factory.store import RunStore
+    from factory.errors import RunNotFound
 
-    store = RunStore.open(_db_path(db), readonly=True)
-    run = store.get_run(run_id)
-    steps = store.steps(run_id)
+    with _open_store(db) as store:
+        try:
+            run = store.get_run(run_id)
+        except RunNotFound as exc:
+            _fail(str(exc))
+        steps = store.steps(run_id)
     if as_json:
         typer.echo(json.dumps(transcript.run_with_steps_dict(run, steps), indent=2))
     else:

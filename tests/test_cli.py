@@ -122,7 +122,13 @@ def test_show_unknown_run_names_it(tmp_path: Path) -> None:
     """`factoryd show` of a missing run fails with an error naming the run id."""
     _seed_store(tmp_path / "f.db")
     result = runner.invoke(app, ["show", "NOPE", "--db", str(tmp_path / "f.db")])
-    assert result.exit_code != 0 and "NOPE" in str(result.exception)
+    assert (result.exit_code, "run 'NOPE' not found" in result.stderr) == (1, True)
+
+
+def test_runs_on_a_missing_store_says_so(tmp_path: Path) -> None:
+    """`factoryd runs --db` of a path with no store fails with a message naming the path."""
+    result = runner.invoke(app, ["runs", "--db", str(tmp_path / "none.db")])
+    assert (result.exit_code, str(tmp_path / "none.db") in result.stderr) == (1, True)
 
 
 @pytest.mark.parametrize(
