@@ -258,12 +258,16 @@ def demo(
 ) -> None:
     """Run the whole factory offline: FakeGitHub, a scripted model and the real daemon."""
     from factory.demo import run_demo
-    from factory.errors import ConfigError, FactoryError
+    from factory.errors import FactoryError, StartRefused
 
     try:
         result = run_demo(directory.resolve(), serve=serve, port=port, say=typer.echo)
-    except ConfigError as exc:
-        _fail("invalid configuration (run the demo from the repository root):\n" + str(exc))
+    except StartRefused as exc:
+        problems = "\n".join(f"  {p}" for p in exc.problems)
+        _fail(
+            "demo failed (run it from the repository root, where automations/ and harness/ "
+            f"are):\n{problems}"
+        )
     except (FactoryError, OSError, TimeoutError) as exc:
         _fail(f"demo failed: {exc}")
     if not result.pull_requests:
