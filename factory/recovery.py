@@ -103,6 +103,12 @@ def reconcile_outputs(
 def requeue(store: RunStore, run: RunRecord) -> str | None:
     """Queue the next attempt of an interrupted run; return its id (None: not re-queued)."""
     if run.attempt >= MAX_ATTEMPTS_AFTER_INTERRUPT:
+        # A run whose attempts keep dying with the daemon may be what kills it.
+        note = (
+            f"not re-queued: interrupted {run.attempt} times in a row; "
+            "a person should look (re-run it with `factoryd run` once fixed)"
+        )
+        store.add_step(run.id, "notice", {"notice": note}, text=note)
         log.error("run_not_requeued", run_id=run.id, attempts=run.attempt)
         return None
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import secrets
 import signal
 import time
 from pathlib import Path
@@ -68,7 +69,9 @@ class PidsCgroup:
 
     def __init__(self, base: Path, max_pids: int) -> None:
         """Create the cgroup. Raises OSError if it cannot be created or limited."""
-        self.path = base / f"run-{os.getpid()}-{next(_counter)}"
+        # A random part too: a daemon killed with -9 leaves its cgroups behind, and a new
+        # daemon may get the same pid.
+        self.path = base / f"run-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
         self.path.mkdir()
         try:
             (self.path / "pids.max").write_text(str(max_pids))
