@@ -154,6 +154,10 @@ def _settings_or_exit() -> Settings:
         raise typer.Exit(1) from None
 
 
+def _listed(problems: list[str]) -> str:
+    return "\n".join(f"  {problem}" for problem in problems)
+
+
 def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
@@ -172,7 +176,7 @@ def start() -> None:
     try:
         daemon.start()
     except StartRefused as exc:
-        _fail("cannot start:\n" + "\n".join(f"  {p}" for p in exc.problems))
+        _fail("cannot start:\n" + _listed(exc.problems))
     except (FactoryError, ValueError, OSError) as exc:
         _fail(f"cannot start: {exc}")
     daemon.serve_forever()
@@ -215,7 +219,7 @@ def run(
     except ValueError as exc:
         _fail(str(exc), 2)
     except StartRefused as exc:
-        _fail("cannot run:\n" + "\n".join(f"  {p}" for p in exc.problems))
+        _fail("cannot run:\n" + _listed(exc.problems))
     except ConfigError as exc:
         _fail("invalid configuration:\n" + str(exc))
     except FactoryError as exc:
@@ -263,7 +267,7 @@ def demo(
     try:
         result = run_demo(directory.resolve(), serve=serve, port=port, say=typer.echo)
     except StartRefused as exc:
-        problems = "\n".join(f"  {p}" for p in exc.problems)
+        problems = _listed(exc.problems)
         _fail(
             "demo failed (run it from the repository root, where automations/ and harness/ "
             f"are):\n{problems}"

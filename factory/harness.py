@@ -142,6 +142,12 @@ class Policy(_Model):
             raise ValueError("the last risk tier must have no rules: it catches every change")
         return self
 
+    def trust_table(self) -> dict[str, str]:
+        """Return associations and permissions as one role → trust table (for the webhook,
+        the poller and subject snapshots, which look up one role at a time)."""
+        roles = [*self.trust.associations.items(), *self.trust.permissions.items()]
+        return {str(role): str(trust) for role, trust in roles}
+
     def trust_for(self, association: str | None = None, permission: str | None = None) -> Trust:
         """Return the highest trust that the author association or the permission gives."""
         found: list[Trust] = [self.trust.default]

@@ -17,7 +17,6 @@ from factory.agent.model import AnthropicModel
 from factory.errors import ForgeError, SandboxUnavailable
 from factory.forge.claims import Claims
 from factory.forge.client import Pacing, git_auth_header, make_github
-from factory.forge.subjects import trust_table
 from factory.forge.trust import repo_permission_resolver
 from factory.harness import Policy
 from factory.interfaces import Model, Sandbox
@@ -106,7 +105,7 @@ def github_side(settings: Settings, policy: Policy, data_dir: Path) -> GitHubSid
     pacing = Pacing(seconds_between_writes=settings.github_write_pacing_s)
     gh = make_github(settings, pacing=pacing)
     repo = gh.get_repo(settings.github_repository or "")
-    table = trust_table(policy)
+    table = policy.trust_table()
     bot_login = settings.github_bot_login or own_login(gh, settings)
 
     def header() -> str | None:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import structlog
 
+from factory.sandbox import BwrapSandbox
+
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -35,3 +37,13 @@ def _fresh_logging() -> Iterator[None]:
     structlog.reset_defaults()
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[BwrapSandbox]:
+    """The real bubblewrap sandbox; whatever it still runs is killed after the test."""
+    box = BwrapSandbox()
+    try:
+        yield box
+    finally:
+        box.kill_all()

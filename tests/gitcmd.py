@@ -27,3 +27,17 @@ def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
         ["git", *args], cwd=cwd, env={**GIT_ENV, **(env or {})}, capture_output=True, check=True
     )
     return proc.stdout.decode().strip()
+
+
+def write_files(root: Path, files: Mapping[str, str | bytes | None]) -> None:
+    """Write ``files`` under ``root`` (parents made; bytes as is; None deletes the file)."""
+    for name, content in files.items():
+        path = root / name
+        if content is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)

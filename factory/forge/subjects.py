@@ -15,18 +15,11 @@ from github.Repository import Repository
 
 from factory.events import TRUST_ORDER, Trust, parse_subject_key
 from factory.forge.trust import TrustResolver, label_applier, role_trust
-from factory.harness import Policy
 from factory.runsetup import SubjectSnapshot
 from factory.templating import SubjectContext
 
 MAX_COMMENTS = 10
 """Latest comments included in the snapshot."""
-
-
-def trust_table(policy: Policy) -> dict[str, str]:
-    """Return one role → trust table from the policy's association and permission maps."""
-    roles = [*policy.trust.associations.items(), *policy.trust.permissions.items()]
-    return {str(role): str(trust) for role, trust in roles}
 
 
 def snapshot(repo: Repository, subject_key: str, table: Mapping[str, str]) -> SubjectSnapshot:

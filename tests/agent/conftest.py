@@ -15,14 +15,7 @@ from factory.agent.model import AnthropicModel
 from factory.agent.recorder import MemoryRecorder
 from factory.agent.session import Session, SessionConfig, sandbox_registry
 from factory.interfaces import Sandbox
-from factory.sandbox import make_sandbox
 from factory.testing.fake_anthropic import FakeAnthropic
-
-
-@pytest.fixture
-def sandbox() -> Sandbox:
-    """The real bubblewrap sandbox."""
-    return make_sandbox("bwrap")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from factory.manual import run_manual
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.sample import SAMPLE_FILES, ScriptedBuilder
 from tests.daemon.conftest import ROOT, Factory, daemon_env, run_daemon, wait_for
-from tests.gitcmd import git
+from tests.gitcmd import git, write_files
 
 runner = CliRunner()
 
@@ -71,10 +71,7 @@ def test_manual_run_is_queued_into_the_running_daemon(factory: Factory) -> None:
 
 
 def _local_repo(path: Path) -> Path:
-    path.mkdir()
-    for name, content in SAMPLE_FILES.items():
-        data = content.encode() if isinstance(content, str) else content
-        (path / name).write_bytes(data)
+    write_files(path, SAMPLE_FILES)
     git("init", "-q", "-b", "main", cwd=path)
     git("add", "-A", cwd=path)
     git("commit", "-q", "-m", "sample", cwd=path)

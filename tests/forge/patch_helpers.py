@@ -14,7 +14,7 @@ from github.Repository import Repository
 from factory.forge.patches import Identity
 from factory.harness import Policy
 from factory.testing.fake_github import FakeGitHub
-from tests.gitcmd import GIT_ENV, git
+from tests.gitcmd import GIT_ENV, git, write_files
 
 REPO = "acme/widgets"
 BOT = "factory-bot"
@@ -75,16 +75,7 @@ def make_patch(
     """
     clone(url, work)
     base = git("rev-parse", "HEAD", cwd=work)
-    for name, content in files.items():
-        path = work / name
-        if content is None:
-            path.unlink()
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(work, files)
     for name, target in symlinks.items():
         (work / name).symlink_to(target)
     git("add", "-A", cwd=work)

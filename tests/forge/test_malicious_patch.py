@@ -8,7 +8,6 @@ pushed by the daemon, and the pull request opened through PyGithub.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from factory.errors import PatchRefused
 from factory.forge.patches import PushedBranch, apply_patch
 from factory.forge.pulls import open_pull_request
 from factory.interfaces import Sandbox
-from factory.sandbox import make_sandbox
 from factory.testing.fake_github import FakeGitHub
 from factory.workspace import Mirror, Workspace, Workspaces, export_patch
 
@@ -61,16 +59,6 @@ class Scene:
     def fired(self) -> list[Path]:
         """Return the marker files that exist on the host."""
         return [m for m in self.markers if m.exists()]
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """The real bubblewrap sandbox."""
-    box = make_sandbox("bwrap")
-    try:
-        yield box
-    finally:
-        box.kill_all()
 
 
 def _arm(ws: Path, markers: tuple[Path, ...]) -> None:

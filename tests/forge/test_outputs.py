@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,15 +41,7 @@ def repo_name(fake: FakeGitHub) -> str:
 
 
 @pytest.fixture
-def run_store(tmp_path: Path) -> Iterator[RunStore]:
-    """A real run store in tmp_path."""
-    store = RunStore.open(tmp_path / "factory.db")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def make_ctx(fake: FakeGitHub, repo_name: str, run_store: RunStore) -> MakeCtx:
+def make_ctx(fake: FakeGitHub, repo_name: str, store: RunStore) -> MakeCtx:
     """Return ``make(outputs, subject=1, **fields)``: a new run's context, as the bot."""
     gh = Github(
         base_url=fake.api_url,
@@ -61,9 +52,9 @@ def make_ctx(fake: FakeGitHub, repo_name: str, run_store: RunStore) -> MakeCtx:
     repo = gh.get_repo(repo_name)
 
     def make(outputs: dict[str, Any], subject: int | None = 1, **fields: Any) -> RunContext:
-        run_id = run_store.create_run("builder")
+        run_id = store.create_run("builder")
         spec = Outputs.model_validate(outputs)
-        return RunContext(run_id, "builder", spec, subject, repo, run_store, **fields)
+        return RunContext(run_id, "builder", spec, subject, repo, store, **fields)
 
     return make
 
@@ -100,12 +91,12 @@ def test_refused_request_writes_nothing_to_github(
 
 
 def test_refusal_is_recorded_with_its_reason(
-    gate: OutputGate, make_ctx: MakeCtx, run_store: RunStore
+    gate: OutputGate, make_ctx: MakeCtx, store: RunStore
 ) -> None:
     """A refusal is an outputs row with status refused and the reason."""
     ctx = make_ctx({"comment": {}})
     gate.request(ctx, "merge_pull_request", {})
-    [row] = run_store.outputs_for_run(ctx.run_id)
+    [row] = store.outputs_for_run(ctx.run_id)
     assert (row.status, row.result) == (
         "refused",
         {"reason": "merge_pull_request: not allowed for automation 'builder'"},
@@ -113,12 +104,12 @@ def test_refusal_is_recorded_with_its_reason(
 
 
 def test_refused_request_is_stored_without_secrets(
-    gate: OutputGate, make_ctx: MakeCtx, run_store: RunStore
+    gate: OutputGate, make_ctx: MakeCtx, store: RunStore
 ) -> None:
     """A refused request is recorded as asked, but with the run's canary redacted."""
     ctx = make_ctx({}, secrets=("canary-0ddba11",))
     gate.request(ctx, "comment", {"body": "canary-0ddba11"})
-    [row] = run_store.outputs_for_run(ctx.run_id)
+    [row] = store.outputs_for_run(ctx.run_id)
     assert row.request == {"body": REDACTED}
 
 
@@ -135,12 +126,10 @@ def test_quota_counts_performed_outputs(
     )
 
 
-def test_quota_counts_pending_intents(
-    gate: OutputGate, make_ctx: MakeCtx, run_store: RunStore
-) -> None:
+def test_quota_counts_pending_intents(gate: OutputGate, make_ctx: MakeCtx, store: RunStore) -> None:
     """An intent left pending (maybe performed before a crash) uses up the quota."""
     ctx = make_ctx({"comment": {"max": 1}})
-    run_store.record_output_intent(ctx.run_id, "comment", f"{ctx.run_id}:comment:1:abc", {})
+    store.record_output_intent(ctx.run_id, "comment", f"{ctx.run_id}:comment:1:abc", {})
     assert gate.request(ctx, "comment", {"body": "hi"}).status == "refused"
 
 
@@ -323,12 +312,12 @@ def test_oversized_body_is_truncated_not_refused(
 
 
 def test_applied_output_is_recorded_with_its_url(
-    gate: OutputGate, make_ctx: MakeCtx, run_store: RunStore
+    gate: OutputGate, make_ctx: MakeCtx, store: RunStore
 ) -> None:
     """After the write the row is applied and carries the comment's URL."""
     ctx = make_ctx({"comment": {}})
     decision = gate.request(ctx, "comment", {"body": "hi"})
-    [row] = run_store.outputs_for_run(ctx.run_id)
+    [row] = store.outputs_for_run(ctx.run_id)
     assert (row.status, row.url) == ("applied", decision.url)
 
 
@@ -386,12 +375,12 @@ def test_close_issue_posts_comment_and_closes(
 
 
 def test_github_error_is_a_failed_decision(
-    gate: OutputGate, make_ctx: MakeCtx, run_store: RunStore
+    gate: OutputGate, make_ctx: MakeCtx, store: RunStore
 ) -> None:
     """A review of an issue that is not a pull request fails with GitHub's status."""
     ctx = make_ctx({"review_pull_request": {}})
     decision = gate.request(ctx, "review_pull_request", {"event": "COMMENT", "body": "ok"})
-    [row] = run_store.outputs_for_run(ctx.run_id)
+    [row] = store.outputs_for_run(ctx.run_id)
     assert (decision.status, decision.reason.startswith("HTTP 404"), row.status) == (
         "failed",
         True,

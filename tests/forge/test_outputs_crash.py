@@ -118,14 +118,6 @@ def repo_name(fake: FakeGitHub) -> str:
     return name
 
 
-@pytest.fixture
-def run_store(tmp_path: Path) -> Iterator[RunStore]:
-    """A real run store in tmp_path (shared with the worker through its file)."""
-    store = RunStore.open(tmp_path / "factory.db")
-    yield store
-    store.close()
-
-
 def writes(fake: FakeGitHub, repo: str) -> int:
     """Return how many write requests (POST/PATCH/PUT/DELETE) the repo has received."""
     return sum(
@@ -162,7 +154,7 @@ def context(fake: FakeGitHub, repo: str, store: RunStore, run_id: str, case: Cas
 
 @pytest.fixture
 def crashed(
-    fake: FakeGitHub, repo_name: str, run_store: RunStore
+    fake: FakeGitHub, repo_name: str, store: RunStore
 ) -> Callable[[Case], tuple[RunContext, int]]:
     """Return ``crash_on(case)``: the crashed run's context and the writes GitHub got.
 
@@ -170,12 +162,12 @@ def crashed(
     """
 
     def crash_on(case: Case) -> tuple[RunContext, int]:
-        run_id = run_store.create_run("crash-test")
-        code = crash(fake, repo_name, run_store, run_id, case)
+        run_id = store.create_run("crash-test")
+        code = crash(fake, repo_name, store, run_id, case)
         assert code == 9, "the worker did not die at the crash point"
-        rows = run_store.outputs_for_run(run_id)
+        rows = store.outputs_for_run(run_id)
         assert [r.status for r in rows] == ["intent"], "the crash came after the local commit"
-        return context(fake, repo_name, run_store, run_id, case), writes(fake, repo_name)
+        return context(fake, repo_name, store, run_id, case), writes(fake, repo_name)
 
     return crash_on
 
@@ -199,12 +191,12 @@ def test_reconcile_after_crash_writes_nothing_more(
 
 @pytest.mark.parametrize("case", CASES, ids=[c.kind for c in CASES])
 def test_reconcile_after_crash_marks_the_output_applied(
-    crashed: Callable[[Case], tuple[RunContext, int]], run_store: RunStore, case: Case
+    crashed: Callable[[Case], tuple[RunContext, int]], store: RunStore, case: Case
 ) -> None:
     """Reconcile marks the crashed intent applied, with a URL."""
     ctx, _ = crashed(case)
     OutputGate().reconcile(ctx)
-    [row] = run_store.outputs_for_run(ctx.run_id)
+    [row] = store.outputs_for_run(ctx.run_id)
     assert (row.status, bool(row.url)) == ("applied", True)
 
 
@@ -226,14 +218,14 @@ def test_repeated_request_after_crash_writes_nothing_more(
 
 
 def test_reconcile_pending_settles_every_run(
-    crashed: Callable[[Case], tuple[RunContext, int]], run_store: RunStore
+    crashed: Callable[[Case], tuple[RunContext, int]], store: RunStore
 ) -> None:
     """At daemon start, reconcile_pending settles crashed intents of all runs."""
     contexts = {ctx.run_id: ctx for ctx, _ in (crashed(CASES[0]), crashed(CASES[1]))}
     decisions: list[OutputDecision] = OutputGate().reconcile_pending(
-        run_store, lambda record: contexts[record.run_id]
+        store, lambda record: contexts[record.run_id]
     )
-    assert ([d.duplicate for d in decisions], run_store.pending_output_intents()) == (
+    assert ([d.duplicate for d in decisions], store.pending_output_intents()) == (
         [True, True],
         [],
     )

@@ -9,14 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from factory.sandbox import BwrapSandbox
-
-
-@pytest.fixture
-def sandbox() -> BwrapSandbox:
-    """A fresh bubblewrap sandbox (real bwrap)."""
-    return BwrapSandbox()
-
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:

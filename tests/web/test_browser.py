@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from factory.store import RunStore
 from factory.web import build_app
@@ -30,18 +31,15 @@ LAUNCH_ARGS = [
 ]
 WAIT_MS = 10_000
 
-if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is not installed"
-)
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the module (never a downloaded browser)."""
+    """One headless Chromium for the module (never a downloaded browser).
+
+    Fails (does not skip) when Debian's chromium is missing: `make test` installs it.
+    """
+    if shutil.which(str(CHROMIUM)) is None:
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield browser

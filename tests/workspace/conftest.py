@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from factory.interfaces import Sandbox
-from factory.sandbox import make_sandbox
 from factory.workspace import Mirror, Workspaces
-from tests.gitcmd import GIT_ENV, git
+from tests.gitcmd import GIT_ENV, git, write_files
 
 __all__ = ["GIT_ENV", "git"]  # re-exported for the workspace tests
 
@@ -27,16 +25,7 @@ class Remote:
     def commit(self, files: Mapping[str, str | bytes | None], message: str, branch: str) -> str:
         """Commit ``files`` (None deletes) on ``branch`` and push it; return the new sha."""
         git("checkout", "-q", "-B", branch, cwd=self.work)
-        for name, content in files.items():
-            path = self.work / name
-            if content is None:
-                path.unlink()
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
+        write_files(self.work, files)
         git("add", "-A", cwd=self.work)
         git("commit", "-q", "-m", message, cwd=self.work)
         sha = git("rev-parse", "HEAD", cwd=self.work)
@@ -104,13 +93,3 @@ def make_workspaces(data: Path, mirror: Mirror) -> Callable[..., Workspaces]:
         return Workspaces(data, mirror, **kwargs)  # type: ignore[arg-type]
 
     return make
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """The real bubblewrap sandbox (workspace bound at /workspace, nothing else of the host)."""
-    box = make_sandbox("bwrap")
-    try:
-        yield box
-    finally:
-        box.kill_all()
