@@ -47,7 +47,7 @@ from typing import Any
 
 import structlog
 
-from factory.daemon import Daemon
+from factory.daemon.process import Daemon
 from factory.events import Event, Subject
 from factory.store import RunRecord, RunStore
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply

@@ -80,7 +80,7 @@ def validate(
     ] = Path("harness"),
 ) -> None:
     """Check automations and harness; print every error as FILE:LINE:COL: message (exit 1)."""
-    from factory.loader import validate as validate_config
+    from factory.config.loader import validate as validate_config
 
     issues = validate_config(automations, harness)
     for issue in issues:
@@ -110,12 +110,13 @@ def runs(
     as_json: JsonOption = False,
 ) -> None:
     """List runs, newest first, with why a run was skipped or failed."""
-    from factory import transcript
+    from factory.commands import transcript
+    from factory.store.documents import run_dict
 
     with _open_store(db) as store:
         records = store.list_runs(automation=automation, status=status, limit=limit)
     if as_json:
-        typer.echo(json.dumps([transcript.run_dict(r) for r in records], indent=2))
+        typer.echo(json.dumps([run_dict(r) for r in records], indent=2))
     else:
         typer.echo(transcript.runs_table(records))
 
@@ -127,8 +128,9 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Print one run's transcript: header, then every step in order."""
-    from factory import transcript
+    from factory.commands import transcript
     from factory.errors import RunNotFound
+    from factory.store.documents import run_with_steps_dict
 
     with _open_store(db) as store:
         try:
@@ -137,7 +139,7 @@ def show(
             _fail(str(exc))
         steps = store.steps(run_id)
     if as_json:
-        typer.echo(json.dumps(transcript.run_with_steps_dict(run, steps), indent=2))
+        typer.echo(json.dumps(run_with_steps_dict(run, steps), indent=2))
     else:
         typer.echo(transcript.render(run, steps))
 
@@ -166,7 +168,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 @app.command()
 def start() -> None:
     """Run the daemon: scheduler, webhooks, poller, workers and the HTTP port (until SIGTERM)."""
-    from factory.daemon import Daemon
+    from factory.daemon.process import Daemon
     from factory.errors import FactoryError, StartRefused
     from factory.logs import configure_logging
 
@@ -211,8 +213,8 @@ def run(
         subject = Subject(kind="issue", number=issue)
     elif pr is not None:
         subject = Subject(kind="pull_request", number=pr)
+    from factory.commands.manual import run_manual
     from factory.errors import ConfigError, FactoryError, StartRefused
-    from factory.manual import run_manual
 
     try:
         outcome = run_manual(settings, automation, subject=subject, task=task)
@@ -228,8 +230,8 @@ def run(
 
 
 def _run_trial(settings: Settings, automation: str, repo: Path, task: str | None) -> None:
+    from factory.commands.trial import run_trial
     from factory.errors import ConfigError, FactoryError
-    from factory.trial import run_trial
 
     if not task:
         _fail("--repo needs --task TEXT (what the agent should do)", 2)
@@ -261,7 +263,7 @@ def demo(
     port: Annotated[int, typer.Option(help="The daemon's HTTP port (0: any free port).")] = 0,
 ) -> None:
     """Run the whole factory offline: FakeGitHub, a scripted model and the real daemon."""
-    from factory.demo import run_demo
+    from factory.commands.demo import run_demo
     from factory.errors import FactoryError, StartRefused
 
     try:

@@ -9,6 +9,7 @@ import pytest
 import structlog
 
 from factory.sandbox import BwrapSandbox
+from factory.store import RunStore
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 DATA = Path(__file__).resolve().parent / "data"
@@ -47,3 +48,11 @@ def sandbox() -> Iterator[BwrapSandbox]:
         yield box
     finally:
         box.kill_all()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[RunStore]:
+    """A real run store in tmp_path."""
+    run_store = RunStore.open(tmp_path / "factory.db")
+    yield run_store
+    run_store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from factory.loader import validate
+from factory.config.loader import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""The GitHub side of the factory: webhooks, polling, trust, state, claims and outputs."""
+"""The GitHub side of the factory: state store, trust, claims, patches, pulls, risk and outputs."""
 
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputDecision, OutputGate

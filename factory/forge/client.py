@@ -24,9 +24,9 @@ from github import Auth, Github, GithubRetry
 from github.Repository import Repository
 
 from factory.errors import ForgeError
-from factory.gitutil import github_auth_header
 from factory.logs import redactor
 from factory.settings import Settings
+from factory.workspace.gitutil import github_auth_header
 
 log = structlog.get_logger(__name__)
 

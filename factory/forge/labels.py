@@ -12,7 +12,7 @@ import structlog
 from github import GithubException
 from github.Repository import Repository
 
-from factory.harness import Labels, Policy
+from factory.config.harness import Labels, Policy
 
 log = structlog.get_logger(__name__)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.automation import CloseReason, Outputs, ReviewEvent
+from factory.config.automation import CloseReason, Outputs, ReviewEvent
 from factory.errors import OutputRefused
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
 

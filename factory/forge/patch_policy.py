@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from factory.config.harness import Policy
 from factory.errors import PatchRefused
-from factory.harness import Policy
 
 _ALLOWED_MODES = frozenset({"100644", "100755"})
 _MODE_LINE_RE = re.compile(

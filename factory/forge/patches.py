@@ -9,7 +9,8 @@ written by a possibly hostile agent. ``apply_patch``:
    ``--no-checkout``: there is no working tree, so nothing of the patch is ever written
    as a file on the host (no symlink to follow, no ``.git`` to overwrite);
 3. applies it to the index only (``git apply --cached``; never ``git am``), through the
-   hardened runner of ``factory.gitutil`` (no hooks, no fsmonitor, no system/global config);
+   hardened runner of ``factory.workspace.gitutil`` (no hooks, no fsmonitor, no
+   system/global config);
 4. checks what git actually staged (``git diff-index --cached``), which is the authoritative
    view: protected paths, ``.git``/``.gitmodules``, symlinks, gitlinks, binary files, counts;
 5. writes the tree and a commit with the factory's identity and the sanitized message
@@ -29,13 +30,13 @@ from pathlib import Path
 
 import structlog
 
+from factory.config.harness import Policy
 from factory.errors import GitError, PatchRefused
 from factory.forge.markers import strip_markers
 from factory.forge.patch_policy import ChangedFile, PatchLimits, check_staged, precheck
 from factory.forge.sanitize import redact_secrets
-from factory.gitutil import git_out, run_git
-from factory.harness import Policy
 from factory.workspace import Mirror
+from factory.workspace.gitutil import git_out, run_git
 
 log = structlog.get_logger(__name__)
 

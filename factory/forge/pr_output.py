@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from factory.automation import MergePullRequestOutput, OpenPullRequestOutput
+from factory.config.automation import MergePullRequestOutput, OpenPullRequestOutput
+from factory.config.harness import Policy
 from factory.crashpoints import crashpoint
 from factory.errors import OutputRefused
 from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.output_requests import PreparedOutput, RunContext
 from factory.forge.patches import Identity, apply_patch, branch_name
 from factory.forge.pulls import find_pull_request, merge_pull_request, open_pull_request
-from factory.harness import Policy
 from factory.interfaces import Sandbox
 from factory.workspace import Mirror, Workspace, export_patch
 

@@ -31,13 +31,13 @@ from github.GithubException import GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from factory.automation import OpenPullRequestOutput
+from factory.config.automation import OpenPullRequestOutput
+from factory.config.harness import Policy
 from factory.events import TRUST_ORDER
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.patches import PushedBranch
 from factory.forge.risk import RiskAssessment, assess_risk
 from factory.forge.sanitize import sanitize_body, sanitize_title
-from factory.harness import Policy
 
 log = structlog.get_logger(__name__)
 

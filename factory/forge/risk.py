@@ -1,6 +1,6 @@
 """Risk of a change: the policy's tier, plus the rules no tier may relax.
 
-``Policy.risk_tier`` (factory.harness) places a change in the first tier whose size and path
+``Policy.risk_tier`` (factory.config.harness) places a change in the first tier whose size and path
 rules it meets. On top of that, this module applies what ``harness/policy.yaml`` cannot
 express per tier:
 
@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from factory.harness import Policy
+from factory.config.harness import Policy
 
 DEPENDENCY_FILES = frozenset(
     {

@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 
 from github.Repository import Repository
 
+from factory.config.templating import SubjectContext, SubjectSnapshot
 from factory.events import TRUST_ORDER, Trust, parse_subject_key
 from factory.forge.trust import TrustResolver, label_applier, role_trust
-from factory.runsetup import SubjectSnapshot
-from factory.templating import SubjectContext
 
 MAX_COMMENTS = 10
 """Latest comments included in the snapshot."""

@@ -20,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from factory.automation import Automation
+from factory.config.automation import Automation
+from factory.config.loader import load_factory
+from factory.config.triggers import Trigger
 from factory.errors import ConfigError
 from factory.events import utcnow
-from factory.loader import load_factory
 from factory.store.stats import PromptVersion
-from factory.triggers import Trigger
 from factory.web.context import Viewer, plain, viewer_of
 from factory.web.csrf import FIELD, HEADER
 

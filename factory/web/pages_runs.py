@@ -18,9 +18,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from factory.errors import RunNotFound
+from factory.store.documents import run_dict
 from factory.store.stats import RunFilter, RunItem, StepSummary
 from factory.store.tables import RUN_STATUSES
-from factory.transcript import run_dict
 from factory.web.context import plain, viewer_of
 from factory.web.steps import LOAD_LIMIT, TEXT_LIMIT, scrub_cut, step_view
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import structlog
 
 from factory.errors import GitError, WorkspaceError
-from factory.gitutil import run_git
+from factory.workspace.gitutil import run_git
 from factory.workspace.mirror import Mirror
 
 log = structlog.get_logger(__name__)

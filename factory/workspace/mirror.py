@@ -1,7 +1,7 @@
 """The local bare mirror of the target repository, fetched before each run.
 
 The mirror lives at ``<data>/mirrors/<owner>__<name>.git``. It is only ever touched by
-host git through ``factory.gitutil.run_git``; no agent can write it (workspaces are
+host git through ``factory.workspace.gitutil.run_git``; no agent can write it (workspaces are
 self-contained copies, see ``factory.workspace.checkout``).
 
 The remote URL is stored in the mirror's config; a credential never is: it travels as an
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from factory.errors import GitError, WorkspaceError
-from factory.gitutil import git_out, run_git
+from factory.workspace.gitutil import git_out, run_git
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from factory.daemon import Daemon
+from factory.daemon.process import Daemon
 from factory.settings import Settings
 from factory.store import RunRecord, RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
@@ -103,7 +103,7 @@ class Running:
 
 def run_daemon(factory: Factory, *, webhooks: bool = True, **overrides: Any) -> Running:
     """Start a daemon over ``factory`` and run its loop in a thread."""
-    daemon = factory.daemon(**overrides)
+    daemon = factory.daemon.process(**overrides)
     daemon.start()
     relay = None
     if webhooks:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from factory.cli import app
-from factory.manual import run_manual
+from factory.commands.manual import run_manual
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.sample import SAMPLE_FILES, ScriptedBuilder
 from tests.daemon.conftest import ROOT, Factory, daemon_env, run_daemon, wait_for

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from factory.daemon.recovery import MAX_ATTEMPTS_AFTER_INTERRUPT
 from factory.forge.markers import parse_markers
-from factory.recovery import MAX_ATTEMPTS_AFTER_INTERRUPT
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub

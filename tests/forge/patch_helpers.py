@@ -11,8 +11,8 @@ import pytest
 from github import Auth, Github
 from github.Repository import Repository
 
+from factory.config.harness import Policy
 from factory.forge.patches import Identity
-from factory.harness import Policy
 from factory.testing.fake_github import FakeGitHub
 from tests.gitcmd import GIT_ENV, git, write_files
 

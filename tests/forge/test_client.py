@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, RateLimitExceededException
 from pydantic import SecretStr
 
+from factory.daemon.wiring import own_login
 from factory.errors import ForgeError
 from factory.forge.client import Pacing, app_auth, git_auth_header, make_github, repository
 from factory.settings import Settings
 from factory.testing.fake_github import FakeGitHub
-from factory.wiring import own_login
 
 REPO = "acme/widgets"
 FAST = Pacing(seconds_between_writes=0, backoff_factor=0)

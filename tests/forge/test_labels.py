@@ -8,9 +8,9 @@ import pytest
 from github import Auth
 from github.Repository import Repository
 
+from factory.config.harness import Labels, ModelPrice, Policy, RiskTier
 from factory.forge.client import Pacing, make_github
 from factory.forge.labels import ensure_labels, factory_labels
-from factory.harness import Labels, ModelPrice, Policy, RiskTier
 from factory.testing.fake_github import FakeGitHub
 
 REPO = "acme/widgets"

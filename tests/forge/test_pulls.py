@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from github.Repository import Repository
 
-from factory.automation import OpenPullRequestOutput
+from factory.config.automation import OpenPullRequestOutput
 from factory.forge.markers import parse_markers
 from factory.forge.patches import PushedBranch, apply_patch
 from factory.forge.pulls import MergeDecision, merge_pull_request, open_pull_request

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from factory.config.triggers import Trigger
 from factory.store import RunStore
-from factory.triggers import Trigger
 from factory.web.csrf import CsrfTokens
 from factory.web.pages_automations import next_fire
 from tests.web.conftest import Seeded, manual_enqueuer

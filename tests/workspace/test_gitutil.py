@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from factory.errors import GitError
-from factory.gitutil import git_env, git_out, github_auth_header, run_git
+from factory.workspace.gitutil import git_env, git_out, github_auth_header, run_git
 from tests.workspace.conftest import git
 
 

@@ -12,10 +12,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from factory.errors import GitError
-from factory.gitutil import github_auth_header
 from factory.interfaces import Sandbox
 from factory.sandbox import make_sandbox
 from factory.workspace import Mirror, Workspace, Workspaces, export_patch, pull_ref
+from factory.workspace.gitutil import github_auth_header
 from tests.workspace.conftest import Remote, git
 
 MakeWorkspaces = Callable[..., Workspaces]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from factory.durations import Duration, PositiveDuration
+from factory.config.durations import Duration, PositiveDuration
 
 GITHUB_EVENTS: frozenset[str] = frozenset(
     {

@@ -11,14 +11,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.dispatch import Dispatcher, enqueue_manual
+from factory.config.loader import load_factory
+from factory.daemon.dispatch import Dispatcher, enqueue_manual
+from factory.daemon.runenv import RunEnv
+from factory.daemon.runner import Runner
+from factory.daemon.wiring import Sandboxes, make_model
 from factory.interfaces import Model
-from factory.loader import load_factory
-from factory.runenv import RunEnv
-from factory.runner import Runner
 from factory.settings import Settings
 from factory.store import RunStore
-from factory.wiring import Sandboxes, make_model
 from factory.workspace import Mirror, Workspaces
 
 

@@ -9,20 +9,20 @@ text written by strangers never sits among the instructions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from factory.agent.prompt import wrap_context
 from factory.agent.session import SessionConfig
-from factory.automation import Automation
-from factory.harness import Harness
-from factory.templating import (
+from factory.config.automation import Automation
+from factory.config.harness import Harness
+from factory.config.templating import (
     AutomationContext,
     EventContext,
     PromptContext,
     RepoContext,
     RunContext,
     SubjectContext,
+    SubjectSnapshot,
     render_prompt,
 )
 
@@ -36,15 +36,6 @@ SANDBOX_NOTE = (
     "make with the output_* tools; the daemon checks them against policy and tells you "
     "the result."
 )
-
-
-@dataclass(frozen=True)
-class SubjectSnapshot:
-    """The subject's text as read at claim time, with who wrote it."""
-
-    context: SubjectContext
-    comments: tuple[tuple[str, str, str], ...] = ()
-    """(author, trust, body) of the latest comments, oldest first."""
 
 
 def session_config(automation: Automation) -> SessionConfig:

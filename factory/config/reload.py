@@ -13,8 +13,8 @@ from pathlib import Path
 
 import structlog
 
+from factory.config.loader import FactoryConfig, load_factory
 from factory.errors import ConfigError
-from factory.loader import FactoryConfig, load_factory
 
 log = structlog.get_logger(__name__)
 

@@ -26,8 +26,14 @@ import structlog
 from github import GithubException
 
 from factory import __version__
-from factory.automation import Automation
-from factory.dispatch import Dispatcher, enqueue_manual
+from factory.config.automation import Automation
+from factory.config.reload import ConfigWatcher
+from factory.daemon.dispatch import Dispatcher, enqueue_manual
+from factory.daemon.recovery import recover, requeue
+from factory.daemon.runenv import GitHubSide, RunEnv
+from factory.daemon.runner import Runner
+from factory.daemon.server import HttpServer, build_daemon_app, health_route
+from factory.daemon.wiring import Sandboxes, github_side, instance_id, probe_bwrap, workspaces_for
 from factory.errors import (
     ConfigError,
     DaemonAlreadyRunning,
@@ -37,19 +43,13 @@ from factory.errors import (
 )
 from factory.events import Subject
 from factory.forge.labels import ensure_labels
-from factory.forge.poller import GitHubPoller
-from factory.forge.webhooks import github_webhook_route
 from factory.interfaces import Model
 from factory.logs import redactor
-from factory.recovery import recover, requeue
-from factory.reload import ConfigWatcher
-from factory.runenv import GitHubSide, RunEnv
-from factory.runner import Runner
-from factory.schedule import Schedules
-from factory.server import HttpServer, build_daemon_app, health_route
 from factory.settings import Settings
+from factory.sources.github_poller import GitHubPoller
+from factory.sources.github_webhooks import github_webhook_route
+from factory.sources.schedule import Schedules
 from factory.store import RunRecord, RunStore
-from factory.wiring import Sandboxes, github_side, instance_id, probe_bwrap, workspaces_for
 
 log = structlog.get_logger(__name__)
 
@@ -107,7 +107,7 @@ class Daemon:
         self.instance = instance_id(self.data_dir)
         self.store = RunStore.open(settings.db_path)
         if self.model is None:
-            from factory.wiring import make_model
+            from factory.daemon.wiring import make_model
 
             self.model = make_model(settings)
         if self.github is None:
@@ -366,7 +366,7 @@ class Daemon:
     ) -> str:
         """Store a manual event for ``automation``, create its run, wake the loop; return its id.
 
-        Raises ValueError as ``factory.dispatch.enqueue_manual`` does.
+        Raises ValueError as ``factory.daemon.dispatch.enqueue_manual`` does.
         """
         decision = enqueue_manual(
             self.store, self.dispatcher, automation, subject=subject, task=task, wake=self.wake

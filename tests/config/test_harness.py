@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 from jinja2 import UndefinedError
 
-from factory.errors import ConfigError, ModelNotPriced
-from factory.harness import Policy, load_harness, read_harness
-from factory.interfaces import Usage
-from factory.loader import load_factory
-from factory.templating import (
+from factory.config.harness import Policy, load_harness, read_harness
+from factory.config.loader import load_factory
+from factory.config.templating import (
     AutomationContext,
     EventContext,
     PromptContext,
@@ -23,8 +21,10 @@ from factory.templating import (
     check_template,
     render_prompt,
 )
+from factory.errors import ConfigError, ModelNotPriced
+from factory.interfaces import Usage
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ import structlog
 from github import Auth, Github, GithubException, GithubIntegration
 
 from factory.agent.model import AnthropicModel
+from factory.config.harness import Policy
+from factory.daemon.runenv import GitHubSide
 from factory.errors import ForgeError, SandboxUnavailable
 from factory.forge.claims import Claims
 from factory.forge.client import Pacing, git_auth_header, make_github
 from factory.forge.trust import repo_permission_resolver
-from factory.harness import Policy
 from factory.interfaces import Model, Sandbox
-from factory.runenv import GitHubSide
 from factory.sandbox import BwrapSandbox, make_sandbox
 from factory.settings import Settings
 from factory.workspace import Mirror, Workspaces

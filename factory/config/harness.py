@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from factory.config.yamlpos import load_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue, ModelNotPriced
 from factory.interfaces import Usage
-from factory.yamlpos import load_yaml, validate_model
 
 Trust = Literal["maintainers", "collaborators", "anyone"]
 """Who may cause a run; maintainers ⊂ collaborators ⊂ anyone."""

@@ -20,8 +20,27 @@ import structlog
 
 from factory.agent.session import Session, sandbox_registry
 from factory.agent.tools import ToolRegistry
-from factory.automation import Automation
+from factory.config.automation import Automation
+from factory.config.loader import FactoryConfig
+from factory.config.templating import EventContext, RepoContext, SubjectContext, SubjectSnapshot
 from factory.crashpoints import crashpoint
+from factory.daemon.runenv import (
+    BUSY_DELAY,
+    MAX_BUSY_ATTEMPTS,
+    RunEnv,
+    RunState,
+    holder_of,
+    is_retryable,
+    key_scope,
+    labels_to_confirm,
+    safe,
+)
+from factory.daemon.runsetup import (
+    context_text,
+    prompt_context,
+    session_config,
+    system_blocks,
+)
 from factory.errors import (
     ClaimLost,
     StoreError,
@@ -37,28 +56,8 @@ from factory.forge.pr_output import PullRequestSide, pull_request_performers
 from factory.forge.read_tool import github_read_tool
 from factory.forge.subjects import approval_problem, snapshot
 from factory.interfaces import Sandbox
-from factory.loader import FactoryConfig
 from factory.logs import redactor
-from factory.runenv import (
-    BUSY_DELAY,
-    MAX_BUSY_ATTEMPTS,
-    RunEnv,
-    RunState,
-    holder_of,
-    is_retryable,
-    key_scope,
-    labels_to_confirm,
-    safe,
-)
-from factory.runsetup import (
-    SubjectSnapshot,
-    context_text,
-    prompt_context,
-    session_config,
-    system_blocks,
-)
 from factory.store import RunRecord
-from factory.templating import EventContext, RepoContext, SubjectContext
 from factory.workspace import Workspace, export_patch, ref_for_mode
 
 log = structlog.get_logger(__name__)

@@ -18,11 +18,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from factory.automation import Automation
+from factory.config.automation import Automation
+from factory.config.loader import FactoryConfig
+from factory.config.triggers import ScheduleTrigger, Select
 from factory.events import Event, Subject, utcnow
-from factory.loader import FactoryConfig
 from factory.store import RunStore
-from factory.triggers import ScheduleTrigger, Select
 
 log = structlog.get_logger(__name__)
 

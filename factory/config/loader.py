@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factory.automation import DEFAULT_MODEL, Automation, AutomationSpec
+from factory.config.automation import DEFAULT_MODEL, Automation, AutomationSpec
+from factory.config.harness import Harness, Policy, read_harness
+from factory.config.templating import check_template
+from factory.config.yamlpos import YamlDoc, load_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue
-from factory.harness import Harness, Policy, read_harness
-from factory.templating import check_template
-from factory.yamlpos import YamlDoc, load_yaml, validate_model
 
 AUTOMATION_SUFFIXES = (".yaml", ".yml")
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from factory.automation import parse_memory_mb
-from factory.durations import parse_duration
+from factory.config.automation import parse_memory_mb
+from factory.config.durations import parse_duration
+from factory.config.loader import load_factory, read_config, validate
 from factory.errors import ConfigError
-from factory.loader import load_factory, read_config, validate
 
-ROOT = Path(__file__).resolve().parents[1]
-BAD = Path(__file__).resolve().parent / "data" / "bad_automations"
+ROOT = Path(__file__).resolve().parents[2]
+BAD = Path(__file__).resolve().parents[1] / "data" / "bad_automations"
 EXPECT = re.compile(r"^# expect: (\d+):(\d+): (.+)$")
 MINIMAL = "name: minimal\non: [{manual: {}}]\nprompt: Say hello to {{ repo.full_name }}.\n"
 

@@ -18,7 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from factory.automation import Automation
+    from factory.config.automation import Automation
 
 
 class _Ctx(BaseModel):
@@ -48,6 +48,15 @@ class SubjectContext(_Ctx):
     """Head branch of a pull request, or the branch of a commit."""
     head_sha: str | None = None
     """Head commit SHA of a pull request, or the commit SHA."""
+
+
+@dataclass(frozen=True)
+class SubjectSnapshot:
+    """The subject's text as read at claim time, with who wrote it."""
+
+    context: SubjectContext
+    comments: tuple[tuple[str, str, str], ...] = ()
+    """(author, trust, body) of the latest comments, oldest first."""
 
 
 class EventContext(_Ctx):

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import structlog
 
-from factory.automation import Outputs
+from factory.config.automation import Outputs
+from factory.config.loader import FactoryConfig
+from factory.daemon.runenv import GitHubSide, RunEnv, holder_of, key_scope
 from factory.errors import StoreError
 from factory.events import parse_subject_key
 from factory.forge.output_performers import BUILTIN_PERFORMERS
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
-from factory.loader import FactoryConfig
-from factory.runenv import GitHubSide, RunEnv, holder_of, key_scope
 from factory.store import OutputRecord, RunRecord, RunStore
 
 log = structlog.get_logger(__name__)

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from factory.events import Subject
 from factory.forge.trust import permission_resolver
-from factory.forge.webhooks import github_webhook_route
+from factory.sources.github_webhooks import github_webhook_route
 from factory.store import RunStore
 
 WEBHOOKS = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"

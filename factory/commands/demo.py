@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.daemon import Daemon
+from factory.commands.transcript import runs_table
+from factory.daemon.process import Daemon
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.relay import WebhookRelay
 from factory.testing.sample import REPO, ScriptedBuilder, fake_settings, label_world, seed_world
-from factory.transcript import runs_table
 
 DEMO_SECRET = "demo-webhook-secret"  # noqa: S105  (a demo value, printed on purpose)
 """The demo's webhook secret (printed with --serve so a person can sign deliveries)."""

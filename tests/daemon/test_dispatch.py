@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from factory.dispatch import Dispatcher
+from factory.config.loader import FactoryConfig, load_factory
+from factory.daemon.dispatch import Dispatcher
 from factory.events import Event, Subject, Trust
 from factory.interfaces import Usage
-from factory.loader import FactoryConfig, load_factory
 from factory.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 BUILDER = """\
 name: builder

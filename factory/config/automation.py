@@ -2,7 +2,8 @@
 
 Every model forbids unknown keys and documents each field. Defaults are chosen so that a
 file with only ``name``, ``on`` and ``prompt`` is valid. Loading (positions, cross-file
-checks, hashes) lives in ``factory.loader``; triggers (``on:``) in ``factory.triggers``.
+checks, hashes) lives in ``factory.config.loader``; triggers (``on:``) in
+``factory.config.triggers``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from pydantic import (
     model_validator,
 )
 
-from factory.durations import PositiveDuration
-from factory.harness import Trust
+from factory.config.durations import PositiveDuration
+from factory.config.harness import Trust
+from factory.config.triggers import Trigger
 from factory.interfaces import SandboxLimits
-from factory.triggers import Trigger
 
 KNOWN_TOOLS: set[str] = {"bash", "editor", "github_read"}
 """Tool names an automation may list; agent code registering a new tool adds its name here."""
@@ -260,7 +261,7 @@ class AutomationSpec(_Model):
     context: list[ContextEntry] = Field(default_factory=list)
     """Documents put in the prompt: "harness/PATH" or "repo:PATH"."""
     prompt: str = Field(min_length=1)
-    """Jinja2 template of the task prompt; see factory.templating.PromptContext."""
+    """Jinja2 template of the task prompt; see factory.config.templating.PromptContext."""
     retries: Retries = Field(default_factory=Retries)
     """Retry policy for failed runs."""
 

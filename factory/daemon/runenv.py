@@ -16,7 +16,8 @@ import structlog
 from github import Github, GithubException
 from github.Repository import Repository
 
-from factory.automation import Automation
+from factory.config.automation import Automation
+from factory.config.loader import FactoryConfig
 from factory.errors import (
     ClaimLost,
     GitError,
@@ -28,7 +29,6 @@ from factory.events import Event
 from factory.forge.claims import Claims, make_holder
 from factory.forge.trust import TrustResolver
 from factory.interfaces import Model, Sandbox
-from factory.loader import FactoryConfig
 from factory.logs import redactor
 from factory.store import RunRecord, RunStore
 from factory.workspace import Mirror, Workspaces

@@ -20,14 +20,14 @@ from typing import Any
 
 import structlog
 
-from factory.automation import Automation
+from factory.config.automation import Automation
+from factory.config.loader import FactoryConfig
+from factory.config.triggers import GithubTrigger, Trigger
 from factory.crashpoints import crashpoint
 from factory.errors import DuplicateRun
 from factory.events import TRUST_ORDER, Event, Subject, utcnow
-from factory.ids import new_id
-from factory.loader import FactoryConfig
+from factory.sources.manual import manual_event
 from factory.store import EventRecord, RunRecord, RunStore
-from factory.triggers import GithubTrigger, Trigger
 
 log = structlog.get_logger(__name__)
 
@@ -251,29 +251,8 @@ def enqueue_manual(
     not it lists a ``manual`` trigger (its daily budget still applies). Raises ValueError for
     an unknown or disabled automation, or a subject of the wrong kind, naming what to pass.
     """
-    spec = dispatcher.config().automations.get(automation)
-    if spec is None:
-        raise ValueError(f"no automation named {automation!r}")
-    if not spec.enabled:
-        raise ValueError(f"automation {automation!r} is disabled")
-    if spec.subject in ("issue", "pull_request") and (
-        subject is None or subject.kind != spec.subject
-    ):
-        what, flag = (
-            ("an issue", "--issue N") if spec.subject == "issue" else ("a pull request", "--pr N")
-        )
-        raise ValueError(f"automation {automation!r} works on {what}: pass {flag}")
-    payload: dict[str, Any] = {"automation": automation}
-    if task:
-        payload["task"] = task
-    event = Event(
-        source="manual",
-        kind="manual",
-        dedup_key=f"manual:{new_id()}",
-        subject=subject,
-        actor="cli",
-        trust="maintainers",
-        payload=payload,
+    spec, event = manual_event(
+        dispatcher.config().automations, automation, subject=subject, task=task
     )
     event_id, _ = store.add_event(event)
     decision = dispatcher.create_run(spec, store.get_event(event_id))

@@ -16,9 +16,9 @@ from github import Auth, Github
 from pydantic import SecretStr
 from starlette.routing import Route
 
-from factory.forge.poller import GitHubPoller, PollCursor
 from factory.forge.trust import label_applier, repo_permission_resolver
-from factory.forge.webhooks import github_webhook_route
+from factory.sources.github_poller import GitHubPoller, PollCursor
+from factory.sources.github_webhooks import github_webhook_route
 from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
 

@@ -1,4 +1,4 @@
-"""Forge test helpers: a real run store, a real uvicorn server, signed webhook deliveries."""
+"""Source test helpers: a real uvicorn server and signed webhook deliveries."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-from factory.store import RunStore
 
 WEBHOOKS = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"
 SECRET = "It's a Secret to Everybody"
@@ -53,14 +51,6 @@ def sign_fixture() -> Callable[..., str]:
 def headers_for_fixture() -> Callable[..., dict[str, str]]:
     """The ``headers_for(event, body, delivery=None)`` helper, for tests."""
     return headers_for
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[RunStore]:
-    """A real run store in tmp_path."""
-    run_store = RunStore.open(tmp_path / "factory.db")
-    yield run_store
-    run_store.close()
 
 
 class _Switch:

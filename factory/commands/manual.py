@@ -12,10 +12,10 @@ import fcntl
 import threading
 from pathlib import Path
 
-from factory.daemon import Daemon
-from factory.dispatch import Dispatcher, enqueue_manual
+from factory.config.loader import load_factory
+from factory.daemon.dispatch import Dispatcher, enqueue_manual
+from factory.daemon.process import Daemon
 from factory.events import Subject
-from factory.loader import load_factory
 from factory.settings import Settings
 from factory.store import RunStore
 

@@ -1,0 +1,1 @@
+"""CLI-only helpers: the demo, local trials, manual runs from the console, transcripts."""

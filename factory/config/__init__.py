@@ -1,0 +1,1 @@
+"""Configuration as validated data: automation YAML, triggers, harness policy, loading, reload."""

@@ -1,0 +1,1 @@
+"""The process: start, loop and signals, HTTP server, dispatch, runner, recovery, wiring."""

@@ -1,0 +1,1 @@
+"""Where events come from (GitHub webhooks and poller, schedules, manual runs): stored Events."""
