@@ -103,7 +103,7 @@ class Running:
 
 def run_daemon(factory: Factory, *, webhooks: bool = True, **overrides: Any) -> Running:
     """Start a daemon over ``factory`` and run its loop in a thread."""
-    daemon = factory.daemon.process(**overrides)
+    daemon = factory.daemon(**overrides)
     daemon.start()
     relay = None
     if webhooks:
