@@ -115,8 +115,3 @@ def parse_subject_key(key: str) -> Subject:
             raise ValueError(f"subject key {key!r} needs a number after ':'")
         return Subject(kind=kind, number=int(rest))
     raise ValueError(f"subject key {key!r} has unknown kind {kind!r}")
-
-
-def trust_at_least(trust: Trust, required: Trust) -> bool:
-    """Return True when ``trust`` is at least as trusted as ``required``."""
-    return TRUST_ORDER[trust] >= TRUST_ORDER[required]

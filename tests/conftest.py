@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import structlog
 
+from factory.config.harness import TrustPolicy
+from factory.events import Trust
 from factory.sandbox import BwrapSandbox
 from factory.store import RunStore
 
@@ -56,3 +58,8 @@ def store(tmp_path: Path) -> Iterator[RunStore]:
     run_store = RunStore.open(tmp_path / "factory.db")
     yield run_store
     run_store.close()
+
+
+def static_trust(permissions: dict[str, str]) -> Callable[[str], Trust]:
+    """Return a trust resolver over a fixed login → repository permission table."""
+    return lambda login: TrustPolicy().trust_of(permissions.get(login, "none"))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from factory.events import Event, Subject, parse_subject_key, subject_key, trust_at_least
+from factory.events import TRUST_ORDER, Event, Subject, parse_subject_key, subject_key
 
 
 @pytest.mark.parametrize(
@@ -94,6 +94,6 @@ def test_event_subject_key_property() -> None:
     ],
     ids=["above", "below", "equal", "data-is-lowest"],
 )
-def test_trust_at_least(trust: str, required: str, ok: bool) -> None:
-    """trust_at_least orders data < anyone < collaborators < maintainers."""
-    assert trust_at_least(trust, required) is ok  # type: ignore[arg-type]
+def test_trust_order(trust: str, required: str, ok: bool) -> None:
+    """TRUST_ORDER orders data < anyone < collaborators < maintainers."""
+    assert (TRUST_ORDER[trust] >= TRUST_ORDER[required]) is ok

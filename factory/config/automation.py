@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from factory.config.durations import PositiveDuration
-from factory.config.harness import Trust
 from factory.config.triggers import Trigger
+from factory.events import Trust
 from factory.interfaces import SandboxLimits
 
 KNOWN_TOOLS: set[str] = {"bash", "editor", "github_read"}
@@ -223,6 +223,14 @@ def _check_tool(name: str) -> str:
     return name
 
 
+def _check_run_trust(trust: Trust) -> Trust:
+    if trust == "data":
+        raise ValueError("trust 'data' is what Sentry's events carry; data never starts a run")
+    return trust
+
+
+RunTrust = Annotated[Trust, AfterValidator(_check_run_trust)]
+"""The least trusted person who may start a run: maintainers | collaborators | anyone."""
 ContextEntry = Annotated[str, AfterValidator(_check_context_entry)]
 """A prompt document: "harness/PATH" (checked at load) or "repo:PATH" (read at run time)."""
 ToolName = Annotated[str, AfterValidator(_check_tool)]
@@ -242,8 +250,9 @@ class AutomationSpec(_Model):
     """What starts a run."""
     subject: Literal["issue", "pull_request", "commit", "none"] = "issue"
     """What a run is about (the unit of mutual exclusion)."""
-    trust: Trust = "maintainers"
-    """The least trusted actor whose events may start a run."""
+    trust: RunTrust = "maintainers"
+    """The least trusted actor whose events may start a run: maintainers | collaborators |
+    anyone."""
     model: str = Field(default=DEFAULT_MODEL, min_length=1)
     """Model name; must have a price in harness/policy.yaml."""
     limits: Limits = Field(default_factory=Limits)

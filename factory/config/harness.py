@@ -17,12 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from factory.config.yamlpos import load_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue, ModelNotPriced
+from factory.events import TRUST_ORDER, Trust
 from factory.interfaces import Usage
 
-Trust = Literal["maintainers", "collaborators", "anyone"]
-"""Who may cause a run; maintainers ⊂ collaborators ⊂ anyone."""
-TRUST_RANK: dict[str, int] = {"anyone": 0, "collaborators": 1, "maintainers": 2}
-"""Order of trust levels: higher is more trusted."""
 POLICY_FILE = "policy.yaml"
 
 AuthorAssociation = Literal[
@@ -51,7 +48,7 @@ def _default_permissions() -> dict[Permission, Trust]:
 
 
 class TrustPolicy(_Model):
-    """How GitHub roles map to trust levels."""
+    """How GitHub roles map to trust levels: the one trust mapping of the factory."""
 
     associations: dict[AuthorAssociation, Trust] = Field(default_factory=_default_associations)
     """GitHub ``author_association`` → trust."""
@@ -59,6 +56,24 @@ class TrustPolicy(_Model):
     """Repository permission of the actor → trust."""
     default: Trust = "anyone"
     """Trust of anyone not matched above."""
+
+    @model_validator(mode="after")
+    def _people_are_never_data(self) -> TrustPolicy:
+        levels = [*self.associations.values(), *self.permissions.values(), self.default]
+        if "data" in levels:
+            raise ValueError("a GitHub role cannot map to 'data' (that trust is Sentry's)")
+        return self
+
+    def trust_of(self, *roles: str | None) -> Trust:
+        """Return the highest trust any of ``roles`` gives, or ``default`` when none is known.
+
+        A role is an ``author_association`` (UPPER CASE) or a repository permission (lower
+        case), as GitHub spells them; None and unknown roles count as unmatched.
+        """
+        table: dict[str, Trust] = dict(self.associations.items())
+        table.update(self.permissions.items())
+        found = [table[role] for role in roles if role is not None and role in table]
+        return max([self.default, *found], key=lambda t: TRUST_ORDER[t])
 
 
 class RiskTier(_Model):
@@ -141,21 +156,6 @@ class Policy(_Model):
         if last.paths or last.max_changed_files is not None or last.max_changed_lines is not None:
             raise ValueError("the last risk tier must have no rules: it catches every change")
         return self
-
-    def trust_table(self) -> dict[str, str]:
-        """Return associations and permissions as one role → trust table (for the webhook,
-        the poller and subject snapshots, which look up one role at a time)."""
-        roles = [*self.trust.associations.items(), *self.trust.permissions.items()]
-        return {str(role): str(trust) for role, trust in roles}
-
-    def trust_for(self, association: str | None = None, permission: str | None = None) -> Trust:
-        """Return the highest trust that the author association or the permission gives."""
-        found: list[Trust] = [self.trust.default]
-        if association is not None and association in self.trust.associations:
-            found.append(self.trust.associations[association])
-        if permission is not None and permission in self.trust.permissions:
-            found.append(self.trust.permissions[permission])
-        return max(found, key=lambda t: TRUST_RANK[t])
 
     def is_protected(self, path: str) -> bool:
         """Return whether ``path`` (repo-relative, '/'-separated) matches a protected glob."""

@@ -17,6 +17,7 @@ from github import Github, GithubException
 from github.Repository import Repository
 
 from factory.config.automation import Automation
+from factory.config.harness import TrustPolicy
 from factory.config.loader import FactoryConfig
 from factory.errors import (
     ClaimLost,
@@ -44,7 +45,7 @@ class GitHubSide:
     repo: Repository
     claims: Claims
     mirror: Mirror
-    trust_table: dict[str, str]
+    trust: TrustPolicy
     resolve: TrustResolver
     bot_login: str | None = None
     auth_header: Callable[[], str | None] = lambda: None

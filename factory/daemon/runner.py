@@ -169,7 +169,7 @@ class Runner:
             beat = Heartbeat(claim, on_lost=lost).start()
             cleanup.callback(safe(beat.stop, "heartbeat_stop", run.id))
             crashpoint("run_after_claim")
-            snap = snapshot(gh.repo, run.subject_key, gh.trust_table)
+            snap = snapshot(gh.repo, run.subject_key, gh.trust)
             if automation.workspace != "none":
                 labels = labels_to_confirm(event)
                 problem = approval_problem(gh.repo, snap, labels, automation.trust, gh.resolve)

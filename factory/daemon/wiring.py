@@ -19,7 +19,7 @@ from factory.daemon.runenv import GitHubSide
 from factory.errors import ForgeError, SandboxUnavailable
 from factory.forge.claims import Claims
 from factory.forge.client import Pacing, git_auth_header, make_github
-from factory.forge.trust import repo_permission_resolver
+from factory.forge.trust import PermissionTrust
 from factory.interfaces import Model, Sandbox
 from factory.sandbox import BwrapSandbox, make_sandbox
 from factory.settings import Settings
@@ -105,7 +105,6 @@ def github_side(settings: Settings, policy: Policy, data_dir: Path) -> GitHubSid
     pacing = Pacing(seconds_between_writes=settings.github_write_pacing_s)
     gh = make_github(settings, pacing=pacing)
     repo = gh.get_repo(settings.github_repository or "")
-    table = policy.trust_table()
     bot_login = settings.github_bot_login or own_login(gh, settings)
 
     def header() -> str | None:
@@ -117,8 +116,8 @@ def github_side(settings: Settings, policy: Policy, data_dir: Path) -> GitHubSid
         repo=repo,
         claims=Claims(repo),
         mirror=mirror,
-        trust_table=table,
-        resolve=repo_permission_resolver(repo, table),
+        trust=policy.trust,
+        resolve=PermissionTrust(repo, policy.trust),
         bot_login=bot_login,
         auth_header=header,
         lease_s=settings.claim_lease_s,

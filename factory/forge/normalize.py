@@ -171,6 +171,33 @@ def normalize(
     )
 
 
+def foreign_repository(payload: Mapping[str, Any], repository: str) -> str | None:
+    """Return why ``payload`` is not about ``repository`` (``owner/name``), or None if it is.
+
+    Names compare case-insensitively, as GitHub's do. A payload with no ``repository`` is
+    ours only when it has no issue or pull request either (organisation-level events such
+    as ``membership``); an issue or PR without a repository cannot be placed, so it is
+    refused too.
+    """
+    repo = payload.get("repository")
+    name = repo.get("full_name") if isinstance(repo, Mapping) else None
+    if isinstance(name, str):
+        if name.lower() == repository.lower():
+            return None
+        return f"delivery is for repository {name!r}, this factory serves {repository!r}"
+    if any(key in payload for key in ("issue", "pull_request")):
+        return f"delivery names no repository, this factory serves {repository!r}"
+    return None
+
+
+def foreign_key(dedup_key: str, payload: Mapping[str, Any]) -> str:
+    """Return the dedup key for an ignored foreign delivery: it names where it came from,
+    so it can never shadow the same-numbered change of this factory's repository."""
+    repo = payload.get("repository")
+    name = repo.get("full_name") if isinstance(repo, Mapping) else None
+    return f"github:foreign:{name or '?'}:{dedup_key}"
+
+
 def _get(obj: Mapping[str, Any], *keys: str) -> Any:
     """Return ``obj[k1][k2]...`` or None when any step is missing or not an object."""
     value: Any = obj

@@ -166,7 +166,7 @@ def _review_reasons(
     for review in pr.get_reviews():
         if review.state not in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") or not review.user:
             continue
-        trust = policy.trust_for(review.author_association)
+        trust = policy.trust.trust_of(review.author_association)
         if review.user.login in ignored or TRUST_ORDER[trust] < TRUST_ORDER["collaborators"]:
             continue
         latest[review.user.login] = (review.state, review.commit_id)

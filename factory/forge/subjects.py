@@ -9,19 +9,20 @@ happened to arrive (a schedule sweep, a redelivery).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from github.Repository import Repository
 
+from factory.config.harness import TrustPolicy
 from factory.config.templating import SubjectContext, SubjectSnapshot
 from factory.events import TRUST_ORDER, Trust, parse_subject_key
-from factory.forge.trust import TrustResolver, label_applier, role_trust
+from factory.forge.trust import TrustResolver, label_applier
 
 MAX_COMMENTS = 10
 """Latest comments included in the snapshot."""
 
 
-def snapshot(repo: Repository, subject_key: str, table: Mapping[str, str]) -> SubjectSnapshot:
+def snapshot(repo: Repository, subject_key: str, policy: TrustPolicy) -> SubjectSnapshot:
     """Return the subject's title, body, labels and latest comments, each with its trust.
 
     Raises ValueError for a subject key that is not an issue or pull request; whatever
@@ -43,7 +44,7 @@ def snapshot(repo: Repository, subject_key: str, table: Mapping[str, str]) -> Su
         url=issue.html_url or "",
         labels=[label.name for label in issue.labels],
         author=issue.user.login if issue.user else "",
-        trust=role_trust(issue.author_association, table),
+        trust=policy.trust_of(issue.author_association),
         branch=branch,
         head_sha=head_sha,
     )
@@ -53,7 +54,7 @@ def snapshot(repo: Repository, subject_key: str, table: Mapping[str, str]) -> Su
         comments=tuple(
             (
                 c.user.login if c.user else "",
-                role_trust(c.author_association, table),
+                policy.trust_of(c.author_association),
                 c.body or "",
             )
             for c in comments

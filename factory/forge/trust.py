@@ -3,9 +3,9 @@
 GitHub tells us who someone is to the repository in two ways: the ``author_association``
 on every object they authored (OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, ...) and their
 repository permission (admin, maintain, write, triage, read, none) from the
-collaborator-permission API. Both map to a factory trust level through one role → trust
-table, which comes from harness policy; ``DEFAULT_TRUST_TABLE`` is used when the policy
-gives none. Unknown roles map to ``anyone``: trust is never granted by accident.
+collaborator-permission API. Both map to a factory trust level through the one mapping,
+``TrustPolicy.trust_of`` from harness policy; unknown roles get the policy's ``default``
+(``anyone`` unless the policy says otherwise): trust is never granted by accident.
 
 For a webhook the trusted person is the *sender* (for ``issues.labeled``: whoever applied
 the label). When the sender authored the payload's object, that object's association is
@@ -16,38 +16,20 @@ a label — the check the poller and the dispatcher use before acting on an appr
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import structlog
 
-from factory.events import TRUST_ORDER, Trust
+from factory.config.harness import TrustPolicy
+from factory.events import Trust
 
 log = structlog.get_logger(__name__)
 
 TrustResolver = Callable[[str], Trust]
 """Returns the trust of a GitHub login (the daemon backs it by the permission API)."""
-
-DEFAULT_TRUST_TABLE: Mapping[str, Trust] = {
-    # author_association values
-    "OWNER": "maintainers",
-    "MEMBER": "collaborators",
-    "COLLABORATOR": "collaborators",
-    "CONTRIBUTOR": "anyone",
-    "FIRST_TIME_CONTRIBUTOR": "anyone",
-    "FIRST_TIMER": "anyone",
-    "NONE": "anyone",
-    "MANNEQUIN": "anyone",
-    # repository permission values
-    "admin": "maintainers",
-    "maintain": "maintainers",
-    "write": "collaborators",
-    "triage": "collaborators",
-    "read": "anyone",
-    "none": "anyone",
-}
-"""Role → trust used when harness policy gives no table. Associations are UPPER CASE,
-permissions lower case, as GitHub spells them."""
 
 # Which object in a payload of each event a sender may have authored (its association
 # then is the sender's association to the repository).
@@ -59,19 +41,6 @@ _AUTHORED: dict[str, tuple[str, ...]] = {
     "pull_request_review_comment": ("comment",),
     "pull_request_review_thread": (),
 }
-
-
-def role_trust(role: str | None, table: Mapping[str, str] = DEFAULT_TRUST_TABLE) -> Trust:
-    """Return the trust level for an association or permission; ``anyone`` if unknown.
-
-    Raises ValueError when the table maps the role to something that is not a trust level.
-    """
-    if role is None:
-        return "anyone"
-    value = table.get(role, "anyone")
-    if value not in TRUST_ORDER or value == "data":
-        raise ValueError(f"trust table maps {role!r} to {value!r}, not a GitHub trust level")
-    return cast(Trust, value)
 
 
 def authored_association(event_name: str, payload: Mapping[str, Any]) -> str | None:
@@ -95,7 +64,7 @@ def sender_trust(
     event_name: str,
     payload: Mapping[str, Any],
     *,
-    table: Mapping[str, str] = DEFAULT_TRUST_TABLE,
+    policy: TrustPolicy,
     resolver: TrustResolver | None = None,
 ) -> Trust:
     """Return the trust of the webhook's sender.
@@ -106,7 +75,7 @@ def sender_trust(
     """
     association = authored_association(event_name, payload)
     if association is not None:
-        return role_trust(association, table)
+        return policy.trust_of(association)
     sender = _login(payload.get("sender"))
     if sender is None or resolver is None:
         return "anyone"
@@ -115,37 +84,54 @@ def sender_trust(
     return trust
 
 
-def permission_resolver(
-    permissions: Mapping[str, str], table: Mapping[str, str] = DEFAULT_TRUST_TABLE
-) -> TrustResolver:
-    """Return a resolver that looks logins up in a login → permission mapping.
+MEMBERSHIP_EVENTS = frozenset({"member", "membership", "organization", "team"})
+"""Webhook events after which cached permission answers may be wrong (someone's access
+changed): the daemon drops them all."""
 
-    Logins not in the mapping have permission ``none``. Useful in tests and for a static
-    allowlist; the daemon backs its resolver by the collaborator-permission API.
+PERMISSION_TTL_S = 300.0
+"""How long a permission answer is believed: a revoked collaborator loses trust within it."""
+
+
+class PermissionTrust:
+    """The daemon's resolver: asks GitHub for a login's permission on a PyGithub ``repo``.
+
+    Calls ``GET /repos/{o}/{r}/collaborators/{login}/permission`` and keeps the answer for
+    ``ttl_s`` seconds, so a revoked permission stops counting within that time; ``forget``
+    drops every answer at once (on a membership event). Raises what PyGithub raises.
     """
 
-    def resolve(login: str) -> Trust:
-        return role_trust(permissions.get(login, "none"), table)
+    def __init__(
+        self,
+        repo: Any,
+        policy: TrustPolicy,
+        *,
+        ttl_s: float = PERMISSION_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl_s < 0:
+            raise ValueError(f"permission ttl must not be negative, got {ttl_s}")
+        self.repo, self.policy, self.ttl_s, self.clock = repo, policy, ttl_s, clock
+        self._cache: dict[str, tuple[float, Trust]] = {}
+        self._lock = threading.Lock()
 
-    return resolve
+    def __call__(self, login: str) -> Trust:
+        """Return ``login``'s trust from its repository permission (cached ``ttl_s``)."""
+        now = self.clock()
+        with self._lock:
+            hit = self._cache.get(login)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        trust = self.policy.trust_of(str(self.repo.get_collaborator_permission(login)))
+        with self._lock:
+            self._cache[login] = (now, trust)
+        return trust
 
-
-def repo_permission_resolver(
-    repo: Any, table: Mapping[str, str] = DEFAULT_TRUST_TABLE
-) -> TrustResolver:
-    """Return a resolver that asks GitHub for a login's permission on a PyGithub ``repo``.
-
-    Calls ``GET /repos/{o}/{r}/collaborators/{login}/permission`` once per login per
-    resolver (answers are cached). Raises what PyGithub raises for a failed call.
-    """
-    cache: dict[str, Trust] = {}
-
-    def resolve(login: str) -> Trust:
-        if login not in cache:
-            cache[login] = role_trust(str(repo.get_collaborator_permission(login)), table)
-        return cache[login]
-
-    return resolve
+    def forget(self) -> None:
+        """Drop every cached answer: the next question for each login asks GitHub again."""
+        with self._lock:
+            dropped = len(self._cache)
+            self._cache.clear()
+        log.info("permission_cache_dropped", entries=dropped)
 
 
 def label_applier(repo: Any, issue_number: int, label: str) -> str | None:

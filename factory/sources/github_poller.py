@@ -22,16 +22,17 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from factory.config.harness import TrustPolicy
 from factory.events import Event, as_utc, utcnow
 from factory.forge.normalize import change_key, github_time, subject_of
-from factory.forge.trust import DEFAULT_TRUST_TABLE, TrustResolver, sender_trust
+from factory.forge.trust import TrustResolver, sender_trust
 from factory.store.event_log import EventLog
 
 log = structlog.get_logger(__name__)
@@ -84,7 +85,7 @@ class GitHubPoller:
         lookback: timedelta = timedelta(hours=1),
         overlap: timedelta = timedelta(seconds=30),
         trust_resolver: TrustResolver | None = None,
-        trust_table: Mapping[str, str] = DEFAULT_TRUST_TABLE,
+        trust_policy: TrustPolicy | None = None,
         bot_logins: Collection[str] = (),
         on_stored: Callable[[], None] | None = None,
     ) -> None:
@@ -104,7 +105,7 @@ class GitHubPoller:
         self.lookback = lookback
         self.overlap = overlap
         self.resolver = trust_resolver
-        self.table = trust_table
+        self.policy = trust_policy or TrustPolicy()
         self.bots = {b.lower() for b in bot_logins}
         self.on_stored = on_stored
 
@@ -189,7 +190,7 @@ class GitHubPoller:
             dedup_key=change_key(event_name, action, obj["number"], key_at, label),
             subject=subject_of(event_name, payload),
             actor=actor,
-            trust=sender_trust(event_name, payload, table=self.table, resolver=self.resolver),
+            trust=sender_trust(event_name, payload, policy=self.policy, resolver=self.resolver),
             by_factory=actor is not None and actor.lower() in self.bots,
             payload=payload,
         )

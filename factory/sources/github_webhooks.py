@@ -7,6 +7,8 @@ SHA-1 only, malformed or not matching an HMAC-SHA256 of the raw body → 401; th
 is parsed and normalized, and the Event is committed to the store *before* the 2xx goes
 out (202 ``{"event_id", "duplicate"}``), so an acknowledged delivery is never lost and a
 redelivery finds its dedup key already stored. ``ping`` answers 200 and stores nothing.
+A delivery about another repository (an organisation webhook, an App installed on several
+repositories) is stored as *ignored*, with the reason, and never dispatched.
 Logs name the delivery, event and reason — never the body or the signature.
 """
 
@@ -26,9 +28,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from factory.config.harness import TrustPolicy
 from factory.events import Trust
-from factory.forge.normalize import normalize
-from factory.forge.trust import DEFAULT_TRUST_TABLE, TrustResolver, sender_trust
+from factory.forge.normalize import foreign_key, foreign_repository, normalize
+from factory.forge.trust import MEMBERSHIP_EVENTS, TrustResolver, sender_trust
 from factory.store.event_log import EventLog
 
 log = structlog.get_logger(__name__)
@@ -67,17 +70,24 @@ def github_webhook_route(
     path: str = "/webhooks/github",
     max_body: int = DEFAULT_MAX_BODY,
     trust_resolver: TrustResolver | None = None,
-    trust_table: Mapping[str, str] = DEFAULT_TRUST_TABLE,
+    trust_policy: TrustPolicy | None = None,
+    repository: str | None = None,
     bot_logins: Collection[str] = (),
     on_stored: Callable[[], None] | None = None,
+    on_membership: Callable[[], None] | None = None,
 ) -> Route:
     """Return the Starlette route that receives GitHub webhook deliveries into ``store``.
 
     ``secret`` None or empty makes the route refuse every delivery (401). ``trust_resolver``
-    is asked for the sender's trust when the payload does not show it; ``bot_logins`` are
-    the factory's own logins; ``on_stored`` is called after a new event is committed (the
-    daemon wakes its dispatch loop). Raises ValueError for a non-positive ``max_body``.
+    is asked for the sender's trust when the payload does not show it, ``trust_policy``
+    maps roles (the policy's defaults when None); ``repository`` (``owner/name``) is the
+    only repository whose deliveries are dispatched (None: any — the daemon always names
+    it); ``bot_logins`` are the factory's own logins; ``on_stored`` is called after a new
+    event is committed (the daemon wakes its dispatch loop); ``on_membership`` after a
+    membership change (the daemon drops cached permissions). Raises ValueError for a
+    non-positive ``max_body``.
     """
+    policy = trust_policy or TrustPolicy()
     if max_body <= 0:
         raise ValueError(f"max_body must be positive, got {max_body}")
     key = secret.get_secret_value().encode() if secret is not None else b""
@@ -107,8 +117,18 @@ def github_webhook_route(
                 delivery=delivery or None,
             )
             return JSONResponse({"error": rejected.reason}, status_code=rejected.status)
+        if event_name in MEMBERSHIP_EVENTS and on_membership is not None:
+            on_membership()
         event_id, created = await run_in_threadpool(
-            _store, store, event_name, payload, delivery, trust_resolver, trust_table, bot_logins
+            _store,
+            store,
+            event_name,
+            payload,
+            delivery,
+            trust_resolver,
+            policy,
+            bot_logins,
+            repository,
         )
         if created and on_stored is not None:
             on_stored()
@@ -172,13 +192,20 @@ def _store(
     payload: dict[str, Any],
     delivery: str,
     resolver: TrustResolver | None,
-    table: Mapping[str, str],
+    policy: TrustPolicy,
     bot_logins: Collection[str],
+    repository: str | None,
 ) -> tuple[int, bool]:
-    """Normalize the delivery and commit it; returns (event id, created now)."""
-    trust = _trust(event_name, payload, delivery, resolver, table)
+    """Normalize the delivery and commit it (as ignored when it is about another
+    repository); returns (event id, created now)."""
+    foreign = foreign_repository(payload, repository) if repository else None
+    # No permission lookup for another repository's sender: it says nothing about ours.
+    trust: Trust = "anyone" if foreign else _trust(event_name, payload, delivery, resolver, policy)
     event = normalize(event_name, payload, delivery, trust=trust, bot_logins=bot_logins)
-    return store.add_event(event)
+    if foreign:
+        log.warning("webhook_ignored", delivery=delivery, github_event=event_name, reason=foreign)
+        event = event.model_copy(update={"dedup_key": foreign_key(event.dedup_key, payload)})
+    return store.add_event(event, ignored=foreign)
 
 
 def _trust(
@@ -186,7 +213,7 @@ def _trust(
     payload: dict[str, Any],
     delivery: str,
     resolver: TrustResolver | None,
-    table: Mapping[str, str],
+    policy: TrustPolicy,
 ) -> Trust:
     """Return the sender's trust; ``anyone`` when the resolver fails.
 
@@ -195,7 +222,7 @@ def _trust(
     and the dispatcher re-checks approvals against the issue's history anyway.
     """
     try:
-        return sender_trust(event_name, payload, table=table, resolver=resolver)
+        return sender_trust(event_name, payload, policy=policy, resolver=resolver)
     except Exception as exc:
         log.warning("trust_lookup_failed", delivery=delivery, error=type(exc).__name__)
         return "anyone"

@@ -16,11 +16,12 @@ from factory.store.tables import events, runs
 class EventLog(StoreBase):
     """Methods on the events table."""
 
-    def add_event(self, event: Event) -> tuple[int, bool]:
+    def add_event(self, event: Event, *, ignored: str | None = None) -> tuple[int, bool]:
         """Store ``event`` unless its dedup key is already stored.
 
-        Returns (event id, True) when stored now, (existing id, False) for a duplicate.
-        Raises StoreError when the store is read-only.
+        ``ignored`` is why the event must never be dispatched (kept for the record): it is
+        stored as already dispatched. Returns (event id, True) when stored now, (existing
+        id, False) for a duplicate. Raises StoreError when the store is read-only.
         """
         with self._write() as conn:
             existing = conn.execute(
@@ -40,6 +41,8 @@ class EventLog(StoreBase):
                     by_factory=event.by_factory,
                     payload=event.payload,
                     received_at=event.received_at,
+                    ignored=ignored,
+                    dispatched_at=event.received_at if ignored else None,
                 )
             )
             pk = result.inserted_primary_key

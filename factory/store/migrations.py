@@ -154,10 +154,16 @@ def _m003_steps_full_text_search(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+def _m004_events_ignored(conn: Connection) -> None:
+    """Add events.ignored: why an event was stored but never dispatched (another repository)."""
+    conn.exec_driver_sql("ALTER TABLE events ADD COLUMN ignored TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("001_initial", _m001_initial),
     Migration("002_search_text_and_indexes", _m002_search_text_and_indexes),
     Migration("003_steps_full_text_search", _m003_steps_full_text_search),
+    Migration("004_events_ignored", _m004_events_ignored),
 )
 """Every migration, in the order it is applied."""
 

@@ -87,6 +87,8 @@ class EventRecord:
     id: int
     event: Event
     dispatched_at: datetime | None = field(default=None)
+    ignored: str | None = None
+    """Why the event is kept but never dispatched (e.g. it is about another repository)."""
 
     @classmethod
     def from_row(cls, row: RowMapping) -> EventRecord:
@@ -103,7 +105,12 @@ class EventRecord:
             payload=row["payload"],
             received_at=row["received_at"],
         )
-        return cls(id=row["id"], event=event, dispatched_at=row["dispatched_at"])
+        return cls(
+            id=row["id"],
+            event=event,
+            dispatched_at=row["dispatched_at"],
+            ignored=row.get("ignored"),
+        )
 
 
 @dataclass(frozen=True)

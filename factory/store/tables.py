@@ -76,6 +76,7 @@ events = Table(
     Column("payload", JSON, nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("dispatched_at", UTCDateTime()),
+    Column("ignored", Text),
     Index("ix_events_undispatched", "dispatched_at", "id"),
 )
 

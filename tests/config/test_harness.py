@@ -63,11 +63,11 @@ def test_shipped_harness_loads_its_documents() -> None:
         ("SOMETHING_NEW", None, "anyone"),
     ],
 )
-def test_trust_for_gives_the_highest_matching_trust(
+def test_trust_of_gives_the_highest_matching_trust(
     policy: Policy, association: str | None, permission: str | None, trust: str
 ) -> None:
     """An actor gets the highest trust that their association or permission gives."""
-    assert policy.trust_for(association, permission) == trust
+    assert policy.trust.trust_of(association, permission) == trust
 
 
 @pytest.mark.parametrize(

@@ -9,15 +9,11 @@ from typing import Any
 
 import pytest
 
+from factory.config.harness import TrustPolicy
 from factory.events import Subject
 from factory.forge.normalize import change_key, dedup_key, github_time, normalize
-from factory.forge.trust import (
-    DEFAULT_TRUST_TABLE,
-    authored_association,
-    permission_resolver,
-    role_trust,
-    sender_trust,
-)
+from factory.forge.trust import authored_association, sender_trust
+from tests.conftest import static_trust
 
 WEBHOOKS = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"
 
@@ -103,29 +99,37 @@ def test_delivery_id_is_kept_in_payload() -> None:
     ("role", "trust"),
     [
         ("OWNER", "maintainers"),
-        ("MEMBER", "collaborators"),
+        ("MEMBER", "maintainers"),
+        ("COLLABORATOR", "collaborators"),
         ("FIRST_TIME_CONTRIBUTOR", "anyone"),
         ("admin", "maintainers"),
-        ("triage", "collaborators"),
+        ("write", "collaborators"),
+        ("triage", "anyone"),
         ("read", "anyone"),
         ("SOMETHING_NEW", "anyone"),
         (None, "anyone"),
     ],
 )
-def test_default_table_maps_role_to_trust(role: str | None, trust: str) -> None:
-    """The default table maps associations and permissions; unknown roles get ``anyone``."""
-    assert role_trust(role) == trust
+def test_default_policy_maps_role_to_trust(role: str | None, trust: str) -> None:
+    """The policy's defaults map associations and permissions; unknown roles get ``anyone``."""
+    assert TrustPolicy().trust_of(role) == trust
 
 
 def test_policy_table_overrides_the_default() -> None:
-    """A table from harness policy decides instead of the default."""
-    assert role_trust("write", {**DEFAULT_TRUST_TABLE, "write": "maintainers"}) == "maintainers"
+    """A mapping from harness policy decides instead of the default."""
+    assert TrustPolicy(permissions={"write": "maintainers"}).trust_of("write") == "maintainers"
 
 
-def test_table_mapping_to_a_non_trust_value_raises() -> None:
-    """A policy table naming an unknown trust level is rejected with ValueError."""
-    with pytest.raises(ValueError, match="admins"):
-        role_trust("admin", {"admin": "admins"})
+def test_policy_default_applies_to_unknown_roles() -> None:
+    """``trust.default`` is the trust of a role the policy does not list."""
+    assert TrustPolicy(default="collaborators").trust_of("SOMETHING_NEW") == "collaborators"
+
+
+@pytest.mark.parametrize("value", ["admins", "data"], ids=["unknown-level", "data"])
+def test_policy_mapping_to_a_non_people_trust_value_raises(value: str) -> None:
+    """A policy naming an unknown trust level, or 'data', for a GitHub role is refused."""
+    with pytest.raises(ValueError, match=value):
+        TrustPolicy(permissions={"admin": value})  # type: ignore[dict-item]
 
 
 def test_association_of_an_object_someone_else_wrote_is_ignored() -> None:
@@ -139,19 +143,21 @@ def test_comment_author_trust_comes_from_comment_association() -> None:
     """A commenter's trust is their comment's author_association, without any lookup."""
     payload = load("issue_comment.created.0.json")
     payload["comment"]["author_association"] = "FIRST_TIMER"
-    resolver = permission_resolver({payload["sender"]["login"]: "admin"})
-    assert sender_trust("issue_comment", payload, resolver=resolver) == "anyone"
+    resolver = static_trust({payload["sender"]["login"]: "admin"})
+    assert (
+        sender_trust("issue_comment", payload, policy=TrustPolicy(), resolver=resolver) == "anyone"
+    )
 
 
 def test_labeler_who_is_not_author_gets_resolver_trust() -> None:
     """Who applied a label is looked up by the resolver when they did not write the issue."""
     payload = load("issues.labeled.9.json")
     payload["sender"] = {"login": "maint"}
-    resolver = permission_resolver({"maint": "maintain"})
-    assert sender_trust("issues", payload, resolver=resolver) == "maintainers"
+    resolver = static_trust({"maint": "maintain"})
+    assert sender_trust("issues", payload, policy=TrustPolicy(), resolver=resolver) == "maintainers"
 
 
 def test_unknown_sender_without_resolver_is_anyone() -> None:
     """Without a resolver, a sender whose trust the payload does not show gets ``anyone``."""
     payload = load("label.created.1.json")
-    assert sender_trust("label", payload) == "anyone"
+    assert sender_trust("label", payload, policy=TrustPolicy()) == "anyone"

@@ -16,7 +16,8 @@ from github import Auth, Github
 from pydantic import SecretStr
 from starlette.routing import Route
 
-from factory.forge.trust import label_applier, repo_permission_resolver
+from factory.config.harness import TrustPolicy
+from factory.forge.trust import PermissionTrust, label_applier
 from factory.sources.github_poller import GitHubPoller, PollCursor
 from factory.sources.github_webhooks import github_webhook_route
 from factory.store import RunStore
@@ -55,7 +56,7 @@ def make_poller(gh_repo: Any, store: RunStore, tmp_path: Path) -> Callable[..., 
     """Return a factory of pollers on REPO with a shared cursor file and real trust lookups."""
 
     def make(**kw: Any) -> GitHubPoller:
-        kw.setdefault("trust_resolver", repo_permission_resolver(gh_repo))
+        kw.setdefault("trust_resolver", PermissionTrust(gh_repo, TrustPolicy()))
         return GitHubPoller(gh_repo, store, tmp_path / "poll-cursor.json", **kw)
 
     return make

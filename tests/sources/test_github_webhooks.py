@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from starlette.routing import Route
 
 from factory.events import Subject
-from factory.forge.trust import permission_resolver
 from factory.sources.github_webhooks import github_webhook_route
 from factory.store import RunStore
+from tests.conftest import static_trust
 
 WEBHOOKS = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"
 FILES = sorted(WEBHOOKS.glob("*.json"))
@@ -271,7 +271,7 @@ def test_label_applied_by_non_author_gets_resolver_trust(
     store: RunStore, served: Served, headers_for: Callable[..., dict[str, str]]
 ) -> None:
     """When the sender labelled someone else's issue, the resolver decides the trust."""
-    resolver = permission_resolver({"maintainer-bob": "admin"})
+    resolver = static_trust({"maintainer-bob": "admin"})
     api = served(github_webhook_route(store, SecretStr(SECRET), trust_resolver=resolver))
     payload = json.loads((WEBHOOKS / "issues.labeled.9.json").read_bytes())
     payload["sender"] = {**payload["sender"], "login": "maintainer-bob"}
