@@ -1,4 +1,4 @@
-"""Deliveries about another repository are kept as ignored, never dispatched, never shadowing ours."""
+"""Deliveries about another repository are kept as ignored: never dispatched, never shadowing."""
 
 from __future__ import annotations
 
