@@ -17,10 +17,10 @@ from typing import Any
 
 import structlog
 
-from factory.agent.budget import SONNET_PRICES
 from factory.agent.model import AnthropicModel
 from factory.agent.recorder import MemoryRecorder
 from factory.agent.session import Session, SessionConfig, sandbox_registry
+from factory.config.harness import load_harness
 from factory.interfaces import Usage
 from factory.sandbox import make_sandbox
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
@@ -28,6 +28,11 @@ from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 HARNESS = "The factory floor: rules every automation follows. " * 400
 INSTRUCTIONS = "You are the feature builder. Implement the issue, run the tests. " * 60
 CONTEXT = '<subject trust="maintainers" author="ann">\nAdd pagination to /runs.\n</subject>'
+
+SONNET_PRICES = load_harness(Path(__file__).resolve().parents[1] / "harness").policy.prices[
+    "claude-sonnet-5"
+]
+"""The shipped policy's Sonnet prices: the one price table."""
 
 
 def run_session(turns: int, cache: bool, workspace: Path) -> list[Usage]:
@@ -59,7 +64,7 @@ def run_session(turns: int, cache: bool, workspace: Path) -> list[Usage]:
             config,
             recorder,
             f"bench-{'cache' if cache else 'nocache'}",
-            SONNET_PRICES.cost,
+            SONNET_PRICES.cost_usd,
         )
         session.run([HARNESS, INSTRUCTIONS], CONTEXT)
         model.close()
@@ -83,8 +88,8 @@ def main() -> None:
     total = sum(
         u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens for u in later
     )
-    cost_cached = sum(SONNET_PRICES.cost(u) for u in cached)
-    cost_uncached = sum(SONNET_PRICES.cost(u) for u in uncached)
+    cost_cached = sum(SONNET_PRICES.cost_usd(u) for u in cached)
+    cost_uncached = sum(SONNET_PRICES.cost_usd(u) for u in uncached)
     print(f"turns: {len(cached)} (model calls)")
     print(f"input tokens after turn 1: {total}, read from cache: {read} ({read / total:.1%})")
     print(f"cost with caching:    ${cost_cached:.4f}")

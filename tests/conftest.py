@@ -8,13 +8,17 @@ from pathlib import Path
 import pytest
 import structlog
 
-from factory.config.harness import TrustPolicy
+from factory.config.harness import TrustPolicy, load_harness
 from factory.events import Trust
 from factory.sandbox import BwrapSandbox
 from factory.store import RunStore
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 DATA = Path(__file__).resolve().parent / "data"
+SONNET_PRICES = load_harness(Path(__file__).resolve().parents[1] / "harness").policy.prices[
+    "claude-sonnet-5"
+]
+"""The shipped policy's Sonnet prices (the one price table), for tests that need a price."""
 
 
 @pytest.fixture

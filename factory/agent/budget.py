@@ -14,39 +14,14 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from factory.errors import LimitsExceeded, LoopDetected
-from factory.interfaces import Usage
 
 WRAP_UP_NOTICE = (
     "Budget nearly spent: this is your last turn. Finish now: summarize what you did "
     "and what is left, and request any outputs now. Further tool calls will not run."
 )
-
-
-@dataclass(frozen=True)
-class Prices:
-    """Model prices in USD per million tokens."""
-
-    input: float
-    output: float
-    cache_write: float
-    cache_read: float
-
-    def cost(self, usage: Usage) -> float:
-        """Return the USD cost of one call's ``usage`` (cache writes and reads at their rates)."""
-        return (
-            usage.input_tokens * self.input
-            + usage.output_tokens * self.output
-            + usage.cache_creation_input_tokens * self.cache_write
-            + usage.cache_read_input_tokens * self.cache_read
-        ) / 1_000_000
-
-
-SONNET_PRICES = Prices(input=3.0, output=15.0, cache_write=3.75, cache_read=0.30)
-"""A Sonnet-like price table (5-minute cache writes), for tests and benchmarks."""
 
 
 class Budget:

@@ -79,20 +79,17 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             auth_header=side.auth_header(),
         )
         crashpoint("pr_after_push")
-        # The gate already added the title prefix and the config labels to the payload.
-        config = side.open_config.model_copy(
-            update={"title_prefix": "", "labels": list(payload.get("labels", []))}
-        )
+        # The gate prepared the final title (prefixed, sanitized), body, labels and draft.
         pull = open_pull_request(
             ctx.repo,
             pushed,
             title=payload["title"],
             body=payload["body"],
             issue_number=ctx.subject,
-            config=config,
+            labels=list(payload.get("labels", [])),
+            draft=bool(payload.get("draft", False)),
             run_id=ctx.run_id,
             key=key,
-            secrets=ctx.secrets,
         )
         return Applied(pull.html_url, {"number": pull.number, "branch": pushed.branch})
 

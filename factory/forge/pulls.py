@@ -23,7 +23,7 @@ Otherwise the policy's ``needs_human`` label is added and the decision carries e
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -31,13 +31,11 @@ from github.GithubException import GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from factory.config.automation import OpenPullRequestOutput
 from factory.config.harness import Policy
 from factory.events import TRUST_ORDER
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.patches import PushedBranch
 from factory.forge.risk import RiskAssessment, assess_risk
-from factory.forge.sanitize import sanitize_body, sanitize_title
 
 log = structlog.get_logger(__name__)
 
@@ -73,38 +71,38 @@ def open_pull_request(
     title: str,
     body: str,
     issue_number: int | None,
-    config: OpenPullRequestOutput,
+    labels: Sequence[str],
+    draft: bool,
     run_id: str,
     key: str,
     base: str | None = None,
-    secrets: Collection[str] = (),
 ) -> PullRequest:
     """Open (or find again) the pull request of ``pushed`` into ``base`` (default branch).
 
-    Title and body are sanitized; the title gets ``config.title_prefix``; the body gets
-    ``Closes #issue_number`` when absent and the hidden marker for ``run_id``/``key``;
-    ``config.labels`` are put on it (also on a found one, in case a crash came between)
-    and ``config.draft`` decides draft. Returns the PullRequest.
+    ``title`` and ``body`` are final: the output gate prepared them (sanitized, prefixed,
+    capped). The body gets ``Closes #issue_number`` when absent and the hidden marker for
+    ``run_id``/``key``; ``labels`` are put on it (also on a found one, in case a crash came
+    between) and ``draft`` decides draft. Returns the PullRequest.
     Raises GithubException when GitHub refuses; ValueError if ``run_id``/``key`` cannot go
     in a marker.
     """
     found = find_pull_request(repo, pushed.branch, key)
     if found is None:
-        text = sanitize_body(body, secrets)
+        text = body
         if issue_number is not None:
             text = closes_line(text, issue_number)
         pr = repo.create_pull(
             base=base or repo.default_branch,
             head=pushed.branch,
-            title=sanitize_title(f"{config.title_prefix}{title}", secrets),
+            title=title,
             body=append_marker(text, run_id, key),
-            draft=config.draft,
+            draft=draft,
         )
         log.info("pull_request_opened", run_id=run_id, number=pr.number, branch=pushed.branch)
     else:
         pr = found
         log.info("pull_request_found", run_id=run_id, number=pr.number, branch=pushed.branch)
-    missing = [label for label in config.labels if label not in {lb.name for lb in pr.labels}]
+    missing = [label for label in labels if label not in {lb.name for lb in pr.labels}]
     if missing:
         pr.add_to_labels(*missing)
     return pr

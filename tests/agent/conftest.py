@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from factory.agent.budget import SONNET_PRICES
 from factory.agent.model import AnthropicModel
 from factory.agent.recorder import MemoryRecorder
 from factory.agent.session import Session, SessionConfig, sandbox_registry
 from factory.interfaces import Sandbox
 from factory.testing.fake_anthropic import FakeAnthropic
+from tests.conftest import SONNET_PRICES
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def make_session(
             config,
             recorder,
             run_id,
-            SONNET_PRICES.cost,
+            SONNET_PRICES.cost_usd,
             cancel_event=cancel_event,
             clock=clock,
         )

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from factory.agent.budget import SONNET_PRICES, Budget, Prices
+from factory.agent.budget import Budget
+from factory.config.harness import ModelPrice
 from factory.errors import LimitsExceeded, LoopDetected
 from factory.interfaces import Usage
+from tests.conftest import SONNET_PRICES
 
 
 class Clock:
@@ -119,15 +121,15 @@ def test_different_call_in_between_resets_the_loop_count() -> None:
 
 def test_prices_cost_counts_cache_rates() -> None:
     """Cost uses the input, output, cache write and cache read rates per million tokens."""
-    prices = Prices(input=1.0, output=2.0, cache_write=3.0, cache_read=4.0)
+    prices = ModelPrice(input=1.0, output=2.0, cache_write=3.0, cache_read=4.0)
     usage = Usage(1_000_000, 1_000_000, 1_000_000, 1_000_000)
-    assert prices.cost(usage) == 10.0
+    assert prices.cost_usd(usage) == 10.0
 
 
 def test_cache_reads_cost_a_tenth_of_input_on_sonnet_prices() -> None:
     """Reading a million tokens from cache costs 10% of sending them fresh."""
-    read = SONNET_PRICES.cost(Usage(cache_read_input_tokens=1_000_000))
-    fresh = SONNET_PRICES.cost(Usage(input_tokens=1_000_000))
+    read = SONNET_PRICES.cost_usd(Usage(cache_read_input_tokens=1_000_000))
+    fresh = SONNET_PRICES.cost_usd(Usage(input_tokens=1_000_000))
     assert read == pytest.approx(fresh / 10)
 
 

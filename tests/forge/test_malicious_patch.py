@@ -142,7 +142,8 @@ def test_trapped_workspace_becomes_a_pull_request_without_running_anything(
         title="Expand guide",
         body="Done.",
         issue_number=1,
-        config=OpenPullRequestOutput(),
+        labels=OpenPullRequestOutput().labels,
+        draft=OpenPullRequestOutput().draft,
         run_id=RUN_ID,
         key="open_pull_request:1",
     )

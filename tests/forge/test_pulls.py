@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from github.Repository import Repository
 
-from factory.config.automation import OpenPullRequestOutput
+from factory.config.automation import OpenPullRequestOutput, Outputs
 from factory.forge.markers import parse_markers
+from factory.forge.output_requests import OpenPullRequestRequest, RunContext, prepare
 from factory.forge.patches import PushedBranch, apply_patch
 from factory.forge.pulls import MergeDecision, merge_pull_request, open_pull_request
 from factory.testing.fake_github import FakeGitHub
@@ -53,13 +54,25 @@ def pushed(fake: FakeGitHub, tmp_path: Path) -> PushedBranch:
 
 
 def _open(repo: Repository, pushed: PushedBranch, body: str = "Expands the guide.") -> int:
+    """Prepare the request through the output gate (as the daemon does), then open the PR."""
+    ctx = RunContext(
+        run_id=RUN_ID,
+        automation="builder",
+        outputs=Outputs(open_pull_request=CONFIG),
+        subject=1,
+        repo=repo,
+        store=None,  # type: ignore[arg-type]  (prepare reads no store)
+    )
+    request = OpenPullRequestRequest(title="Expand guide", body=body)
+    payload = prepare("open_pull_request", request, ctx).payload
     pr = open_pull_request(
         repo,
         pushed,
-        title="Expand guide",
-        body=body,
+        title=payload["title"],
+        body=payload["body"],
         issue_number=1,
-        config=CONFIG,
+        labels=payload["labels"],
+        draft=payload["draft"],
         run_id=RUN_ID,
         key=KEY,
     )
