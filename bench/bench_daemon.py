@@ -326,7 +326,7 @@ def memory(sessions: int, shape: Shape) -> dict[str, Proc]:
 
                 def in_flight() -> bool:
                     with RunStore.open(db, readonly=True) as store:
-                        running = store.count_running(shape.name)
+                        running = len(store.list_runs(automation=shape.name, status="running"))
                     return running == sessions and arrivals.waiting == sessions
 
                 wait_until(in_flight, 120, f"{sessions} runs in flight")

@@ -96,8 +96,6 @@ class Labels(_Model):
     """New work that needs triage."""
     ready: str = "factory:ready"
     """Approved by a maintainer, ready to build."""
-    in_progress: str = "factory:in-progress"
-    """A run is working on it."""
     review: str = "factory:review"
     """A pull request waits for review."""
     blocked: str = "factory:blocked"

@@ -30,7 +30,6 @@ class LabelSpec:
 _LOOK: dict[str, tuple[str, str]] = {
     "triage": ("fbca04", "Factory: new work that needs triage"),
     "ready": ("0e8a16", "Factory: approved by a maintainer, ready to build"),
-    "in_progress": ("1d76db", "Factory: a run is working on it"),
     "review": ("5319e7", "Factory: a pull request waits for review"),
     "blocked": ("b60205", "Factory: cannot go on without input"),
     "needs_human": ("d93f0b", "A human must decide"),

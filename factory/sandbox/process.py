@@ -104,11 +104,6 @@ class ProcessTable:
         for live in entries:
             self._kill(live, reason)
 
-    def live_count(self) -> int:
-        """Return how many commands are running now."""
-        with self._lock:
-            return len(self._entries)
-
     @staticmethod
     def _kill(live: _Live, reason: str | None) -> None:
         if live.killed_reason is None and reason is not None:

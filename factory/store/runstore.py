@@ -141,19 +141,6 @@ class RunStore(EventLog, OutputLog):
                 )
             return self._get(conn, run_id)
 
-    def claim_next_queued(
-        self, holder: str, *, automation: str | None = None, now: datetime | None = None
-    ) -> RunRecord | None:
-        """Start the oldest queued run that is due (not_before passed); return it, or None."""
-        stamp = now or utcnow()
-        with self._write() as conn:
-            query = self._due_query(automation, stamp).limit(1)
-            row = conn.execute(query).mappings().first()
-            if row is None:
-                return None
-            self._set_running(conn, row["id"], holder, stamp)
-            return self._get(conn, row["id"])
-
     def queued_runs(
         self, *, automation: str | None = None, now: datetime | None = None, limit: int = 100
     ) -> list[RunRecord]:
@@ -262,14 +249,6 @@ class RunStore(EventLog, OutputLog):
             query = query.where(runs.c.id < before)
         with self._read() as conn:
             return [RunRecord.from_row(r) for r in conn.execute(query).mappings()]
-
-    def count_running(self, automation: str | None = None) -> int:
-        """Return how many runs (of ``automation``, or all) are running now."""
-        query = select(func.count()).select_from(runs).where(runs.c.status == "running")
-        if automation is not None:
-            query = query.where(runs.c.automation == automation)
-        with self._read() as conn:
-            return int(conn.execute(query).scalar_one())
 
     def spent_today(self, automation: str | None = None, *, now: datetime | None = None) -> float:
         """Return the USD spent by runs (of ``automation``, or all) queued since 00:00 UTC."""

@@ -45,7 +45,6 @@ def test_factory_labels_follow_the_policy_names() -> None:
     assert [s.name for s in specs] == [
         "factory:triage",
         "go",
-        "factory:in-progress",
         "factory:review",
         "factory:blocked",
         "needs-human",
@@ -73,4 +72,4 @@ def test_ensure_labels_keeps_an_existing_label_whatever_its_case(
     before = len(fake.request_log)
     ensure_labels(repo, make_policy())
     posts = [p for m, p, _ in fake.request_log[before:] if m == "POST"]
-    assert len(posts) == 5
+    assert len(posts) == len(factory_labels(make_policy().labels)) - 1

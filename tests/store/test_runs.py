@@ -97,39 +97,32 @@ def test_get_unknown_run_raises_run_not_found(store: RunStore) -> None:
         store.get_run("nope")
 
 
-def test_claim_next_queued_takes_the_oldest(store: RunStore, make_run: Callable[..., str]) -> None:
-    """claim_next_queued starts the run queued first."""
+def test_queued_runs_are_oldest_first(store: RunStore, make_run: Callable[..., str]) -> None:
+    """queued_runs lists due runs in the order they were queued."""
     first = make_run(now=NOW)
-    make_run(now=NOW + timedelta(seconds=1))
-    claimed = store.claim_next_queued("w", now=NOW + timedelta(seconds=2))
-    assert claimed is not None and (claimed.id, claimed.status) == (first, "running")
+    second = make_run(now=NOW + timedelta(seconds=1))
+    due = store.queued_runs(now=NOW + timedelta(seconds=2))
+    assert [r.id for r in due] == [first, second]
 
 
-def test_claim_next_queued_waits_for_not_before(
-    store: RunStore, make_run: Callable[..., str]
-) -> None:
-    """A run whose not_before is in the future is not claimed yet."""
+def test_queued_runs_wait_for_not_before(store: RunStore, make_run: Callable[..., str]) -> None:
+    """A run whose not_before is in the future is not due yet."""
     make_run(now=NOW, not_before=NOW + timedelta(minutes=5))
-    assert store.claim_next_queued("w", now=NOW + timedelta(minutes=1)) is None
+    assert store.queued_runs(now=NOW + timedelta(minutes=1)) == []
 
 
-def test_claim_next_queued_takes_due_backoff_run(
-    store: RunStore, make_run: Callable[..., str]
-) -> None:
-    """A run whose not_before has passed is claimed."""
+def test_queued_runs_include_due_backoff_run(store: RunStore, make_run: Callable[..., str]) -> None:
+    """A run whose not_before has passed is due."""
     run_id = make_run(now=NOW, not_before=NOW + timedelta(minutes=5))
-    claimed = store.claim_next_queued("w", now=NOW + timedelta(minutes=6))
-    assert claimed is not None and claimed.id == run_id
+    assert [r.id for r in store.queued_runs(now=NOW + timedelta(minutes=6))] == [run_id]
 
 
-def test_claim_next_queued_filters_by_automation(
-    store: RunStore, make_run: Callable[..., str]
-) -> None:
-    """claim_next_queued with an automation skips other automations' runs."""
+def test_queued_runs_filter_by_automation(store: RunStore, make_run: Callable[..., str]) -> None:
+    """queued_runs with an automation skips other automations' runs."""
     make_run("planner", now=NOW)
     wanted = make_run("builder", now=NOW + timedelta(seconds=1))
-    claimed = store.claim_next_queued("w", automation="builder", now=NOW + timedelta(seconds=2))
-    assert claimed is not None and claimed.id == wanted
+    due = store.queued_runs(automation="builder", now=NOW + timedelta(seconds=2))
+    assert [r.id for r in due] == [wanted]
 
 
 def test_finish_run_records_outcome(store: RunStore, make_run: Callable[..., str]) -> None:
@@ -196,14 +189,6 @@ def test_interrupted_run_is_retryable_and_finished(
     store.mark_interrupted_running()
     run = store.get_run(run_id)
     assert (run.retryable, run.finished, run.error is not None) == (True, True, True)
-
-
-def test_count_running_per_automation(store: RunStore, make_run: Callable[..., str]) -> None:
-    """count_running counts running runs, overall or of one automation."""
-    for automation in ("builder", "builder", "planner"):
-        store.start_run(make_run(automation), "w")
-    make_run("builder")
-    assert (store.count_running(), store.count_running("builder")) == (3, 2)
 
 
 def test_spent_today_sums_only_today_and_the_automation(
