@@ -54,7 +54,13 @@ from factory.forge.output_tools import output_tools
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
 from factory.forge.read_tool import github_read_tool
-from factory.forge.subjects import approval_problem, snapshot
+from factory.forge.subjects import (
+    approval_history,
+    approval_problem,
+    ask_for_reapproval,
+    edited_after_approval,
+    snapshot,
+)
 from factory.interfaces import Sandbox
 from factory.logs import redactor
 from factory.store import RunRecord
@@ -173,6 +179,8 @@ class Runner:
             if automation.workspace != "none":
                 labels = labels_to_confirm(event)
                 problem = approval_problem(gh.repo, snap, labels, automation.trust, gh.resolve)
+                if problem is None and labels:
+                    problem = self._text_problem(run, snap, labels, automation)
                 if problem:
                     return "skipped", problem
         workspace, sandbox = self._workspace(run, automation, snap, cleanup, state)
@@ -241,6 +249,24 @@ class Runner:
         if gh is None and workspace is not None and sandbox is not None:
             self._save_patch(run, workspace, sandbox)
         return result.status, result.stop_reason
+
+    def _text_problem(
+        self, run: RunRecord, snap: SubjectSnapshot, labels: list[str], automation: Automation
+    ) -> str | None:
+        """Return why the subject's text is not what its approver saw (asking on the subject
+        for a new approval, once), or None."""
+        gh = self.env.github
+        assert gh is not None and run.subject_key is not None and snap.context.number
+        approval, edits = approval_history(self.env.store, run.subject_key, labels)
+        problem = edited_after_approval(
+            snap, approval.event if approval else None, edits, automation.trust
+        )
+        if problem and approval is not None:
+            label = str(approval.event.payload["label"]["name"])
+            key = f"reapproval:{approval.id}"
+            ask_for_reapproval(gh.repo, snap.context.number, label, problem, key)
+            log.warning("approval_text_changed", run_id=run.id, reason=problem)
+        return problem
 
     def _save_patch(self, run: RunRecord, workspace: Workspace, sandbox: Sandbox) -> None:
         """Without GitHub (a local trial) the change is kept as a patch file and a step."""

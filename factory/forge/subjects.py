@@ -9,14 +9,18 @@ happened to arrive (a schedule sweep, a redelivery).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from github.Repository import Repository
 
 from factory.config.harness import TrustPolicy
 from factory.config.templating import SubjectContext, SubjectSnapshot
-from factory.events import TRUST_ORDER, Trust, parse_subject_key
+from factory.events import TRUST_ORDER, Event, Trust, parse_subject_key
+from factory.forge.markers import append_marker, has_marker
 from factory.forge.trust import TrustResolver, label_applier
+from factory.store.event_log import EventLog
+from factory.store.records import EventRecord
 
 MAX_COMMENTS = 10
 """Latest comments included in the snapshot."""
@@ -90,3 +94,87 @@ def approval_problem(
                 f"(trusted as '{trust}'), this automation needs '{required}'"
             )
     return None
+
+
+APPROVAL_KINDS = ("issues.labeled", "pull_request.labeled")
+"""Stored events that record an approval label being applied, with the text at that time."""
+EDIT_KINDS = ("issues.edited", "pull_request.edited")
+"""Stored events that record an edit of a subject's title or body, with the editor."""
+
+
+def _text_of(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return (title, body) of the issue or pull request in a webhook-shaped payload."""
+    obj = payload.get("issue") or payload.get("pull_request")
+    if not isinstance(obj, Mapping) or "title" not in obj or "body" not in obj:
+        return None
+    return str(obj.get("title") or ""), str(obj.get("body") or "")
+
+
+def edited_after_approval(
+    snap: SubjectSnapshot,
+    approval: Event | None,
+    edits: Sequence[Event],
+    required: Trust,
+) -> str | None:
+    """Return why the subject's text is not the text its approver saw, or None when it is.
+
+    ``approval`` is the stored event of the approving label's application (its payload holds
+    the title and body at that moment); ``edits`` are the subject's stored edit events after
+    it. The snapshot may differ from the approved text only through edits the factory saw,
+    each made by someone trusted at least ``required`` (or by the factory itself); an edit by
+    anyone else, or a change no stored edit explains, needs a new approval. Without a
+    recorded approval text (the approval predates what the store holds) there is nothing to
+    compare and None is returned.
+    """
+    approved = _text_of(approval.payload) if approval is not None else None
+    if approved is None:
+        return None
+    now = (snap.context.title, snap.context.body)
+    number = snap.context.number
+    untrusted = [
+        e for e in edits if not e.by_factory and TRUST_ORDER[e.trust] < TRUST_ORDER[required]
+    ]
+    if untrusted:
+        who = untrusted[-1]
+        return (
+            f"approval: #{number} was edited after its approval by {who.actor or 'someone'} "
+            f"(trusted as '{who.trust}', this automation needs '{required}')"
+        )
+    known = [text for text in (_text_of(e.payload) for e in edits) if text is not None]
+    if now != (known[-1] if known else approved):
+        return f"approval: #{number} changed after its approval in an edit the factory did not see"
+    return None
+
+
+def ask_for_reapproval(repo: Repository, number: int, label: str, reason: str, key: str) -> None:
+    """Comment once (found again by the marker ``key``) that ``label`` must be applied again,
+    and take the label off so a maintainer's re-application approves the new text.
+
+    Raises what PyGithub raises.
+    """
+    issue = repo.get_issue(number)
+    if not any(has_marker(c.body, key) for c in issue.get_comments()):
+        text = (
+            f"The factory did not start: {reason}. A maintainer who has read the current "
+            f"title and description can approve this text by applying `{label}` again."
+        )
+        issue.create_comment(append_marker(text, "daemon", key))
+    if label in {lb.name for lb in issue.labels}:
+        issue.remove_from_labels(label)
+
+
+def approval_history(
+    store: EventLog, subject_key: str, labels: Collection[str]
+) -> tuple[EventRecord | None, list[Event]]:
+    """Return the latest stored application of one of ``labels`` to the subject and the
+    subject's stored edits after it (oldest first)."""
+    applied = [
+        r
+        for r in store.subject_events(subject_key, APPROVAL_KINDS)
+        if (r.event.payload.get("label") or {}).get("name") in labels
+    ]
+    if not applied:
+        return None, []
+    last = applied[-1]
+    edits = [r.event for r in store.subject_events(subject_key, EDIT_KINDS) if r.id > last.id]
+    return last, edits

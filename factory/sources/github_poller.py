@@ -201,6 +201,7 @@ def _issue_object(issue: Any) -> dict[str, Any]:
     return {
         "number": issue.number,
         "title": issue.title,
+        "body": issue.body,
         "html_url": issue.html_url,
         "state": issue.state,
         "user": {"login": issue.user.login},

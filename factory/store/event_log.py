@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
@@ -76,6 +77,21 @@ class EventLog(StoreBase):
             )
             if result.rowcount == 0:
                 raise StoreError(f"event {event_id} not found in run store {self.path}")
+
+    def subject_events(self, subject_key: str, kinds: Collection[str]) -> list[EventRecord]:
+        """Return the stored events of these kinds about one subject, oldest first (ignored
+        events left out: they are about another repository)."""
+        query = (
+            select(events)
+            .where(
+                events.c.subject_key == subject_key,
+                events.c.kind.in_(list(kinds)),
+                events.c.ignored.is_(None),
+            )
+            .order_by(events.c.id)
+        )
+        with self._read() as conn:
+            return [EventRecord.from_row(r) for r in conn.execute(query).mappings()]
 
     def runs_of_event(self, event_id: int) -> list[RunRecord]:
         """Return every run the event caused (all automations and attempts), oldest first."""
