@@ -36,23 +36,57 @@ class Redactor:
             self._secrets = tuple(sorted(merged, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
-        """Return ``text`` with every registered secret replaced."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        """Return ``text`` with every registered secret replaced.
+
+        Every occurrence of every secret is located in the original text first, and
+        overlapping or nested occurrences are merged into one span before replacing, so a
+        secret that contains or overlaps another never leaves a fragment behind, and a
+        replacement marker is never matched again.
+        """
+        spans: list[tuple[int, int]] = []
+        for secret in self._secrets:  # longest first; the merge below makes order moot
+            start = text.find(secret)
+            while start != -1:
+                spans.append((start, start + len(secret)))
+                start = text.find(secret, start + 1)
+        if not spans:
+            return text
+        spans.sort()
+        pieces: list[str] = []
+        kept_to = 0
+        span_start, span_end = spans[0]
+        for start, end in spans[1:]:
+            if start < span_end:
+                span_end = max(span_end, end)
+                continue
+            pieces += [text[kept_to:span_start], REDACTED]
+            kept_to = span_end
+            span_start, span_end = start, end
+        pieces += [text[kept_to:span_start], REDACTED, text[span_end:]]
+        return "".join(pieces)
 
     def __call__(
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        return {k: self.scrub_value(v) for k, v in event_dict.items()}
+        return {self.scrub_key(k): self.scrub_value(v) for k, v in event_dict.items()}
+
+    def scrub_key(self, key: Any) -> Any:
+        """Return a dict key scrubbed: strings as text, scalars as they are, others by repr."""
+        if isinstance(key, str):
+            return self.scrub(key)
+        if isinstance(key, int | float | bool) or key is None:
+            return key
+        return self.scrub(repr(key))
 
     def scrub_value(self, value: Any) -> Any:
-        """Return ``value`` (str, dict, list, scalar, or anything by its repr) scrubbed."""
+        """Return ``value`` (str, dict, list, scalar, or anything by its repr) scrubbed.
+
+        Dict keys are scrubbed as well as values, at every depth.
+        """
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, dict):
-            return {k: self.scrub_value(v) for k, v in value.items()}
+            return {self.scrub_key(k): self.scrub_value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.scrub_value(v) for v in value]
         if isinstance(value, int | float | bool) or value is None:

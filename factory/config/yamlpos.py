@@ -20,7 +20,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from factory.errors import ConfigIssue
 
@@ -137,30 +137,105 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDoc | None, list[ConfigIssue]]
     try:
         node = YAML().compose(text)
     except MarkedYAMLError as exc:
-        return None, [_syntax_issue(file, text, exc)]
+        return None, _syntax_issues(file, text, exc)
     issues = _duplicate_keys(file, node) if node is not None else []
     loader = YAML()
     loader.allow_duplicate_keys = True
     try:
         tree = loader.load(text)
-    except MarkedYAMLError as exc:  # pragma: no cover - compose already caught syntax
-        return None, [_syntax_issue(file, text, exc)]
+    except MarkedYAMLError as exc:  # constructor errors: a merge key on a scalar, a bad tag
+        return None, _syntax_issues(file, text, exc)
+    except (ValueError, TypeError, KeyError):  # an explicit tag ruamel cannot apply
+        return None, [_tag_issue(file, node)]
     if tree is None:
         return None, [ConfigIssue(file, 1, 1, "file is empty")]
     return YamlDoc(file=file, text=text, data=to_plain(tree), tree=tree), issues
 
 
-def _syntax_issue(file: str, text: str, exc: MarkedYAMLError) -> ConfigIssue:
-    """Turn a ruamel syntax error into a ConfigIssue at the position ruamel reports."""
+_CONSTRUCTS = {
+    "while scanning a quoted scalar": "a quoted scalar",
+    "while parsing a flow sequence": "a flow sequence '['",
+    "while parsing a flow mapping": "a flow mapping '{'",
+    "while parsing a block mapping": "a block mapping",
+    "while parsing a block collection": "a block sequence",
+    "while scanning a simple key": "a key",
+    "expected a single document in the stream": "the first document",
+}
+"""ruamel's context phrases, as the construct that began at the context mark."""
+
+
+def _construct(context: str, problem: str) -> str:
+    """Return what began at the context mark, e.g. "an unterminated quoted scalar"."""
+    if context == "while scanning a quoted scalar" and "end of stream" in problem:
+        return "an unterminated quoted scalar"
+    if context in _CONSTRUCTS:
+        return _CONSTRUCTS[context]
+    for prefix in ("while scanning ", "while parsing ", "while constructing "):
+        if context.startswith(prefix):
+            return context.removeprefix(prefix)
+    return context
+
+
+def _syntax_issues(file: str, text: str, exc: MarkedYAMLError) -> list[ConfigIssue]:
+    """Turn a ruamel error into ConfigIssues: where the parser stopped and where it began.
+
+    When ruamel marks both where the broken construct began (``context_mark``) and where
+    it gave up (``problem_mark``), two issues come back, each naming the other position,
+    so an unterminated quote opened on line 1 and detected on line 4 points at line 1 too.
+    """
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = exc.problem or exc.context or "invalid YAML"
+    if problem == "but found another document":
+        problem = "found a second document (a file holds only one)"
     lines = text.splitlines()
     if "'\\t'" in problem or (0 < line <= len(lines) and "\t" in lines[line - 1][:col]):
-        return ConfigIssue(file, line, col, "tab character used for indentation (use spaces)")
+        return [ConfigIssue(file, line, col, "tab character used for indentation (use spaces)")]
     if "duplicate key" in problem:  # pragma: no cover - duplicates are collected separately
-        return ConfigIssue(file, line, col, problem)
-    return ConfigIssue(file, line, col, f"YAML syntax error: {problem}")
+        return [ConfigIssue(file, line, col, problem)]
+    stopped = ConfigIssue(file, line, col, f"YAML syntax error: {problem}")
+    begun = exc.context_mark
+    if exc.context is None or begun is None or exc.problem_mark is None:
+        return [stopped]
+    start_line, start_col = begun.line + 1, begun.column + 1
+    if (start_line, start_col) == (line, col):
+        return [stopped]
+    what = _construct(exc.context, problem)
+    return [
+        ConfigIssue(
+            file,
+            start_line,
+            start_col,
+            f"YAML syntax error: {what} starts here; the parser stopped at {line}:{col}: {problem}",
+        ),
+        ConfigIssue(
+            file,
+            line,
+            col,
+            f"YAML syntax error: {problem}; {what} starts at {start_line}:{start_col}",
+        ),
+    ]
+
+
+def _tag_issue(file: str, root: Node | None) -> ConfigIssue:
+    """Return an issue at the first explicitly tagged scalar ruamel cannot construct."""
+    constructor = YAML().constructor
+    stack: list[Node] = [root] if root is not None else []
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except (ValueError, TypeError, KeyError):
+                tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+                mark = node.start_mark
+                message = f"cannot read {node.value!r} as {tag}"
+                return ConfigIssue(file, mark.line + 1, mark.column + 1, message)
+        elif isinstance(node, MappingNode):
+            stack[:0] = [part for pair in node.value for part in pair]
+        elif isinstance(node, SequenceNode):
+            stack[:0] = list(node.value)
+    return ConfigIssue(file, 1, 1, "YAML syntax error: a tagged value cannot be read")
 
 
 def _duplicate_keys(file: str, root: Node) -> list[ConfigIssue]:
@@ -174,7 +249,7 @@ def _duplicate_keys(file: str, root: Node) -> list[ConfigIssue]:
             continue
         seen_nodes.add(id(node))
         if isinstance(node, MappingNode):
-            keys: dict[str, int] = {}
+            keys: dict[str, str] = {}
             for key_node, value_node in node.value:
                 key_value = key_node.value if isinstance(key_node.value, str) else None
                 if key_value is not None and key_value in keys:
@@ -184,11 +259,12 @@ def _duplicate_keys(file: str, root: Node) -> list[ConfigIssue]:
                             file,
                             mark.line + 1,
                             mark.column + 1,
-                            f"duplicate key {key_value!r} (first at line {keys[key_value]})",
+                            f"duplicate key {key_value!r} (first at {keys[key_value]})",
                         )
                     )
                 elif key_value is not None:
-                    keys[key_value] = key_node.start_mark.line + 1
+                    first = key_node.start_mark
+                    keys[key_value] = f"{first.line + 1}:{first.column + 1}"
                 stack.append(value_node)
         elif isinstance(node, SequenceNode):
             stack.extend(node.value)

@@ -248,7 +248,11 @@ class Daemon:
             token=token.get_secret_value() if token else None,
         )
         routes = [
-            health_route(self.health),
+            health_route(
+                self.health,
+                host=self.settings.host,
+                token=token.get_secret_value() if token else None,
+            ),
             github_webhook_route(
                 self.store,
                 self.settings.github_webhook_secret,

@@ -14,17 +14,34 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+
+from factory.web.auth import is_loopback, presented_token, token_matches
 
 log = structlog.get_logger(__name__)
 
 
-def health_route(status: Callable[[], dict[str, Any]]) -> Route:
-    """Return ``GET /healthz`` answering ``status()`` as JSON (200)."""
+def health_route(status: Callable[[], dict[str, Any]], *, host: str, token: str | None) -> Route:
+    """Return ``GET /healthz`` answering ``status()`` as JSON (200).
+
+    The full report (running subjects, config errors) goes only to a caller presenting the
+    viewer ``token`` (Bearer header or the viewer's cookie), or to anyone when the daemon
+    binds loopback ``host`` with no token configured. Everyone else gets ``{"status": ...}``
+    alone, enough for a probe. A wrong token is refused with 403, as the viewer refuses it.
+    """
+    open_detail = token is None and is_loopback(host)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse(status())
+        report = status()
+        if open_detail:
+            return JSONResponse(report)
+        presented = presented_token(request.headers)
+        if presented is None:
+            return JSONResponse({"status": report["status"]})
+        if token is None or not token_matches(presented, token):
+            return PlainTextResponse("forbidden: wrong token", status_code=403)
+        return JSONResponse(report)
 
     return Route("/healthz", healthz, methods=["GET"])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Mapping
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlencode
 
@@ -36,6 +37,26 @@ def check_bind(host: str, token: str | None) -> None:
             f"the viewer binds {host}, which is not loopback: give it a token"
             " (every request must then present it)"
         )
+
+
+def presented_token(headers: Mapping[str, str]) -> str | None:
+    """Return the token a request presents (Bearer header first, then the viewer cookie).
+
+    ``headers`` has lower-case names. Returns None when the request presents neither.
+    """
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    cookie = SimpleCookie()
+    cookie.load(headers.get("cookie", ""))
+    if COOKIE in cookie:
+        return cookie[COOKIE].value
+    return None
+
+
+def token_matches(candidate: str, token: str) -> bool:
+    """Return whether ``candidate`` equals ``token`` (constant-time)."""
+    return hmac.compare_digest(candidate.encode(), token.encode())
 
 
 class TokenMiddleware:
@@ -77,15 +98,9 @@ class TokenMiddleware:
         return response
 
     def _from_headers(self, headers: dict[str, str]) -> Response | None:
-        auth = headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            if self._matches(auth[7:].strip()):
-                return None
-            return PlainTextResponse("forbidden: wrong token", status_code=403)
-        cookie = SimpleCookie()
-        cookie.load(headers.get("cookie", ""))
-        if COOKIE in cookie:
-            if self._matches(cookie[COOKIE].value):
+        presented = presented_token(headers)
+        if presented is not None:
+            if self._matches(presented):
                 return None
             return PlainTextResponse("forbidden: wrong token", status_code=403)
         return PlainTextResponse(
