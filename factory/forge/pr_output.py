@@ -24,6 +24,7 @@ from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.output_requests import PreparedOutput, RunContext
 from factory.forge.patches import Identity, apply_patch, branch_name
 from factory.forge.pulls import find_pull_request, merge_pull_request, open_pull_request
+from factory.forge.risk import assess_risk, branch_changes, risk_labels
 from factory.interfaces import Sandbox
 from factory.workspace import Mirror, Workspace, export_patch
 
@@ -79,10 +80,13 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             auth_header=side.auth_header(),
         )
         crashpoint("pr_after_push")
+        # The tier is decided now, from what was pushed: a risky change asks for a human
+        # (needs-human) from the start, not only when a merge is requested.
+        risk = assess_risk(branch_changes(pushed), side.policy)
+        labels = list(payload.get("labels", []))
+        labels += [label for label in risk_labels(risk, side.policy) if label not in labels]
         # The gate already added the title prefix and the config labels to the payload.
-        config = side.open_config.model_copy(
-            update={"title_prefix": "", "labels": list(payload.get("labels", []))}
-        )
+        config = side.open_config.model_copy(update={"title_prefix": "", "labels": labels})
         pull = open_pull_request(
             ctx.repo,
             pushed,
@@ -93,8 +97,11 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             run_id=ctx.run_id,
             key=key,
             secrets=ctx.secrets,
+            risk=risk,
         )
-        return Applied(pull.html_url, {"number": pull.number, "branch": pushed.branch})
+        return Applied(
+            pull.html_url, {"number": pull.number, "branch": pushed.branch, "risk_tier": risk.tier}
+        )
 
     def find_open(
         ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
@@ -111,6 +118,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             ctx.subject,
             side.policy,
             method,
+            required_checks=side.policy.required_checks,
             factory_logins=[ctx.bot_login] if ctx.bot_login else [],
         )
         if not decision.merged:

@@ -279,3 +279,80 @@ def test_factory_cannot_approve_its_own_merge(fake: FakeGitHub, repo: Repository
     fake.review(REPO, number, "APPROVE", as_user=BOT)
     decision = _merge(repo, number, factory_logins=[BOT])
     assert decision.merged is False
+
+
+# -- merge gate: checks and reviews on the current head ------------------------------
+
+
+def test_pending_status_blocks_merge(fake: FakeGitHub, repo: Repository) -> None:
+    """A commit status still pending on the head is not green: no merge."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
+    _green_and_approved(fake, number)
+    fake.set_status(REPO, _head(fake, number), "pending", "build", as_user="alice")
+    decision = _merge(repo, number)
+    assert (decision.merged, decision.reasons) == (False, ("status 'build' is pending",))
+
+
+@pytest.mark.parametrize("state", ["queued", "in_progress"])
+def test_unfinished_check_run_blocks_merge(fake: FakeGitHub, repo: Repository, state: str) -> None:
+    """A check run that has not completed on the head is not green: no merge."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
+    _green_and_approved(fake, number)
+    run = fake.add_check_run(REPO, _head(fake, number), "e2e", as_user="alice")
+    run.status = state
+    decision = _merge(repo, number)
+    assert (decision.merged, decision.reasons) == (False, (f"check 'e2e' is {state}",))
+
+
+def test_rerun_pending_after_success_blocks_merge(fake: FakeGitHub, repo: Repository) -> None:
+    """A check re-run that is still queued replaces its earlier success: no merge."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
+    _green_and_approved(fake, number)
+    fake.add_check_run(REPO, _head(fake, number), "tests", as_user="alice")
+    assert _merge(repo, number).reasons == ("check 'tests' is queued",)
+
+
+def test_pending_required_check_blocks_merge(fake: FakeGitHub, repo: Repository) -> None:
+    """A required check that is present but pending blocks the merge."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
+    _green_and_approved(fake, number)
+    fake.set_status(REPO, _head(fake, number), "pending", "security", as_user="alice")
+    decision = _merge(repo, number, required_checks=["security"])
+    assert (decision.merged, decision.reasons) == (False, ("status 'security' is pending",))
+
+
+def test_policy_required_check_is_enforced(fake: FakeGitHub, repo: Repository) -> None:
+    """The policy's required_checks block a merge when one never ran, with no argument."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
+    _green_and_approved(fake, number)
+    policy = make_policy(required_checks=["security"])
+    decision = merge_pull_request(repo, number, policy, "squash")
+    assert (decision.merged, decision.reasons) == (
+        False,
+        ("required check 'security' has not run",),
+    )
+
+
+def test_approval_before_latest_push_does_not_merge_even_green(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Approved, then a push, then all checks green on the new head: still no merge."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
+    _green_and_approved(fake, number)
+    fake.commit_files(REPO, "factory/x", {"docs/guide.md": "Guide v3.\n"}, "more")
+    fake.add_check_run(REPO, _head(fake, number), "tests", "success", as_user="alice")
+    fake.set_status(REPO, _head(fake, number), "success", "lint", as_user="alice")
+    decision = _merge(repo, number)
+    assert (decision.merged, decision.reasons) == (False, ("approved only on an older commit",))
+
+
+def test_all_green_with_trusted_approval_on_head_merges(fake: FakeGitHub, repo: Repository) -> None:
+    """Required check green, re-approved by a maintainer on the current head: merged."""
+    number = _pr_with(fake, {"docs/guide.md": "Guide v2.\n"})
+    fake.review(REPO, number, "APPROVE", as_user="alice")
+    fake.commit_files(REPO, "factory/x", {"docs/guide.md": "Guide v3.\n"}, "more")
+    _green_and_approved(fake, number)
+    fake.set_status(REPO, _head(fake, number), "success", "security", as_user="alice")
+    policy = make_policy(required_checks=["security"])
+    decision = merge_pull_request(repo, number, policy, "squash")
+    assert (decision.merged, fake.pull(REPO, number).merged) == (True, True)
