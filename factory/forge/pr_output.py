@@ -24,7 +24,7 @@ from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.output_requests import PreparedOutput, RunContext
 from factory.forge.patches import Identity, apply_patch, branch_name
 from factory.forge.pulls import find_pull_request, merge_pull_request, open_pull_request
-from factory.forge.risk import assess_risk, branch_changes, risk_labels
+from factory.forge.risk import assess_risk, branch_changes
 from factory.interfaces import Sandbox
 from factory.workspace import Mirror, Workspace, export_patch
 
@@ -83,10 +83,10 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
         # The tier is decided now, from what was pushed: a risky change asks for a human
         # (needs-human) from the start, not only when a merge is requested.
         risk = assess_risk(branch_changes(pushed), side.policy)
-        labels = list(payload.get("labels", []))
-        labels += [label for label in risk_labels(risk, side.policy) if label not in labels]
         # The gate already added the title prefix and the config labels to the payload.
-        config = side.open_config.model_copy(update={"title_prefix": "", "labels": labels})
+        config = side.open_config.model_copy(
+            update={"title_prefix": "", "labels": list(payload.get("labels", []))}
+        )
         pull = open_pull_request(
             ctx.repo,
             pushed,

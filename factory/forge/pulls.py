@@ -88,17 +88,19 @@ def open_pull_request(
     ``Closes #issue_number`` when absent and the hidden marker for ``run_id``/``key``;
     ``config.labels`` are put on it (also on a found one, in case a crash came between)
     and ``config.draft`` decides draft. With ``risk``, the body names its tier and reasons
-    (the caller puts the tier's labels in ``config.labels``). Returns the PullRequest.
+    and the PR gets the tier's labels (needs-human for a tier that asks for a human).
+    Returns the PullRequest.
     Raises GithubException when GitHub refuses; ValueError if ``run_id``/``key`` cannot go
     in a marker.
     """
     found = find_pull_request(repo, pushed.branch, key)
     if found is None:
+        # The risk paragraph names paths the agent chose: it is sanitized with the body.
+        if risk is not None:
+            body = f"{body.rstrip()}\n\n{risk_section(risk)}"
         text = sanitize_body(body, secrets)
         if issue_number is not None:
             text = closes_line(text, issue_number)
-        if risk is not None:
-            text = f"{text.rstrip()}\n\n{risk_section(risk)}"
         pr = repo.create_pull(
             base=base or repo.default_branch,
             head=pushed.branch,
@@ -110,7 +112,10 @@ def open_pull_request(
     else:
         pr = found
         log.info("pull_request_found", run_id=run_id, number=pr.number, branch=pushed.branch)
-    missing = [label for label in config.labels if label not in {lb.name for lb in pr.labels}]
+    wanted = [*config.labels, *(risk.labels if risk is not None else ())]
+    missing = [
+        label for label in dict.fromkeys(wanted) if label not in {lb.name for lb in pr.labels}
+    ]
     if missing:
         pr.add_to_labels(*missing)
     return pr

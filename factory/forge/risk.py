@@ -34,7 +34,6 @@ __all__ = [
     "is_dependency_file",
     "is_migration",
     "is_test_file",
-    "risk_labels",
     "risk_section",
 ]
 
@@ -71,6 +70,8 @@ class RiskAssessment:
     """Every changed path is a test."""
     needs_human: bool = False
     """The tier asks for a human as soon as the pull request is opened."""
+    labels: tuple[str, ...] = ()
+    """Labels its pull request gets when opened: the tier's label, then needs-human."""
 
 
 def assess_risk(
@@ -105,6 +106,10 @@ def assess_risk(
         migrations=tuple(p for p in touched if is_migration(p)),
         tests_only=bool(counted) and all(is_test_file(p) for p in touched),
         needs_human=tier.needs_human,
+        labels=(
+            *((tier.label,) if tier.label else ()),
+            *((policy.labels.needs_human,) if tier.needs_human else ()),
+        ),
     )
 
 
@@ -128,15 +133,6 @@ def github_changes(files: Iterable[File]) -> list[FileChange]:
         )
         for f in files
     ]
-
-
-def risk_labels(risk: RiskAssessment, policy: Policy) -> list[str]:
-    """Return the labels a pull request of this risk gets when opened: tier label, needs-human."""
-    tier = policy.risk_tiers[risk.tier]
-    labels = [tier.label] if tier.label else []
-    if risk.needs_human:
-        labels.append(policy.labels.needs_human)
-    return labels
 
 
 def risk_section(risk: RiskAssessment) -> str:
