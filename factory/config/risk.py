@@ -218,13 +218,16 @@ def _mostly_deleted(change: FileChange) -> bool:
 
 def _floors(changes: Sequence[FileChange]) -> list[str]:
     touched = sorted({p for c in changes for p in c.touched})
-    gone = sorted({c.gone for c in changes if c.gone is not None})
-    kept = {c.path for c in changes}
+    after = {c.path for c in changes if c.status != "removed"}
+    removed = sorted({c.path for c in changes if c.status == "removed"} - after)
+    # A test renamed to a path that is no test no longer runs: that deletes it too.
+    moved = {c.gone for c in changes if c.status == "renamed" and not is_test_file(c.path)}
+    tests_gone = sorted({p for p in [*removed, *moved] if p is not None and is_test_file(p)})
     found = [
         ("changes dependencies", [p for p in touched if is_dependency_file(p)]),
         ("changes database migrations", [p for p in touched if is_migration(p)]),
-        ("deletes tests", [p for p in gone if is_test_file(p) and p not in kept]),
-        ("deletes files", [p for p in gone if not is_test_file(p) and p not in kept]),
+        ("deletes tests", tests_gone),
+        ("deletes files", [p for p in removed if not is_test_file(p)]),
         ("deletes most of", sorted(c.path for c in changes if _mostly_deleted(c))),
     ]
     reasons = [f"{what}: {', '.join(paths)}" for what, paths in found if paths]

@@ -8,10 +8,13 @@ import pytest
 from github.Repository import Repository
 
 from factory.config.automation import OpenPullRequestOutput
+from factory.config.harness import load_harness
 from factory.forge.markers import parse_markers
 from factory.forge.patches import PushedBranch, apply_patch
 from factory.forge.pulls import MergeDecision, merge_pull_request, open_pull_request
+from factory.forge.risk import assess_risk, branch_changes
 from factory.testing.fake_github import FakeGitHub
+from tests.gitcmd import git
 
 from .patch_helpers import (
     BOT,
@@ -26,6 +29,7 @@ from .patch_helpers import (
 
 RUN_ID = "01JRUNAAAAAAAAAAAAABCDEFGH"
 KEY = "open_pull_request:1"
+SHIPPED = load_harness(Path(__file__).resolve().parents[2] / "harness").policy
 CONFIG = OpenPullRequestOutput(labels=["factory:review"], draft=True, title_prefix="[factory] ")
 
 
@@ -356,3 +360,125 @@ def test_all_green_with_trusted_approval_on_head_merges(fake: FakeGitHub, repo: 
     policy = make_policy(required_checks=["security"])
     decision = merge_pull_request(repo, number, policy, "squash")
     assert (decision.merged, fake.pull(REPO, number).merged) == (True, True)
+
+
+# -- risk from GitHub's file list: old paths, removals; the tier at open time -------------
+
+
+def _pr_by_git(fake: FakeGitHub, tmp_path: Path, *commands: list[str]) -> int:
+    """Open a PR as the bot from a branch made by real git ``commands`` (mv, rm) on main."""
+    work = clone(fake.clone_url(REPO), tmp_path / "work")
+    for args in commands:
+        git(*args, cwd=work)
+    git("commit", "-q", "-m", "agent change", cwd=work)
+    git("push", "-q", "origin", "HEAD:refs/heads/factory/x", cwd=work)
+    return fake.create_pull(REPO, "factory/x", "Change", "body", as_user=BOT).number
+
+
+@pytest.mark.parametrize(
+    "commands",
+    [
+        [["mv", "src/app.py", "docs/app.py"]],
+        [["mv", ".github/workflows/ci.yml", "docs/ci.yml"]],
+        [["mv", "src/app.py", "notes.md"]],
+    ],
+    ids=["source-to-docs", "workflow-to-docs", "source-to-md"],
+)
+def test_rename_into_a_low_path_is_not_auto_merged(
+    fake: FakeGitHub, repo: Repository, tmp_path: Path, commands: list[list[str]]
+) -> None:
+    """A green, approved PR that moves a file into docs/tests is judged by the old path too."""
+    number = _pr_by_git(fake, tmp_path, *commands)
+    _green_and_approved(fake, number)
+    decision = _merge(repo, number)
+    assert (decision.merged, fake.pull(REPO, number).merged) == (False, False)
+
+
+def test_pr_deleting_tests_is_not_auto_merged(
+    fake: FakeGitHub, repo: Repository, tmp_path: Path
+) -> None:
+    """A green, approved PR that deletes a test file (tests/ is a low path) is not merged."""
+    fake.commit_files(REPO, "main", {"tests/test_app.py": "def test_a():\n    assert 1\n"})
+    number = _pr_by_git(fake, tmp_path, ["rm", "-q", "tests/test_app.py"])
+    _green_and_approved(fake, number)
+    decision = _merge(repo, number)
+    assert (decision.merged, decision.reasons) == (
+        False,
+        (
+            "risk tier 'medium' does not allow auto-merge",
+            "deletes tests: tests/test_app.py",
+        ),
+    )
+
+
+def test_pr_gutting_a_document_is_not_auto_merged(fake: FakeGitHub, repo: Repository) -> None:
+    """A green, approved PR that deletes most of a docs file is not merged."""
+    fake.commit_files(REPO, "main", {"docs/guide.md": "".join(f"Step {i}.\n" for i in range(30))})
+    number = _pr_with(fake, {"docs/guide.md": "Gone.\n"})
+    _green_and_approved(fake, number)
+    assert _merge(repo, number).merged is False
+
+
+def test_sensitive_pr_is_labelled_needs_human_when_opened(
+    fake: FakeGitHub, repo: Repository, tmp_path: Path
+) -> None:
+    """Opening a PR that changes a manifest labels it needs-human and its tier right away."""
+    pushed = _push(fake, tmp_path, {"pyproject.toml": "[project]\nname = 'w'\n"})
+    risk = assess_risk(branch_changes(pushed), SHIPPED)
+    pr = open_pull_request(
+        repo,
+        pushed,
+        title="Deps",
+        body="Bump.",
+        issue_number=None,
+        config=CONFIG,
+        run_id=RUN_ID,
+        key=KEY,
+        risk=risk,
+    )
+    assert fake.labels_of(REPO, pr.number) == ["factory:review", "risk:high", "needs-human"]
+
+
+def test_opened_pr_body_names_the_tier_and_reasons(
+    fake: FakeGitHub, repo: Repository, tmp_path: Path
+) -> None:
+    """The PR body states the risk tier and every reason for it."""
+    pushed = _push(fake, tmp_path, {"pyproject.toml": "[project]\nname = 'w'\n"})
+    risk = assess_risk(branch_changes(pushed), SHIPPED)
+    pr = open_pull_request(
+        repo,
+        pushed,
+        title="Deps",
+        body="Bump.",
+        issue_number=None,
+        config=CONFIG,
+        run_id=RUN_ID,
+        key=KEY,
+        risk=risk,
+    )
+    body = fake.issue(REPO, pr.number).body or ""
+    assert body.split("\n\n")[1] == (
+        "**Risk tier: high** (needs a human merge)\n"
+        "- risk tier 'high' does not allow auto-merge\n"
+        "- changes dependency manifests: pyproject.toml\n"
+        "- changes dependencies: pyproject.toml"
+    )
+
+
+def test_low_risk_pr_is_not_labelled_needs_human(
+    fake: FakeGitHub, repo: Repository, pushed: PushedBranch
+) -> None:
+    """A docs change opens with its tier label and without needs-human."""
+    risk = assess_risk(branch_changes(pushed), SHIPPED)
+    pr = open_pull_request(
+        repo,
+        pushed,
+        title="Docs",
+        body="More.",
+        issue_number=1,
+        config=CONFIG,
+        run_id=RUN_ID,
+        key=KEY,
+        risk=risk,
+    )
+    assert fake.labels_of(REPO, pr.number) == ["factory:review", "risk:low"]
