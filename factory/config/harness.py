@@ -6,15 +6,17 @@ names and model prices. Everything is validated at load; issues carry file:line:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from factory.config.globs import glob_regex as glob_regex
+from factory.config.globs import matches_any
+from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_changes, place
+from factory.config.risk import RiskTier as RiskTier
 from factory.config.yamlpos import load_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue, ModelNotPriced
 from factory.events import TRUST_ORDER, Trust
@@ -76,19 +78,6 @@ class TrustPolicy(_Model):
         return max([self.default, *found], key=lambda t: TRUST_ORDER[t])
 
 
-class RiskTier(_Model):
-    """Rules a change must meet to be in this tier; tiers are tried in file order."""
-
-    max_changed_lines: int | None = Field(default=None, ge=0)
-    """Most added + removed lines (None: no limit)."""
-    max_changed_files: int | None = Field(default=None, ge=0)
-    """Most changed files (None: no limit)."""
-    paths: list[str] = Field(default_factory=list)
-    """If given, every changed path must match one of these globs."""
-    auto_merge: bool = False
-    """Whether a change in this tier may merge without a human (checks green, approved)."""
-
-
 class Labels(_Model):
     """Names of the labels the factory reads and writes on GitHub."""
 
@@ -136,6 +125,10 @@ class Policy(_Model):
     """Globs of paths an agent's change may not touch."""
     risk_tiers: dict[str, RiskTier] = Field(min_length=1)
     """Risk tiers from least to most risky; a change gets the first tier it fits."""
+    risk_rules: dict[str, RiskRule] = Field(default_factory=dict)
+    """Kinds of change (by path, old and new) that raise a change to at least a given tier."""
+    required_checks: list[str] = Field(default_factory=list)
+    """Check runs or commit statuses that must be present and green before any merge."""
     labels: Labels = Field(default_factory=Labels)
     """Factory label names."""
     prices: dict[str, ModelPrice] = Field(min_length=1)
@@ -153,26 +146,25 @@ class Policy(_Model):
         last = list(self.risk_tiers.values())[-1]
         if last.paths or last.max_changed_files is not None or last.max_changed_lines is not None:
             raise ValueError("the last risk tier must have no rules: it catches every change")
+        for name, rule in self.risk_rules.items():
+            if rule.tier not in self.risk_tiers:
+                raise ValueError(f"risk rule {name!r} names unknown risk tier {rule.tier!r}")
         return self
 
     def is_protected(self, path: str) -> bool:
         """Return whether ``path`` (repo-relative, '/'-separated) matches a protected glob."""
-        return any(glob_regex(g).fullmatch(path) for g in self.protected_paths)
+        return matches_any(path, self.protected_paths)
 
-    def risk_tier(self, changed_lines: Mapping[str, int]) -> str:
-        """Return the name of the first tier the change fits (path → added+removed lines)."""
-        total = sum(changed_lines.values())
-        for name, tier in self.risk_tiers.items():
-            if tier.max_changed_lines is not None and total > tier.max_changed_lines:
-                continue
-            if tier.max_changed_files is not None and len(changed_lines) > tier.max_changed_files:
-                continue
-            if tier.paths and not all(
-                any(glob_regex(g).fullmatch(p) for g in tier.paths) for p in changed_lines
-            ):
-                continue
-            return name
-        return list(self.risk_tiers)[-1]
+    def risk(self, changes: Mapping[str, int] | Iterable[FileChange]) -> RiskPlacement:
+        """Return the risk tier of a change and why it is not lower (factory.config.risk).
+
+        ``changes`` is a list of FileChange, or ``{path: added + removed lines}``.
+        """
+        return place(self.risk_tiers, self.risk_rules, self.is_protected, file_changes(changes))
+
+    def risk_tier(self, changes: Mapping[str, int] | Iterable[FileChange]) -> str:
+        """Return the name of the tier of a change (see ``risk``)."""
+        return self.risk(changes).tier
 
     def cost_usd(self, model: str, usage: Usage) -> float:
         """Return the USD cost of ``usage`` on ``model``; raises ModelNotPriced if unknown."""
@@ -180,35 +172,6 @@ class Policy(_Model):
         if price is None:
             raise ModelNotPriced(model)
         return price.cost_usd(usage)
-
-
-@cache
-def glob_regex(glob: str) -> re.Pattern[str]:
-    """Return a regex for a path glob: ``*`` within a segment, ``**`` across segments.
-
-    Raises ValueError for an empty glob.
-    """
-    if not glob:
-        raise ValueError("empty path glob")
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return re.compile("".join(out))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.output_requests import PreparedOutput, RunContext
 from factory.forge.patches import Identity, apply_patch, branch_name
 from factory.forge.pulls import find_pull_request, merge_pull_request, open_pull_request
+from factory.forge.risk import assess_risk, branch_changes
 from factory.interfaces import Sandbox
 from factory.workspace import Mirror, Workspace, export_patch
 
@@ -79,6 +80,9 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             auth_header=side.auth_header(),
         )
         crashpoint("pr_after_push")
+        # The tier is decided now, from what was pushed: a risky change asks for a human
+        # (needs-human) from the start, not only when a merge is requested.
+        risk = assess_risk(branch_changes(pushed), side.policy)
         # The gate prepared the final title (prefixed, sanitized), body, labels and draft.
         pull = open_pull_request(
             ctx.repo,
@@ -90,8 +94,12 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             draft=bool(payload.get("draft", False)),
             run_id=ctx.run_id,
             key=key,
+            secrets=ctx.secrets,
+            risk=risk,
         )
-        return Applied(pull.html_url, {"number": pull.number, "branch": pushed.branch})
+        return Applied(
+            pull.html_url, {"number": pull.number, "branch": pushed.branch, "risk_tier": risk.tier}
+        )
 
     def find_open(
         ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
@@ -108,6 +116,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             ctx.subject,
             side.policy,
             method,
+            required_checks=side.policy.required_checks,
             factory_logins=[ctx.bot_login] if ctx.bot_login else [],
         )
         if not decision.merged:

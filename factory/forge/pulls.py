@@ -7,12 +7,14 @@ returns that instead, so a retry after a crash makes no second pull request.
 ``merge_pull_request`` is where merges are decided — by the daemon, never by the model.
 A pull request merges only when all of these hold on its current head commit:
 
-- its risk (``factory.forge.risk.assess_risk`` over GitHub's own list of its files) allows
-  auto-merge;
+- its risk (``factory.forge.risk.assess_risk`` over GitHub's own list of its files: old and
+  new names, removals, line counts) allows auto-merge;
 - its checks are green: every commit status (latest per context) is ``success`` and every
   check run (latest per name) completed as ``success``, ``neutral`` or ``skipped``, and at
   least one status or check run exists — *no checks at all is not green*, because "nothing
-  ran" proves nothing; ``required_checks`` names must each be present and green;
+  ran" proves nothing; the policy's ``required_checks`` (and any the caller adds) must each
+  be present and green; a combined status GitHub reports as not ``success`` while statuses
+  exist blocks too (the statuses listed may be only its first page);
 - it is approved: taking each reviewer's latest APPROVED / CHANGES_REQUESTED / DISMISSED
   review, at least one approves the head commit and none requests changes;
 - it is open, not a draft and GitHub does not report a conflict.
@@ -35,7 +37,8 @@ from factory.config.harness import Policy
 from factory.events import TRUST_ORDER
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.patches import PushedBranch
-from factory.forge.risk import RiskAssessment, assess_risk
+from factory.forge.risk import RiskAssessment, assess_risk, github_changes, risk_section
+from factory.forge.sanitize import sanitize_body
 
 log = structlog.get_logger(__name__)
 
@@ -76,19 +79,25 @@ def open_pull_request(
     run_id: str,
     key: str,
     base: str | None = None,
+    secrets: Collection[str] = (),
+    risk: RiskAssessment | None = None,
 ) -> PullRequest:
     """Open (or find again) the pull request of ``pushed`` into ``base`` (default branch).
 
     ``title`` and ``body`` are final: the output gate prepared them (sanitized, prefixed,
     capped). The body gets ``Closes #issue_number`` when absent and the hidden marker for
     ``run_id``/``key``; ``labels`` are put on it (also on a found one, in case a crash came
-    between) and ``draft`` decides draft. Returns the PullRequest.
+    between) and ``draft`` decides draft. With ``risk``, the body names its tier and reasons
+    (sanitized with ``secrets``: it names paths the agent chose) and the PR gets the tier's
+    labels (needs-human for a tier that asks for a human). Returns the PullRequest.
     Raises GithubException when GitHub refuses; ValueError if ``run_id``/``key`` cannot go
     in a marker.
     """
     found = find_pull_request(repo, pushed.branch, key)
     if found is None:
         text = body
+        if risk is not None:
+            text = f"{text.rstrip()}\n\n{sanitize_body(risk_section(risk), secrets)}"
         if issue_number is not None:
             text = closes_line(text, issue_number)
         pr = repo.create_pull(
@@ -102,7 +111,10 @@ def open_pull_request(
     else:
         pr = found
         log.info("pull_request_found", run_id=run_id, number=pr.number, branch=pushed.branch)
-    missing = [label for label in labels if label not in {lb.name for lb in pr.labels}]
+    wanted = [*labels, *(risk.labels if risk is not None else ())]
+    missing = [
+        label for label in dict.fromkeys(wanted) if label not in {lb.name for lb in pr.labels}
+    ]
     if missing:
         pr.add_to_labels(*missing)
     return pr
@@ -133,7 +145,8 @@ class MergeDecision:
 def _check_reasons(repo: Repository, sha: str, required: Collection[str]) -> list[str]:
     commit = repo.get_commit(sha)
     states: dict[str, str] = {}
-    for status in commit.get_combined_status().statuses:
+    combined = commit.get_combined_status()
+    for status in combined.statuses:
         states[status.context] = status.state
     latest_runs: dict[str, tuple[int, str]] = {}
     for run in commit.get_check_runs():
@@ -141,6 +154,8 @@ def _check_reasons(repo: Repository, sha: str, required: Collection[str]) -> lis
             outcome = run.conclusion if run.status == "completed" else run.status
             latest_runs[run.name] = (run.id, outcome or "pending")
     reasons = [f"status {c!r} is {s}" for c, s in sorted(states.items()) if s != "success"]
+    if states and not reasons and combined.state != "success":
+        reasons.append(f"the combined commit status is {combined.state}")
     for name, (_, outcome) in sorted(latest_runs.items()):
         if outcome not in GREEN_CONCLUSIONS:
             reasons.append(f"check {name!r} is {outcome}")
@@ -202,19 +217,13 @@ def merge_pull_request(
         why = "it is already merged" if pr.merged else f"it is {pr.state}"
         return MergeDecision(number, False, (why,))
     head_sha = pr.head.sha
-    changed: dict[str, int] = {}
-    renamed_from: list[str] = []
-    for f in pr.get_files():
-        changed[f.filename] = f.additions + f.deletions
-        if f.previous_filename:
-            renamed_from.append(f.previous_filename)
-    risk = assess_risk(changed, policy, also_touched=renamed_from)
+    risk = assess_risk(github_changes(pr.get_files()), policy)
     reasons = list(risk.reasons)
     if pr.draft:
         reasons.append("it is a draft")
     if pr.mergeable is False:
         reasons.append("it has merge conflicts with its base")
-    reasons += _check_reasons(repo, head_sha, required_checks)
+    reasons += _check_reasons(repo, head_sha, {*policy.required_checks, *required_checks})
     reasons += _review_reasons(pr, head_sha, policy, factory_logins)
     if not reasons:
         try:

@@ -1,90 +1,49 @@
-"""Risk of a change: the policy's tier, plus the rules no tier may relax.
+"""Risk of a change: the policy's tier, whether it may auto-merge, and how to say so.
 
-``Policy.risk_tier`` (factory.config.harness) places a change in the first tier whose size and path
-rules it meets. On top of that, this module applies what ``harness/policy.yaml`` cannot
-express per tier:
-
-- a change touching a protected path goes to the last (highest) tier and never auto-merges;
-- a change to a dependency manifest or lock file, or to a database migration, never
-  auto-merges (it is moved to the first tier after its own that does not auto-merge);
-- a change with no files never auto-merges;
-- test-only changes are noted (they do not change the tier).
+``Policy.risk`` (factory.config.harness, rules in factory.config.risk) is the one place that
+decides a tier: the policy's size and path rules over old and new paths, its ``risk_rules``,
+and the fixed floors no policy relaxes (protected paths, dependency manifests and lock files,
+migrations, removed tests and files, files mostly deleted, empty changes). This module turns
+that placement into a ``RiskAssessment`` and builds the change from where it comes from: the
+branch the factory pushed (``PushedBranch``) or GitHub's list of a pull request's files.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from github.File import File
+
 from factory.config.harness import Policy
-
-DEPENDENCY_FILES = frozenset(
-    {
-        "package.json",
-        "package-lock.json",
-        "npm-shrinkwrap.json",
-        "yarn.lock",
-        "pnpm-lock.yaml",
-        "bun.lockb",
-        "pyproject.toml",
-        "poetry.lock",
-        "pipfile",
-        "pipfile.lock",
-        "setup.py",
-        "setup.cfg",
-        "uv.lock",
-        "pdm.lock",
-        "cargo.toml",
-        "cargo.lock",
-        "go.mod",
-        "go.sum",
-        "gemfile",
-        "gemfile.lock",
-        "composer.json",
-        "composer.lock",
-        "pom.xml",
-        "build.gradle",
-        "build.gradle.kts",
-        "gradle.lockfile",
-        "mix.exs",
-        "mix.lock",
-        "packages.config",
-        "directory.packages.props",
-        "pubspec.yaml",
-        "pubspec.lock",
-        "podfile",
-        "podfile.lock",
-        "flake.lock",
-    }
+from factory.config.risk import (
+    ChangeStatus,
+    FileChange,
+    file_changes,
+    is_dependency_file,
+    is_migration,
+    is_test_file,
 )
-"""Base names (lower case) of dependency manifests and lock files."""
+from factory.forge.patches import PushedBranch
 
-_DEPENDENCY_RE = re.compile(
-    r"^(?:.*/)?(?:requirements[^/]*\.(?:txt|in)|requirements/[^/]+\.(?:txt|in)|[^/]*\.csproj)$",
-    re.I,
-)
-_MIGRATION_RE = re.compile(r"(?:^|/)(?:migrations|alembic)(?:/|$)|(?:^|/)alembic\.ini$", re.I)
-_TEST_RE = re.compile(
-    r"(?:^|/)(?:tests?|__tests__|spec)/|(?:^|/)(?:test_[^/]*|[^/]*_test\.[^/]+|"
-    r"[^/]*\.(?:test|spec)\.[^/]+|conftest\.py)$"
-)
+__all__ = [
+    "RiskAssessment",
+    "assess_risk",
+    "branch_changes",
+    "github_changes",
+    "is_dependency_file",
+    "is_migration",
+    "is_test_file",
+    "risk_section",
+]
 
-
-def is_dependency_file(path: str) -> bool:
-    """Return whether ``path`` is a dependency manifest or lock file."""
-    name = path.rsplit("/", 1)[-1].lower()
-    return name in DEPENDENCY_FILES or bool(_DEPENDENCY_RE.match(path))
-
-
-def is_migration(path: str) -> bool:
-    """Return whether ``path`` is part of database migrations (``migrations/``, alembic)."""
-    return bool(_MIGRATION_RE.search(path))
-
-
-def is_test_file(path: str) -> bool:
-    """Return whether ``path`` looks like a test (under tests/, test_*.py, *_test.go, …)."""
-    return bool(_TEST_RE.search(path))
+_GIT_STATUS: dict[str, ChangeStatus] = {"A": "added", "D": "removed", "R": "renamed"}
+_GITHUB_STATUS: dict[str, ChangeStatus] = {
+    "added": "added",
+    "copied": "added",
+    "removed": "removed",
+    "renamed": "renamed",
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +55,7 @@ class RiskAssessment:
     auto_merge: bool
     """Whether that tier and the fixed rules allow merging without a human."""
     reasons: tuple[str, ...]
-    """Why it may not auto-merge (empty when it may)."""
+    """Why the change is in its tier and may not auto-merge (empty when it may)."""
     changed_files: int
     """Files changed."""
     changed_lines: int
@@ -109,53 +68,76 @@ class RiskAssessment:
     """Changed migration files."""
     tests_only: bool = False
     """Every changed path is a test."""
-
-
-def _first_manual_tier_from(policy: Policy, tier: str) -> str:
-    names = list(policy.risk_tiers)
-    for name in names[names.index(tier) :]:
-        if not policy.risk_tiers[name].auto_merge:
-            return name
-    return names[-1]
+    needs_human: bool = False
+    """The tier asks for a human as soon as the pull request is opened."""
+    labels: tuple[str, ...] = ()
+    """Labels its pull request gets when opened: the tier's label, then needs-human."""
 
 
 def assess_risk(
-    changed_lines: Mapping[str, int], policy: Policy, *, also_touched: Iterable[str] = ()
+    changes: Mapping[str, int] | Iterable[FileChange],
+    policy: Policy,
+    *,
+    also_touched: Iterable[str] = (),
 ) -> RiskAssessment:
-    """Return the risk of a change given as ``{path: added + removed lines}``.
+    """Return the risk of a change: FileChange records, or ``{path: added + removed lines}``.
 
-    ``also_touched`` are paths the change affects without counting as changed files (the
-    old names of renamed files): they are checked for protection, dependencies and
-    migrations. Raises nothing.
+    ``also_touched`` are further paths the change affects without counting as changed files
+    (old names of renamed files, for callers that have only the mapping). Raises nothing.
     """
-    touched = sorted({*changed_lines, *also_touched})
-    protected = tuple(p for p in touched if policy.is_protected(p))
-    dependencies = tuple(p for p in touched if is_dependency_file(p))
-    migrations = tuple(p for p in touched if is_migration(p))
-    tests_only = bool(changed_lines) and all(is_test_file(p) for p in touched)
-    tier = policy.risk_tier(changed_lines)
-    reasons: list[str] = []
-    if protected:
-        tier = list(policy.risk_tiers)[-1]
-        reasons.append(f"touches protected paths: {', '.join(protected)}")
-    if dependencies:
-        reasons.append(f"changes dependencies: {', '.join(dependencies)}")
-    if migrations:
-        reasons.append(f"changes database migrations: {', '.join(migrations)}")
-    if not changed_lines:
-        reasons.append("changes no files")
-    if reasons:
-        tier = _first_manual_tier_from(policy, tier)
-    if not policy.risk_tiers[tier].auto_merge:
-        reasons.insert(0, f"risk tier {tier!r} does not allow auto-merge")
+    counted = file_changes(changes)
+    # An old name alone is a path the change touches: it counts for paths, not for sizes.
+    extra = [FileChange(p, status="renamed", previous_path=p) for p in also_touched]
+    placement = policy.risk([*counted, *extra])
+    touched = sorted({p for f in [*counted, *extra] for p in f.touched})
+    tier = policy.risk_tiers[placement.tier]
+    auto_merge = tier.auto_merge and not placement.held
+    reasons = [] if auto_merge else list(placement.reasons)
+    if not tier.auto_merge:
+        reasons.insert(0, f"risk tier {placement.tier!r} does not allow auto-merge")
     return RiskAssessment(
-        tier=tier,
-        auto_merge=not reasons,
+        tier=placement.tier,
+        auto_merge=auto_merge,
         reasons=tuple(reasons),
-        changed_files=len(changed_lines),
-        changed_lines=sum(changed_lines.values()),
-        protected=protected,
-        dependencies=dependencies,
-        migrations=migrations,
-        tests_only=tests_only,
+        changed_files=len(counted),
+        changed_lines=sum(f.added + f.deleted for f in counted),
+        protected=tuple(p for p in touched if policy.is_protected(p)),
+        dependencies=tuple(p for p in touched if is_dependency_file(p)),
+        migrations=tuple(p for p in touched if is_migration(p)),
+        tests_only=bool(counted) and all(is_test_file(p) for p in touched),
+        needs_human=tier.needs_human,
+        labels=(
+            *((tier.label,) if tier.label else ()),
+            *((policy.labels.needs_human,) if tier.needs_human else ()),
+        ),
     )
+
+
+def branch_changes(pushed: PushedBranch) -> list[FileChange]:
+    """Return what ``pushed`` changes as FileChange (git stages renames as remove + add)."""
+    return [
+        FileChange(f.path, f.added, f.deleted, _GIT_STATUS.get(f.status, "modified"))
+        for f in pushed.files
+    ]
+
+
+def github_changes(files: Iterable[File]) -> list[FileChange]:
+    """Return a pull request's files as GitHub lists them (``pr.get_files()``) as FileChange."""
+    return [
+        FileChange(
+            f.filename,
+            f.additions,
+            f.deletions,
+            _GITHUB_STATUS.get(f.status, "modified"),
+            f.previous_filename or None,
+        )
+        for f in files
+    ]
+
+
+def risk_section(risk: RiskAssessment) -> str:
+    """Return the Markdown paragraph a pull request body carries about its risk."""
+    merge = "may auto-merge when green and approved" if risk.auto_merge else "needs a human merge"
+    lines = [f"**Risk tier: {risk.tier}** ({merge})"]
+    lines += [f"- {reason}" for reason in risk.reasons]
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ from jinja2 import UndefinedError
 
 from factory.config.harness import Policy, load_harness, read_harness
 from factory.config.loader import load_factory
+from factory.config.risk import FileChange
 from factory.config.templating import (
     AutomationContext,
     EventContext,
@@ -193,3 +194,63 @@ def test_check_template_reports_unknown_filter() -> None:
     assert [(p.line, p.message) for p in problems] == [
         (2, "template error: No filter named 'shout'.")
     ]
+
+
+# -- risk tiers of the shipped policy ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        "deploy/.env.production",
+        "config/app.env",
+        ".github/workflows/ci.yml",
+        ".github/dependabot.yml",
+        ".gitlab-ci.yml",
+        "src/auth/login.py",
+        "app/permissions.py",
+        "api/middleware/cors.py",
+        "pyproject.toml",
+        "web/package.json",
+        "requirements.txt",
+        "requirements-dev.txt",
+        "go.mod",
+        "crates/core/Cargo.toml",
+        "poetry.lock",
+        "package-lock.json",
+        "uv.lock",
+        "Cargo.lock",
+        "go.sum",
+        "app/migrations/0002_add_user.py",
+        "db/alembic/versions/abc.py",
+    ],
+)
+def test_security_sensitive_change_is_high_risk(policy: Policy, path: str) -> None:
+    """A one-line change to env, CI, auth, manifests, lock files or migrations is high risk."""
+    tier = policy.risk_tier({path: 1})
+    assert (tier, policy.risk_tiers[tier].needs_human) == ("high", True)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("src/auth/session.py", "docs/session.md"),
+        (".github/workflows/release.yml", "docs/release.yml"),
+        ("poetry.lock", "docs/poetry.txt"),
+        ("app/migrations/0003.py", "tests/0003.py"),
+    ],
+)
+def test_rename_out_of_a_sensitive_path_is_high_risk(policy: Policy, old: str, new: str) -> None:
+    """A sensitive file renamed into docs or tests keeps the risk of its old path."""
+    assert policy.risk_tier([FileChange(new, 0, 0, "renamed", old)]) == "high"
+
+
+def test_risk_rule_naming_an_unknown_tier_is_an_issue(tmp_path: Path) -> None:
+    """A risk rule's tier must be one of risk_tiers."""
+    shutil.copytree(ROOT / "harness", tmp_path / "harness")
+    policy_file = tmp_path / "harness" / "policy.yaml"
+    text = policy_file.read_text().replace("tier: high", "tier: severe", 1)
+    policy_file.write_text(text)
+    _, issues = read_harness(tmp_path / "harness")
+    assert [i.message for i in issues] == ["risk rule 'env_files' names unknown risk tier 'severe'"]
