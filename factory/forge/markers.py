@@ -10,6 +10,15 @@ marker is one HTML comment that GitHub renders as nothing. ``parse_markers`` rea
 exact form. Agent-written text goes through ``strip_markers`` first, which removes every HTML
 comment that mentions ``factoryd`` in any case (closed or not), so an agent cannot forge a
 marker and make a retry believe an output was already performed.
+
+Stripping repeats until nothing changes: one pass over ``<!-<!-- factoryd -->- factoryd:v1 …
+-->`` removes only the inner comment and *joins* the outer one into a valid marker. At the
+fixed point no HTML comment that mentions factoryd is left, hence no marker. A pass is linear
+in the text; after ``MAX_STRIP_PASSES`` passes that still changed something (comments nested
+that deep are an attack, not prose) every remaining ``<!--`` is escaped as ``&lt;!--``, which
+creates no new ``<!--``, so no comment and no marker can be left either way. Callers that
+remove other characters too (the sanitizer's invisible code points) must do that *before*
+stripping markers, or the removal could join a marker again.
 """
 
 from __future__ import annotations
@@ -21,11 +30,13 @@ MARKER_VERSION = "v1"
 """Version of the marker format written today."""
 
 _WORD = r"[A-Za-z0-9:._-]{1,200}"
-_TOKEN_RE = re.compile(rf"^{_WORD}$")
+_TOKEN_RE = re.compile(_WORD)
 _MARKER_RE = re.compile(rf"<!-- factoryd:v1 run=(?P<run>{_WORD}) key=(?P<key>{_WORD}) -->")
-# Anything marker-like: an HTML comment (closed, or running to the end of the text) whose
-# content mentions "factoryd" in any case.
-_MARKERISH_RE = re.compile(r"<!--(?:(?!-->).)*?factoryd(?:(?!-->).)*?(?:-->|\Z)", re.I | re.S)
+_NAME_RE = re.compile("factoryd", re.I)
+_OPEN, _CLOSE = "<!--", "-->"
+
+MAX_STRIP_PASSES = 8
+"""Stripping passes before the remaining comment openers are escaped instead."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ def render_marker(run_id: str, key: str) -> str:
     empty or longer than 200 characters.
     """
     for what, value in (("run id", run_id), ("idempotency key", key)):
-        if not _TOKEN_RE.match(value):
+        if not _TOKEN_RE.fullmatch(value):
             raise ValueError(f"{what} {value!r} cannot be put in a marker")
     return f"<!-- factoryd:{MARKER_VERSION} run={run_id} key={key} -->"
 
@@ -67,5 +78,43 @@ def has_marker(text: str | None, key: str) -> bool:
 
 
 def strip_markers(text: str) -> str:
-    """Return ``text`` without anything marker-like (any HTML comment mentioning factoryd)."""
-    return _MARKERISH_RE.sub("", text)
+    """Return ``text`` without anything marker-like (any HTML comment mentioning factoryd).
+
+    Strips to a fixed point, so comments nested or split to rebuild a marker are gone too;
+    past ``MAX_STRIP_PASSES`` passes, every ``<!--`` left is escaped (module docstring).
+    """
+    for _ in range(MAX_STRIP_PASSES):
+        stripped = _strip_once(text)
+        if stripped == text:
+            return text
+        text = stripped
+    return text.replace(_OPEN, "&lt;!--")
+
+
+def _strip_once(text: str) -> str:
+    """Remove each HTML comment (closed, or running to the end) whose content names factoryd.
+
+    One left-to-right scan: for the opener at ``i`` the comment ends at the first ``-->``
+    at or after ``i + 4``, which stays the same for every later opener before it, so it is
+    searched once per comment, not once per opener (linear, not quadratic, on ``<!--<!--…``).
+    """
+    names = [m.start() for m in _NAME_RE.finditer(text)]
+    kept: list[str] = []
+    copied = name = 0
+    close = -1
+    opener = text.find(_OPEN)
+    while opener != -1:
+        start = opener + len(_OPEN)
+        if close < start:
+            found = text.find(_CLOSE, start)
+            close = len(text) if found == -1 else found
+        while name < len(names) and names[name] < start:
+            name += 1
+        if name < len(names) and names[name] + len("factoryd") <= close:
+            kept.append(text[copied:opener])
+            copied = close + len(_CLOSE)
+            opener = text.find(_OPEN, copied)
+        else:
+            opener = text.find(_OPEN, opener + 1)
+    kept.append(text[copied:])
+    return "".join(kept)

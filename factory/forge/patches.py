@@ -32,9 +32,8 @@ import structlog
 
 from factory.config.harness import Policy
 from factory.errors import GitError, PatchRefused
-from factory.forge.markers import strip_markers
 from factory.forge.patch_policy import ChangedFile, PatchLimits, check_staged, precheck
-from factory.forge.sanitize import redact_secrets
+from factory.forge.sanitize import scrub_text
 from factory.workspace import Mirror
 from factory.workspace.gitutil import git_out, run_git
 
@@ -96,7 +95,7 @@ def clean_message(message: str, run_id: str) -> str:
 
     The result is capped, never empty, and ends with a ``Factory-Run:`` trailer.
     """
-    text = strip_markers(redact_secrets(message))
+    text = scrub_text(message)  # hidden code points and markers go before redaction
     text = "".join(c for c in text if c in "\n\t" or (c.isprintable() and c != "\x7f"))
     text = "\n".join(line.rstrip() for line in text.strip().splitlines())[:_MESSAGE_CAP]
     return f"{text or 'Change made by the factory'}\n\nFactory-Run: {run_id}\n"

@@ -11,6 +11,7 @@ from factory.errors import StoreError
 from factory.events import Event, utcnow
 from factory.store.base import StoreBase
 from factory.store.records import EventRecord, RunRecord
+from factory.store.redaction import redact_json
 from factory.store.tables import events, runs
 
 
@@ -36,11 +37,13 @@ class EventLog(StoreBase):
                     source=event.source,
                     kind=event.kind,
                     subject_key=event.subject_key,
-                    subject=event.subject.model_dump(mode="json") if event.subject else None,
+                    subject=redact_json(event.subject.model_dump(mode="json"))
+                    if event.subject
+                    else None,
                     actor=event.actor,
                     trust=event.trust,
                     by_factory=event.by_factory,
-                    payload=event.payload,
+                    payload=redact_json(event.payload),
                     received_at=event.received_at,
                     ignored=ignored,
                     dispatched_at=event.received_at if ignored else None,

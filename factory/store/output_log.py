@@ -15,6 +15,7 @@ from factory.errors import RunNotFound, StoreError
 from factory.events import utcnow
 from factory.store.base import StoreBase
 from factory.store.records import OutputRecord
+from factory.store.redaction import redact_json, redact_text
 from factory.store.tables import OUTPUT_STATUSES, outputs, runs
 
 
@@ -51,7 +52,7 @@ class OutputLog(StoreBase):
                     run_id=run_id,
                     kind=kind,
                     idempotency_key=idempotency_key,
-                    request=request,
+                    request=redact_json(request),
                     status="intent",
                     created_at=stamp,
                     updated_at=stamp,
@@ -80,7 +81,12 @@ class OutputLog(StoreBase):
             updated = conn.execute(
                 outputs.update()
                 .where(outputs.c.id == output_id)
-                .values(status=status, result=result, url=url, updated_at=now or utcnow())
+                .values(
+                    status=status,
+                    result=redact_json(result),
+                    url=redact_text(url),
+                    updated_at=now or utcnow(),
+                )
             )
             if updated.rowcount == 0:
                 raise StoreError(f"output {output_id} not found in run store {self.path}")

@@ -21,6 +21,7 @@ from factory.interfaces import Usage
 from factory.store.event_log import EventLog
 from factory.store.output_log import OutputLog
 from factory.store.records import RunRecord, StepRecord
+from factory.store.redaction import redact_json, redact_text
 from factory.store.tables import FINISHED_STATUSES, runs, steps
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,7 @@ class RunStore(EventLog, OutputLog):
             raise ValueError(f"attempt must be at least 1, not {attempt}")
         stamp = now or utcnow()
         run_id = new_id()
+        prompt_snapshot, stop_reason = redact_text(prompt_snapshot), redact_text(stop_reason)
         with self._write() as conn:
             if event_id is not None:
                 existing = conn.execute(
@@ -137,7 +139,7 @@ class RunStore(EventLog, OutputLog):
                 conn.execute(
                     runs.update()
                     .where(runs.c.id == run_id)
-                    .values(content_hash=version[0], prompt_snapshot=version[1])
+                    .values(content_hash=version[0], prompt_snapshot=redact_text(version[1]))
                 )
             return self._get(conn, run_id)
 
@@ -166,6 +168,7 @@ class RunStore(EventLog, OutputLog):
         """
         if status not in FINISHED_STATUSES:
             raise ValueError(f"{status!r} is not a final run status {FINISHED_STATUSES}")
+        stop_reason, error = redact_text(stop_reason), redact_text(error)
         with self._write() as conn:
             run = self._get(conn, run_id)
             if run.finished:
@@ -293,8 +296,8 @@ class RunStore(EventLog, OutputLog):
                     run_id=run_id,
                     seq=seq,
                     kind=kind,
-                    payload=payload,
-                    text=text,
+                    payload=redact_json(payload),
+                    text=redact_text(text),
                     input_tokens=input_tokens,
                     output_tokens=output_tokens,
                     cache_read_tokens=cache_read_tokens,
