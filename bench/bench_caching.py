@@ -19,10 +19,10 @@ import structlog
 
 from factory.agent.budget import SONNET_PRICES
 from factory.agent.model import AnthropicModel
-from factory.agent.recorder import MemoryRecorder
 from factory.agent.session import Session, SessionConfig, sandbox_registry
 from factory.interfaces import Usage
 from factory.sandbox import make_sandbox
+from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 
 HARNESS = "The factory floor: rules every automation follows. " * 400
@@ -30,9 +30,12 @@ INSTRUCTIONS = "You are the feature builder. Implement the issue, run the tests.
 CONTEXT = '<subject trust="maintainers" author="ann">\nAdd pagination to /runs.\n</subject>'
 
 
-def run_session(turns: int, cache: bool, workspace: Path) -> list[Usage]:
-    """Run one scripted session of ``turns`` model calls; return each call's usage."""
-    with FakeAnthropic() as fake:
+def run_session(turns: int, cache: bool, workspace: Path, db: Path) -> list[Usage]:
+    """Run one scripted session of ``turns`` model calls; return each call's usage.
+
+    The session records into a real RunStore at ``db``; the usage is read back from it.
+    """
+    with FakeAnthropic() as fake, RunStore.open(db) as store:
 
         def respond(body: dict[str, Any]) -> FakeReply:
             n = len(fake.requests)
@@ -52,18 +55,22 @@ def run_session(turns: int, cache: bool, workspace: Path) -> list[Usage]:
         config = SessionConfig(
             model="claude-sonnet-bench", max_turns=turns + 1, soft_fraction=1.0, cache=cache
         )
-        recorder = MemoryRecorder()
+        run_id = store.create_run(f"bench-{'cache' if cache else 'nocache'}")
         session = Session(
             model,
             sandbox_registry(make_sandbox("bwrap"), workspace, config),
             config,
-            recorder,
-            f"bench-{'cache' if cache else 'nocache'}",
+            store,
+            run_id,
             SONNET_PRICES.cost,
         )
         session.run([HARNESS, INSTRUCTIONS], CONTEXT)
         model.close()
-    return [usage for _, usage, _ in recorder.usage]
+        responses = [s for s in store.steps(run_id) if s.kind == "model_response"]
+    return [
+        Usage(s.input_tokens, s.output_tokens, s.cache_write_tokens, s.cache_read_tokens)
+        for s in responses
+    ]
 
 
 def main() -> None:
@@ -72,12 +79,12 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=20)
     turns = parser.parse_args().turns
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as data:
         workspace = Path(tmp)
         lines = (f"line {i}: some source text that the agent reads" for i in range(2000))
         (workspace / "big.txt").write_text("\n".join(lines))
-        cached = run_session(turns, True, workspace)
-        uncached = run_session(turns, False, workspace)
+        cached = run_session(turns, True, workspace, Path(data) / "cached.db")
+        uncached = run_session(turns, False, workspace, Path(data) / "uncached.db")
     later = cached[1:]
     read = sum(u.cache_read_input_tokens for u in later)
     total = sum(
