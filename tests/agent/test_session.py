@@ -315,3 +315,109 @@ def test_one_hour_prefix_ttl_is_accepted_by_the_api(
     fake.enqueue_text("ok")
     session, _ = make_session(prefix_ttl="1h")
     assert session.run(SYSTEM, CONTEXT).status == "succeeded"
+
+
+def test_pause_turn_sends_the_paused_content_back_and_continues(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """After pause_turn the next request ends with the paused assistant content, as it was."""
+    fake.enqueue_pause_turn("Searching the code base first")
+    fake.enqueue_text("done")
+    session, _ = make_session()
+    result = session.run(SYSTEM, CONTEXT)
+    last = fake.requests[1]["messages"][-1]
+    assert (result.status, result.turns, last["role"], [b["text"] for b in last["content"]]) == (
+        "succeeded",
+        2,
+        "assistant",
+        ["Searching the code base first"],
+    )
+
+
+def test_refusal_ends_the_run_failed_as_refused(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """A refusal stops the session at once: failed, stop kind Refused, no further request."""
+    fake.enqueue_refusal()
+    fake.enqueue_text("never asked for")
+    session, _ = make_session()
+    result = session.run(SYSTEM, CONTEXT)
+    assert (result.status, result.stop_kind, result.turns, len(fake.requests)) == (
+        "failed",
+        "Refused",
+        1,
+        1,
+    )
+
+
+def test_refusal_is_recorded_as_the_stop_step(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """The run's stop step names the refusal as its kind and reason."""
+    fake.enqueue_refusal()
+    session, store = make_session()
+    session.run(SYSTEM, CONTEXT)
+    stop = recorded(store, session)[-1].payload
+    assert (stop["kind"], "refusal" in stop["reason"]) == ("Refused", True)
+
+
+def test_refusal_does_not_run_the_tool_calls_it_holds(
+    fake: FakeAnthropic, make_session: MakeSession, workspace: Path
+) -> None:
+    """A tool_use block in a refused reply is never run."""
+    call = {"type": "tool_use", "name": "bash", "input": {"command": "touch refused.txt"}}
+    fake.enqueue(FakeReply([{"type": "text", "text": "Sure"}, call], stop_reason="refusal"))
+    session, store = make_session()
+    session.run(SYSTEM, CONTEXT)
+    assert ("tool_call" in kinds(store, session), (workspace / "refused.txt").exists()) == (
+        False,
+        False,
+    )
+
+
+def test_context_window_exceeded_ends_the_run_with_its_reason(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """model_context_window_exceeded stops the session failed as ContextWindowExceeded."""
+    fake.enqueue_context_window_exceeded()
+    fake.enqueue_text("never asked for")
+    session, _ = make_session()
+    result = session.run(SYSTEM, CONTEXT)
+    assert (result.status, result.stop_kind, "context window" in result.stop_reason) == (
+        "failed",
+        "ContextWindowExceeded",
+        True,
+    )
+
+
+def test_tool_call_cut_at_max_tokens_is_not_run(
+    fake: FakeAnthropic, make_session: MakeSession, workspace: Path
+) -> None:
+    """A tool_use cut off at max_tokens is answered as an error and the reply is continued."""
+    call = {"type": "tool_use", "name": "bash", "input": {"command": "touch cut.txt"}}
+    fake.enqueue(FakeReply([call], stop_reason="max_tokens"))
+    fake.enqueue_text("done")
+    session, _ = make_session()
+    result = session.run(SYSTEM, CONTEXT)
+    answer = tool_results(fake.requests[1])
+    assert (
+        result.status,
+        (workspace / "cut.txt").exists(),
+        [r["is_error"] for r in answer],
+        last_user_texts(fake.requests[1]),
+    ) == ("succeeded", False, [True], [CONTINUE_NOTICE])
+
+
+def test_enforced_spend_limit_stops_the_session_after_one_request(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """The monthly spend cap rises as SpendLimitReached, recorded as the stop, never resent."""
+    for _ in range(3):
+        fake.enqueue_enforced_spend_limit()
+    session, store = make_session()
+    with pytest.raises(SpendLimitReached):
+        session.run(SYSTEM, CONTEXT)
+    assert (recorded(store, session)[-1].payload["kind"], len(fake.calls)) == (
+        "SpendLimitReached",
+        1,
+    )
