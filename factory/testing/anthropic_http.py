@@ -109,10 +109,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"input_tokens": tokens}, request_id)
         if path != "/v1/messages":
             return self._error(FakeError(404, "not_found_error", f"{path}: not found"), request_id)
-        try:
-            limited = fake.limiter.admit(count_input_tokens(body))
-        except CacheRequestError as e:
-            return self._error(FakeError(400, "invalid_request_error", str(e)), request_id)
+        limited = fake.limiter.admit()
         if limited is not None:
             return self._error(limited, request_id)
         with fake._lock:

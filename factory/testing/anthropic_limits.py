@@ -5,7 +5,9 @@ Every response carries ``anthropic-ratelimit-{requests,tokens,input-tokens,outpu
 which it is whole again. The ``tokens`` headers repeat whichever of the input and output
 token limits is the more restrictive now. A request over the requests or input-token limit
 is refused with 429 ``rate_limit_error`` and an integer ``retry-after``. Usage is counted in
-a sliding one-minute window on the fake's clock.
+a sliding one-minute window on the fake's clock; as on the API, prompt-cache reads do not
+count against the input-token limit, and a request is refused on input tokens only once the
+minute's budget is spent (the fake does not estimate a request before serving it).
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class RateLimiter:
         while self._uses and self._uses[0].at + WINDOW_S <= now:
             self._uses.popleft()
 
-    def admit(self, input_tokens: int) -> FakeError | None:
-        """Count one request of ``input_tokens``; return the 429 to answer if it is over a limit.
+    def admit(self) -> FakeError | None:
+        """Count one request; return the 429 to answer if a limit is already reached.
 
         A refused request still counts against the requests limit, as on the real API.
         """
@@ -68,10 +70,10 @@ class RateLimiter:
             used_input = sum(u.input_tokens for u in self._uses)
             if used_requests + 1 > self.limits.requests:
                 what = "requests"
-            elif used_input + input_tokens > self.limits.input_tokens:
+            elif used_input >= self.limits.input_tokens:
                 what = "input tokens"
             else:
-                self._uses.append(_Use(now, 1, input_tokens, 0))
+                self._uses.append(_Use(now, 1, 0, 0))
                 return None
             wait = self._uses[0].at + WINDOW_S - now if self._uses else WINDOW_S
             self._uses.append(_Use(now, 1, 0, 0))
@@ -83,10 +85,10 @@ class RateLimiter:
             retry_after=max(1.0, wait),
         )
 
-    def add_output(self, output_tokens: int) -> None:
-        """Count ``output_tokens`` generated for a served request."""
+    def add_tokens(self, input_tokens: int, output_tokens: int) -> None:
+        """Count a served request's uncached input tokens and its output tokens."""
         with self._lock:
-            self._uses.append(_Use(self._clock(), 0, 0, output_tokens))
+            self._uses.append(_Use(self._clock(), 0, input_tokens, output_tokens))
 
     def headers(self) -> dict[str, str]:
         """Return the ``anthropic-ratelimit-*`` headers for a response sent now."""

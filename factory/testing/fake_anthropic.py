@@ -215,7 +215,8 @@ class FakeAnthropic(LoopbackServer):
             stop = "tool_use" if any(b.get("type") == "tool_use" for b in content) else "end_turn"
         cache = self.cache.account(body)
         output_tokens = sum(approx_tokens(b) for b in content)
-        self.limiter.add_output(output_tokens)
+        uncached = cache.input_tokens + cache.cache_creation_input_tokens
+        self.limiter.add_tokens(uncached, output_tokens)
         usage = {
             "input_tokens": cache.input_tokens,
             "output_tokens": output_tokens,

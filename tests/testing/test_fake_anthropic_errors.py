@@ -217,3 +217,16 @@ def test_stop_reason_the_api_never_sends_is_refused() -> None:
     """A scripted stop reason that the API does not have is a ValueError."""
     with pytest.raises(ValueError, match="stop_reason"):
         FakeReply([{"type": "text", "text": "x"}], stop_reason="finished")
+
+
+def test_spent_input_token_budget_is_429() -> None:
+    """Once the minute's input tokens are spent, the next request is a 429 naming them."""
+    with (
+        FakeAnthropic(limits=Limits(input_tokens=5)) as fake,
+        anthropic.Anthropic(api_key="k", base_url=fake.base_url, max_retries=0) as client,
+    ):
+        fake.enqueue_text("first")
+        client.messages.create(**BODY)
+        err = raise_of(client, stream=False)
+    assert isinstance(err, anthropic.RateLimitError)
+    assert "input tokens" in (err.api_message or "")
