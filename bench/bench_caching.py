@@ -18,11 +18,11 @@ from typing import Any
 import structlog
 
 from factory.agent.model import AnthropicModel
-from factory.agent.recorder import MemoryRecorder
 from factory.agent.session import Session, SessionConfig, sandbox_registry
 from factory.config.harness import load_harness
 from factory.interfaces import Usage
 from factory.sandbox import make_sandbox
+from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 
 HARNESS = "The factory floor: rules every automation follows. " * 400
@@ -35,9 +35,12 @@ SONNET_PRICES = load_harness(Path(__file__).resolve().parents[1] / "harness").po
 """The shipped policy's Sonnet prices: the one price table."""
 
 
-def run_session(turns: int, cache: bool, workspace: Path) -> list[Usage]:
-    """Run one scripted session of ``turns`` model calls; return each call's usage."""
-    with FakeAnthropic() as fake:
+def run_session(turns: int, cache: bool, workspace: Path, db: Path) -> list[Usage]:
+    """Run one scripted session of ``turns`` model calls; return each call's usage.
+
+    The session records into a real RunStore at ``db``; the usage is read back from it.
+    """
+    with FakeAnthropic() as fake, RunStore.open(db) as store:
 
         def respond(body: dict[str, Any]) -> FakeReply:
             n = len(fake.requests)
@@ -57,18 +60,22 @@ def run_session(turns: int, cache: bool, workspace: Path) -> list[Usage]:
         config = SessionConfig(
             model="claude-sonnet-bench", max_turns=turns + 1, soft_fraction=1.0, cache=cache
         )
-        recorder = MemoryRecorder()
+        run_id = store.create_run(f"bench-{'cache' if cache else 'nocache'}")
         session = Session(
             model,
             sandbox_registry(make_sandbox("bwrap"), workspace, config),
             config,
-            recorder,
-            f"bench-{'cache' if cache else 'nocache'}",
+            store,
+            run_id,
             SONNET_PRICES.cost_usd,
         )
         session.run([HARNESS, INSTRUCTIONS], CONTEXT)
         model.close()
-    return [usage for _, usage, _ in recorder.usage]
+        responses = [s for s in store.steps(run_id) if s.kind == "model_response"]
+    return [
+        Usage(s.input_tokens, s.output_tokens, s.cache_write_tokens, s.cache_read_tokens)
+        for s in responses
+    ]
 
 
 def main() -> None:
@@ -77,12 +84,12 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=20)
     turns = parser.parse_args().turns
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as data:
         workspace = Path(tmp)
         lines = (f"line {i}: some source text that the agent reads" for i in range(2000))
         (workspace / "big.txt").write_text("\n".join(lines))
-        cached = run_session(turns, True, workspace)
-        uncached = run_session(turns, False, workspace)
+        cached = run_session(turns, True, workspace, Path(data) / "cached.db")
+        uncached = run_session(turns, False, workspace, Path(data) / "uncached.db")
     later = cached[1:]
     read = sum(u.cache_read_input_tokens for u in later)
     total = sum(

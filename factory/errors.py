@@ -171,3 +171,20 @@ class StartRefused(FactoryError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class ModelRequestRejected(ModelError):
+    """The API rejected the request itself (a 4xx such as 400, 401, 404, 413 request_too_large).
+
+    Sending the same request again would fail the same way, so the run is not retried as is.
+    """
+
+    retryable = False
+
+
+class Refused(SessionStop):
+    """The model refused to go on (stop reason ``refusal``); the run fails with this reason."""
+
+
+class ContextWindowExceeded(LimitsExceeded):
+    """The conversation filled the model's context window (``model_context_window_exceeded``)."""

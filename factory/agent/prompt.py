@@ -124,16 +124,3 @@ def count_breakpoints(request: Mapping[str, Any]) -> int:
         if isinstance(content, list):
             blocks.extend(content)
     return sum(1 for b in blocks if isinstance(b, Mapping) and "cache_control" in b)
-
-
-def strip_cache_control(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a deep copy of ``request`` without any ``cache_control``."""
-    stripped: dict[str, Any] = copy.deepcopy(dict(request))
-    blocks: list[Any] = [*stripped.get("tools", []), *stripped.get("system", [])]
-    for message in stripped.get("messages", []):
-        if isinstance(message["content"], list):
-            blocks.extend(message["content"])
-    for block in blocks:
-        if isinstance(block, dict):
-            block.pop("cache_control", None)
-    return stripped

@@ -6,6 +6,12 @@ One turn: check cancel and budget (maybe add the wrap-up notice) → build the r
 ``tool_result`` steps) → next turn. A reply without tool use ends the session
 (``Submitted``). Every stop is a ``SessionStop`` from ``factory.errors``; the final
 ``stop`` step is written in ``finally``, also when an unexpected exception rises.
+
+The reply's stop reason decides what follows: ``tool_use`` runs the tools; ``pause_turn``
+sends the paused assistant content straight back so the model resumes its turn;
+``max_tokens`` asks it to continue (a tool call cut off mid-input is answered as an error,
+never run); ``refusal`` ends the run as ``Refused`` and ``model_context_window_exceeded`` as
+``ContextWindowExceeded`` — in both cases any tool_use blocks of that reply are not run.
 """
 
 from __future__ import annotations
@@ -26,12 +32,16 @@ from factory.agent.prompt import build_request
 from factory.agent.recorder import Recorder
 from factory.agent.tools import BashTool, SandboxContext, Tool, ToolRegistry, ToolResult
 from factory.crashpoints import crashpoint
-from factory.errors import Cancelled, SessionStop, Submitted
+from factory.errors import Cancelled, ContextWindowExceeded, Refused, SessionStop, Submitted
 from factory.interfaces import Model, ModelReply, Network, Sandbox, SandboxLimits, Usage
 
 log = structlog.get_logger(__name__)
 
 CONTINUE_NOTICE = "Your reply was cut off at max_tokens. Continue where you stopped."
+CUT_TOOL_CALL = (
+    "Not run: this tool call was cut off at max_tokens before its input was complete. "
+    "Send it again in full."
+)
 
 
 @dataclass(frozen=True)
@@ -217,16 +227,52 @@ class Session:
         self.final_text = "\n".join(t for t in texts if t)
         self._record_reply(reply, cost)
         self.conversation.append({"role": "assistant", "content": reply.content})
+        self._follow(budget, reply)
+
+    def _follow(self, budget: Budget, reply: ModelReply) -> None:
+        """Act on the reply's stop reason: run tools, continue, resume, or stop the session."""
+        stop = reply.stop_reason
         tool_uses = [b for b in reply.content if b.get("type") == "tool_use"]
-        if not tool_uses:
-            if reply.stop_reason == "max_tokens":
-                self._add_user_text(CONTINUE_NOTICE)
-                return
-            if reply.stop_reason in ("end_turn", "stop_sequence", None):
-                raise Submitted(f"run {self.run_id}: model ended its turn")
-            raise SessionStop(f"run {self.run_id}: model stopped with {reply.stop_reason!r}")
-        results = [self._call_tool(budget, block) for block in tool_uses]
-        self.conversation.append({"role": "user", "content": results})
+        if stop == "refusal":
+            raise Refused(f"run {self.run_id}: the model refused to continue (stop reason refusal)")
+        if stop == "model_context_window_exceeded":
+            raise ContextWindowExceeded(
+                f"run {self.run_id}: the conversation filled the model's context window"
+            )
+        if stop == "pause_turn":
+            # The API resumes a paused turn from the assistant content sent back as it was.
+            self._log.info("model_turn_paused", turns=budget.turns)
+            return
+        if stop == "max_tokens":
+            if tool_uses:
+                self.conversation.append(
+                    {"role": "user", "content": [self._cut_tool_call(b) for b in tool_uses]}
+                )
+            self._add_user_text(CONTINUE_NOTICE)
+            return
+        if tool_uses:
+            results = [self._call_tool(budget, block) for block in tool_uses]
+            self.conversation.append({"role": "user", "content": results})
+            return
+        if stop in ("end_turn", "stop_sequence", None):
+            raise Submitted(f"run {self.run_id}: model ended its turn")
+        raise SessionStop(f"run {self.run_id}: model stopped with {stop!r}")
+
+    def _cut_tool_call(self, block: Mapping[str, Any]) -> dict[str, Any]:
+        """Answer a tool_use cut off at max_tokens without running it."""
+        payload = {
+            "tool_use_id": block.get("id"),
+            "name": block.get("name"),
+            "content": CUT_TOOL_CALL,
+            "is_error": True,
+        }
+        self.recorder.add_step(self.run_id, "tool_result", payload, text=CUT_TOOL_CALL)
+        return {
+            "type": "tool_result",
+            "tool_use_id": block.get("id"),
+            "content": CUT_TOOL_CALL,
+            "is_error": True,
+        }
 
     def _record_reply(self, reply: ModelReply, cost: float) -> None:
         _add_usage(self.usage, reply.usage)

@@ -6,6 +6,7 @@ from factory.testing.fake_anthropic import (
     FakeAnthropic,
     FakeError,
     FakeReply,
+    FakeStreamCut,
     RecordedCall,
     spend_limit_error,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "FakeError",
     "FakeGitHub",
     "FakeReply",
+    "FakeStreamCut",
     "RecordedCall",
     "spend_limit_error",
 ]

@@ -90,9 +90,17 @@ def message_events(message: Mapping[str, Any]) -> Iterator[bytes]:
 
 
 def failed_stream_events(
-    model: str, error_type: str, message: str, request_id: str
+    model: str,
+    error_type: str,
+    message: str,
+    request_id: str,
+    *,
+    details: Mapping[str, Any] | None = None,
 ) -> Iterator[bytes]:
-    """Yield a stream that starts a message and then fails with an SSE ``error`` event."""
+    """Yield a stream that starts a message and then fails with an SSE ``error`` event.
+
+    ``details`` is sent as ``error.details`` (e.g. an ``error_code``) when given.
+    """
     start: dict[str, Any] = {
         "id": f"msg_{request_id}",
         "type": "message",
@@ -104,9 +112,7 @@ def failed_stream_events(
         "usage": {"input_tokens": 1, "output_tokens": 1},
     }
     yield _event("message_start", {"type": "message_start", "message": start})
-    body = {
-        "type": "error",
-        "error": {"type": error_type, "message": message},
-        "request_id": request_id,
-    }
-    yield _event("error", body)
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if details is not None:
+        error["details"] = dict(details)
+    yield _event("error", {"type": "error", "error": error, "request_id": request_id})

@@ -6,85 +6,58 @@ Usage::
         fake.enqueue_text("hello")
         fake.enqueue_tool_use("bash", {"command": "ls"})
         fake.enqueue_error(529, "overloaded_error", "Overloaded")
+        fake.enqueue_enforced_spend_limit()        # 429 with error.details.error_code
+        fake.enqueue_stream_cut()                  # connection lost after message_start
         client = anthropic.Anthropic(api_key="k", base_url=fake.base_url)
 
 Replies are served in order from the queue; when it is empty, ``fake.responder(body)`` is
 asked; with neither, the request fails with a 500 that tells the SDK not to retry. Every
 HTTP call is recorded in ``fake.calls`` (path, headers, body, status), every Messages request
 body in ``fake.requests``. Usage (including prompt caching) is computed the way the real API
-does it, see ``anthropic_cache``.
+does it, see ``anthropic_cache``; every response carries the API's rate-limit headers and
+requests over the limits get its 429, see ``anthropic_limits``. Streams are sent with chunked
+transfer encoding, so a cut stream is an incomplete body to the client, as on the real API.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from factory.testing.anthropic_cache import (
-    CacheRequestError,
     PromptCache,
     approx_tokens,
-    count_input_tokens,
 )
-from factory.testing.anthropic_sse import failed_stream_events, message_events
+from factory.testing.anthropic_http import Handler, RecordedCall, credential
+from factory.testing.anthropic_limits import Limits, RateLimiter
+from factory.testing.anthropic_replies import (
+    MAX_REQUEST_BYTES,
+    FakeError,
+    FakeReply,
+    FakeStreamCut,
+    enforced_spend_limit_error,
+    request_too_large_error,
+    spend_limit_error,
+)
 from factory.testing.served import LoopbackServer
 
-
-@dataclass(frozen=True)
-class FakeReply:
-    """A scripted successful reply: content blocks and an optional stop reason."""
-
-    content: list[dict[str, Any]]
-    stop_reason: str | None = None
-    """Defaults to "tool_use" when a tool_use block is present, else "end_turn"."""
-
-
-@dataclass(frozen=True)
-class FakeError:
-    """A scripted error reply, shaped like the API's error body."""
-
-    status: int
-    error_type: str
-    message: str
-    retry_after: float | None = None
-    """Seconds sent in the ``retry-after`` header, if any."""
-    should_retry: bool | None = None
-    """Value of the ``x-should-retry`` header, if any."""
-    in_stream: bool = False
-    """For streaming requests: answer 200 and fail with an SSE ``error`` event instead."""
+__all__ = [
+    "FakeAnthropic",
+    "FakeError",
+    "FakeReply",
+    "FakeStreamCut",
+    "RecordedCall",
+    "spend_limit_error",
+]
 
 
-Reply = FakeReply | FakeError | list[dict[str, Any]]
+Reply = FakeReply | FakeError | FakeStreamCut | list[dict[str, Any]]
 Responder = Callable[[dict[str, Any]], Reply]
-
-
-@dataclass(frozen=True)
-class RecordedCall:
-    """One HTTP request the fake received and the status it answered."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    """Header names lower-cased."""
-    body: Any
-    status: int
-
-
-def spend_limit_error() -> FakeError:
-    """Return the error the API sends when the organisation's credit balance is exhausted."""
-    return FakeError(
-        400,
-        "invalid_request_error",
-        "Your credit balance is too low to access the Anthropic API. "
-        "Please go to Plans & Billing to upgrade or purchase credits.",
-    )
 
 
 class FakeAnthropic(LoopbackServer):
@@ -98,11 +71,18 @@ class FakeAnthropic(LoopbackServer):
         api_key: str | None = None,
         min_cacheable_tokens: int = 0,
         clock: Callable[[], float] | None = None,
+        limits: Limits | None = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
-        """Prepare the server; ``api_key`` if given is the only key accepted (else any)."""
+        """Prepare the server; ``api_key`` if given is the only key accepted (else any).
+
+        ``limits`` are the per-minute rate limits; bodies over ``max_request_bytes`` get 413.
+        """
         super().__init__()
         self.api_key = api_key
         self.cache = PromptCache(clock or time.monotonic, min_cacheable_tokens)
+        self.limiter = RateLimiter(limits or Limits(), clock or time.monotonic)
+        self.max_request_bytes = max_request_bytes
         self.responder: Responder | None = None
         self.requests: list[dict[str, Any]] = []
         self.calls: list[RecordedCall] = []
@@ -113,7 +93,7 @@ class FakeAnthropic(LoopbackServer):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _make_server(self) -> ThreadingHTTPServer:
-        handler = type("Handler", (_Handler,), {"fake": self})
+        handler = type("Handler", (Handler,), {"fake": self})
         return ThreadingHTTPServer(("127.0.0.1", 0), handler)
 
     @property
@@ -124,7 +104,7 @@ class FakeAnthropic(LoopbackServer):
     # -- scripting ---------------------------------------------------------------------------
 
     def enqueue(self, reply: Reply) -> None:
-        """Queue one reply: a list of content blocks, a FakeReply or a FakeError."""
+        """Queue one reply: content blocks, a FakeReply, a FakeError or a FakeStreamCut."""
         with self._lock:
             self._queue.append(reply)
 
@@ -149,13 +129,50 @@ class FakeAnthropic(LoopbackServer):
         retry_after: float | None = None,
         should_retry: bool | None = None,
         in_stream: bool = False,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         """Queue an error reply (e.g. 429 rate_limit_error, 529 overloaded_error)."""
-        self.enqueue(FakeError(status, error_type, message, retry_after, should_retry, in_stream))
+        more = None if details is None else dict(details)
+        self.enqueue(
+            FakeError(status, error_type, message, retry_after, should_retry, in_stream, more)
+        )
 
     def enqueue_spend_limit(self) -> None:
         """Queue the API's "credit balance is too low" error."""
         self.enqueue(spend_limit_error())
+
+    def enqueue_enforced_spend_limit(self, *, in_stream: bool = False) -> None:
+        """Queue the API's monthly spend cap: 429 with ``enforced_spend_limit_reached``."""
+        error = enforced_spend_limit_error()
+        self.enqueue(
+            FakeError(
+                error.status,
+                error.error_type,
+                error.message,
+                in_stream=in_stream,
+                details=error.details,
+            )
+        )
+
+    def enqueue_request_too_large(self) -> None:
+        """Queue the API's 413 ``request_too_large``."""
+        self.enqueue(request_too_large_error())
+
+    def enqueue_stream_cut(self, *, events: int = 0) -> None:
+        """Queue a stream whose connection drops after message_start (and ``events`` more)."""
+        self.enqueue(FakeStreamCut(events))
+
+    def enqueue_refusal(self, text: str = "I can't help with that.") -> None:
+        """Queue a reply the API stopped with ``refusal``."""
+        self.enqueue_text(text, stop_reason="refusal")
+
+    def enqueue_pause_turn(self, text: str = "Still working on it.") -> None:
+        """Queue a reply the API paused mid-turn (``pause_turn``); send it back to resume."""
+        self.enqueue_text(text, stop_reason="pause_turn")
+
+    def enqueue_context_window_exceeded(self, text: str = "The change needs") -> None:
+        """Queue a reply cut off because the context window is full."""
+        self.enqueue_text(text, stop_reason="model_context_window_exceeded")
 
     @property
     def pending(self) -> int:
@@ -166,7 +183,7 @@ class FakeAnthropic(LoopbackServer):
     @property
     def api_keys(self) -> list[str]:
         """The credential each call carried (x-api-key or Authorization bearer), in order."""
-        return [_credential(c.headers) or "" for c in self.calls]
+        return [credential(c.headers) or "" for c in self.calls]
 
     # -- serving (called from the handler threads) --------------------------------------------
 
@@ -197,9 +214,12 @@ class FakeAnthropic(LoopbackServer):
         if stop is None:
             stop = "tool_use" if any(b.get("type") == "tool_use" for b in content) else "end_turn"
         cache = self.cache.account(body)
+        output_tokens = sum(approx_tokens(b) for b in content)
+        uncached = cache.input_tokens + cache.cache_creation_input_tokens
+        self.limiter.add_tokens(uncached, output_tokens)
         usage = {
             "input_tokens": cache.input_tokens,
-            "output_tokens": sum(approx_tokens(b) for b in content),
+            "output_tokens": output_tokens,
             "cache_creation_input_tokens": cache.cache_creation_input_tokens,
             "cache_read_input_tokens": cache.cache_read_input_tokens,
             "cache_creation": {
@@ -218,138 +238,3 @@ class FakeAnthropic(LoopbackServer):
             "stop_sequence": None,
             "usage": usage,
         }
-
-
-def _credential(headers: Mapping[str, str]) -> str | None:
-    if headers.get("x-api-key"):
-        return headers["x-api-key"]
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer ") and auth[7:].strip():
-        return auth[7:].strip()
-    return None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeAnthropic
-    protocol_version = "HTTP/1.1"
-    _call: tuple[str, dict[str, str], Any]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read ``fake.calls`` instead of a request log."""
-
-    def do_POST(self) -> None:
-        fake = self.fake
-        request_id = fake._request_id()
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        length = int(headers.get("content-length", "0") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body: Any = json.loads(raw or b"{}")
-        except ValueError:
-            body = raw.decode(errors="replace")
-        path = self.path.split("?", 1)[0]
-        self._call = (path, headers, body)
-        self._serve(path, headers, body, request_id)
-
-    def _record(self, status: int) -> None:
-        # Recorded before the response is written, so a client that has its answer can
-        # always see the call in ``fake.calls``.
-        path, headers, body = self._call
-        self.fake._record(RecordedCall("POST", path, headers, body, status))
-
-    def _serve(self, path: str, headers: dict[str, str], body: Any, request_id: str) -> int:
-        fake = self.fake
-        key = _credential(headers)
-        if key is None or (fake.api_key is not None and key != fake.api_key):
-            return self._error(
-                FakeError(401, "authentication_error", "invalid x-api-key"), request_id
-            )
-        if not headers.get("anthropic-version"):
-            return self._error(
-                FakeError(400, "invalid_request_error", "anthropic-version: header is required"),
-                request_id,
-            )
-        if not isinstance(body, dict):
-            return self._error(
-                FakeError(400, "invalid_request_error", "body: not a JSON object"), request_id
-            )
-        if path == "/v1/messages/count_tokens":
-            try:
-                tokens = count_input_tokens(body)
-            except CacheRequestError as e:
-                return self._error(FakeError(400, "invalid_request_error", str(e)), request_id)
-            return self._json(200, {"input_tokens": tokens}, request_id)
-        if path != "/v1/messages":
-            return self._error(FakeError(404, "not_found_error", f"{path}: not found"), request_id)
-        with fake._lock:
-            fake.requests.append(body)
-        reply = fake._next_reply(body)
-        if isinstance(reply, list):
-            reply = FakeReply(reply)
-        if isinstance(reply, FakeError) and not (reply.in_stream and body.get("stream")):
-            return self._error(reply, request_id)
-        if isinstance(reply, FakeError):
-            return self._stream_error(str(body.get("model", "")), reply, request_id)
-        try:
-            message = fake._message(body, reply)
-        except CacheRequestError as e:
-            return self._error(FakeError(400, "invalid_request_error", str(e)), request_id)
-        if body.get("stream"):
-            return self._stream(message, request_id)
-        return self._json(200, message, request_id)
-
-    def _json(
-        self,
-        status: int,
-        payload: Mapping[str, Any],
-        request_id: str,
-        extra: Mapping[str, str] | None = None,
-    ) -> int:
-        data = json.dumps(payload).encode()
-        self._record(status)
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.send_header("request-id", request_id)
-        for name, value in (extra or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-        return status
-
-    def _error(self, error: FakeError, request_id: str) -> int:
-        extra: dict[str, str] = {}
-        if error.retry_after is not None:
-            extra["retry-after"] = repr(float(error.retry_after))
-        if error.should_retry is not None:
-            extra["x-should-retry"] = "true" if error.should_retry else "false"
-        payload = {
-            "type": "error",
-            "error": {"type": error.error_type, "message": error.message},
-            "request_id": request_id,
-        }
-        return self._json(error.status, payload, request_id, extra)
-
-    def _start_stream(self, request_id: str) -> None:
-        self._record(200)
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("cache-control", "no-cache")
-        self.send_header("connection", "close")
-        self.send_header("request-id", request_id)
-        self.end_headers()
-        self.close_connection = True
-
-    def _stream(self, message: Mapping[str, Any], request_id: str) -> int:
-        self._start_stream(request_id)
-        for event in message_events(message):
-            self.wfile.write(event)
-            self.wfile.flush()
-        return 200
-
-    def _stream_error(self, model: str, error: FakeError, request_id: str) -> int:
-        self._start_stream(request_id)
-        for event in failed_stream_events(model, error.error_type, error.message, request_id):
-            self.wfile.write(event)
-        self.wfile.flush()
-        return 200

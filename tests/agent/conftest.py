@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from factory.agent.model import AnthropicModel
-from factory.agent.recorder import MemoryRecorder
 from factory.agent.session import Session, SessionConfig, sandbox_registry
 from factory.interfaces import Sandbox
+from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from tests.conftest import SONNET_PRICES
 
@@ -54,20 +54,27 @@ def model(fake: FakeAnthropic) -> Iterator[AnthropicModel]:
 
 
 @pytest.fixture
+def store(tmp_path: Path) -> Iterator[RunStore]:
+    """A real RunStore (SQLite) in ``tmp_path``."""
+    with RunStore.open(tmp_path / "agent.db") as run_store:
+        yield run_store
+
+
+@pytest.fixture
 def make_session(
-    model: AnthropicModel, sandbox: Sandbox, workspace: Path
+    model: AnthropicModel, sandbox: Sandbox, workspace: Path, store: RunStore
 ) -> Callable[..., tuple[Session, Any]]:
     """Return a factory of sessions over the test workspace.
 
     Keyword args go to SessionConfig, except ``clock``, ``cancel_event``, ``recorder``
-    (default a new MemoryRecorder) and ``run_id``.
+    (default the ``store`` fixture) and ``run_id`` (default a new run in ``store``).
     """
 
     def make(**overrides: Any) -> tuple[Session, Any]:
         clock = overrides.pop("clock", time.monotonic)
         cancel_event = overrides.pop("cancel_event", None)
-        recorder = overrides.pop("recorder", None) or MemoryRecorder()
-        run_id = overrides.pop("run_id", "run-test")
+        recorder = overrides.pop("recorder", None) or store
+        run_id = overrides.pop("run_id", None) or store.create_run("agent-test")
         config = SessionConfig(**{"model": "claude-sonnet-test", **overrides})
         session = Session(
             model,

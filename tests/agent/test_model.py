@@ -255,3 +255,78 @@ def test_empty_api_key_is_refused() -> None:
     """An empty key is a ValueError at construction."""
     with pytest.raises(ValueError, match="api_key"):
         AnthropicModel("", None)
+
+
+def test_enforced_spend_limit_raises_after_exactly_one_request(fake: FakeAnthropic) -> None:
+    """The monthly spend cap (429 enforced_spend_limit_reached) is SpendLimitReached, unretried."""
+    for _ in range(3):
+        fake.enqueue_enforced_spend_limit()
+    with pytest.raises(SpendLimitReached):
+        make_model(fake, max_retries=2, overloaded_retries=2).create(request())
+    assert len(fake.calls) == 1
+
+
+def test_enforced_spend_limit_mid_stream_raises_spend_limit(fake: FakeAnthropic) -> None:
+    """The spend cap arriving as an SSE error event is SpendLimitReached too."""
+    fake.enqueue_enforced_spend_limit(in_stream=True)
+    fake.enqueue_text("never sent")
+    with pytest.raises(SpendLimitReached):
+        make_model(fake, max_retries=2, overloaded_retries=2).create(request())
+    assert len(fake.calls) == 1
+
+
+def test_stream_cut_after_message_start_is_retried_and_succeeds(fake: FakeAnthropic) -> None:
+    """A stream whose connection drops after message_start is sent again and then succeeds."""
+    fake.enqueue_stream_cut()
+    fake.enqueue_text("second try")
+    reply = make_model(fake, max_retries=0, overloaded_retries=1).create(request())
+    assert (reply.content[0]["text"], len(fake.calls)) == ("second try", 2)
+
+
+def test_stream_cut_after_the_retries_is_a_retryable_model_error(fake: FakeAnthropic) -> None:
+    """A stream still cut once the retries are spent raises ModelError the run may retry."""
+    fake.enqueue_stream_cut(events=2)
+    with pytest.raises(ModelError) as caught:
+        make_model(fake, max_retries=0, overloaded_retries=0).create(request())
+    assert (caught.value.retryable, "connection" in str(caught.value)) == (True, True)
+
+
+def test_request_too_large_is_not_retryable(fake: FakeAnthropic) -> None:
+    """A 413 request_too_large is sent once and raises a ModelError no retry may repeat."""
+    for _ in range(3):
+        fake.enqueue_request_too_large()
+    with pytest.raises(ModelError) as caught:
+        make_model(fake, max_retries=2, overloaded_retries=2).create(request())
+    assert (len(fake.calls), caught.value.retryable, "request_too_large" in str(caught.value)) == (
+        1,
+        False,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (400, "invalid_request_error"),
+        (401, "authentication_error"),
+        (403, "permission_error"),
+        (404, "not_found_error"),
+    ],
+    ids=["400", "401", "403", "404"],
+)
+def test_request_the_api_rejects_is_not_retryable(
+    fake: FakeAnthropic, status: int, error_type: str
+) -> None:
+    """A request the API rejects as such (4xx) would fail the same way again: not retryable."""
+    fake.enqueue_error(status, error_type, "rejected")
+    with pytest.raises(ModelError) as caught:
+        make_model(fake).create(request())
+    assert caught.value.retryable is False
+
+
+def test_rate_limit_after_the_retries_stays_retryable(fake: FakeAnthropic) -> None:
+    """An ordinary 429 that outlasts the SDK's retries is a retryable ModelError."""
+    fake.enqueue_error(429, "rate_limit_error", "Number of requests exceeded", retry_after=0)
+    with pytest.raises(ModelError) as caught:
+        make_model(fake, max_retries=0).create(request())
+    assert (caught.value.retryable, isinstance(caught.value, SpendLimitReached)) == (True, False)

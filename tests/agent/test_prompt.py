@@ -10,7 +10,6 @@ from factory.agent.prompt import (
     MAX_BREAKPOINTS,
     build_request,
     count_breakpoints,
-    strip_cache_control,
     wrap_context,
 )
 
@@ -137,11 +136,6 @@ def test_build_request_does_not_change_the_conversation() -> None:
 def test_cache_false_sets_no_breakpoints() -> None:
     """With cache=False nothing is marked."""
     assert count_breakpoints(request(3, cache=False)) == 0
-
-
-def test_strip_cache_control_removes_every_marker() -> None:
-    """strip_cache_control leaves a request without markers and otherwise equal."""
-    assert strip_cache_control(request(3)) == request(3, cache=False)
 
 
 def test_request_without_system_blocks_is_a_value_error() -> None:

@@ -11,13 +11,12 @@ import pytest
 
 from factory.agent.budget import WRAP_UP_NOTICE
 from factory.agent.prompt import count_breakpoints
-from factory.agent.recorder import MemoryRecorder
 from factory.agent.session import CONTINUE_NOTICE, Session
 from factory.errors import SpendLimitReached, UnknownTool
-from factory.store import RunStore
+from factory.store import RunStore, StepRecord
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 
-MakeSession = Callable[..., tuple[Session, MemoryRecorder]]
+MakeSession = Callable[..., tuple[Session, RunStore]]
 SYSTEM = ["You work in a software factory. " * 40, "Build what the issue asks. " * 20]
 CONTEXT = '<subject trust="maintainers" author="ann">\nAdd a greet() function.\n</subject>'
 
@@ -34,6 +33,16 @@ def bash_responder(fake: FakeAnthropic, on_call: Any = None) -> None:
         return FakeReply([{"type": "tool_use", "name": "bash", "input": {"command": f"echo {n}"}}])
 
     fake.responder = respond
+
+
+def recorded(store: RunStore, session: Session) -> list[StepRecord]:
+    """Return the steps the session recorded in the store, in order."""
+    return store.steps(session.run_id)
+
+
+def kinds(store: RunStore, session: Session) -> list[str]:
+    """Return the kinds of the steps the session recorded, in order."""
+    return [s.kind for s in recorded(store, session)]
 
 
 def last_user_texts(body: dict[str, Any]) -> list[str]:
@@ -90,10 +99,10 @@ def test_scripted_session_records_steps_in_order(
 ) -> None:
     """Steps are recorded as request, response, tool call, tool result … and a final stop."""
     script_build(fake)
-    session, recorder = make_session()
+    session, store = make_session()
     session.run(SYSTEM, CONTEXT)
     turn = ["model_request", "model_response", "tool_call", "tool_result"]
-    assert recorder.kinds() == turn * 4 + ["model_request", "model_response", "stop"]
+    assert kinds(store, session) == turn * 4 + ["model_request", "model_response", "stop"]
 
 
 def test_scripted_session_steps_are_in_the_run_store_with_tokens_and_cost(
@@ -122,10 +131,10 @@ def test_scripted_session_records_tokens_and_cost(
 ) -> None:
     """Every model_response step carries tokens and a cost, and they add up to the result."""
     script_build(fake)
-    session, recorder = make_session()
+    session, store = make_session()
     result = session.run(SYSTEM, CONTEXT)
-    responses = [s for s in recorder.steps if s.kind == "model_response"]
-    assert all(s.usage.output_tokens > 0 for s in responses)
+    responses = [s for s in recorded(store, session) if s.kind == "model_response"]
+    assert all(s.output_tokens > 0 for s in responses)
     assert all(s.cost_usd > 0 for s in responses)
     assert sum(s.cost_usd for s in responses) == pytest.approx(result.cost_usd)
     assert result.usage.cache_read_input_tokens > 0
@@ -136,7 +145,7 @@ def test_turn_limit_gives_one_wrap_up_turn_then_fails(
 ) -> None:
     """With 3 turns the third request carries the notice once, then the run fails."""
     bash_responder(fake)
-    session, recorder = make_session(max_turns=3)
+    session, store = make_session(max_turns=3)
     result = session.run(SYSTEM, CONTEXT)
     notices = [last_user_texts(body).count(WRAP_UP_NOTICE) for body in fake.requests]
     assert (
@@ -144,7 +153,7 @@ def test_turn_limit_gives_one_wrap_up_turn_then_fails(
         result.stop_kind,
         result.turns,
         notices,
-        recorder.kinds().count("notice"),
+        kinds(store, session).count("notice"),
     ) == (
         "failed",
         "LimitsExceeded",
@@ -165,10 +174,10 @@ def test_wrap_up_turn_that_submits_succeeds(fake: FakeAnthropic, make_session: M
 def test_usd_limit_wraps_up_then_fails(fake: FakeAnthropic, make_session: MakeSession) -> None:
     """At $1 a call and $3.50 allowed, call 4 is the wrap-up and the run then fails."""
     bash_responder(fake)
-    session, recorder = make_session(run_usd=3.5)
+    session, store = make_session(run_usd=3.5)
     session.cost_fn = lambda usage: 1.0
     result = session.run(SYSTEM, CONTEXT)
-    assert (result.stop_kind, result.turns, recorder.kinds().count("notice")) == (
+    assert (result.stop_kind, result.turns, kinds(store, session).count("notice")) == (
         "LimitsExceeded",
         4,
         1,
@@ -200,9 +209,9 @@ def test_repeated_identical_tool_call_is_a_loop(
     """The third identical bash call in a row stops the run with LoopDetected, unrun."""
     for _ in range(3):
         fake.enqueue_tool_use("bash", {"command": "ls"})
-    session, recorder = make_session()
+    session, store = make_session()
     result = session.run(SYSTEM, CONTEXT)
-    assert (result.status, result.stop_kind, recorder.kinds().count("tool_result")) == (
+    assert (result.status, result.stop_kind, kinds(store, session).count("tool_result")) == (
         "failed",
         "LoopDetected",
         2,
@@ -244,9 +253,9 @@ def test_cancel_event_stops_before_the_tool_runs(
     """A cancel during the model call ends the run interrupted without running the tool."""
     cancel = threading.Event()
     bash_responder(fake, on_call=cancel.set)
-    session, recorder = make_session(cancel_event=cancel)
+    session, store = make_session(cancel_event=cancel)
     result = session.run(SYSTEM, CONTEXT)
-    assert (result.status, result.stop_kind, "tool_call" in recorder.kinds()) == (
+    assert (result.status, result.stop_kind, "tool_call" in kinds(store, session)) == (
         "interrupted",
         "Cancelled",
         False,
@@ -258,10 +267,10 @@ def test_model_error_rises_and_the_stop_step_is_recorded(
 ) -> None:
     """A spend-limit refusal rises, and the trajectory still ends with a stop step."""
     fake.enqueue_spend_limit()
-    session, recorder = make_session()
+    session, store = make_session()
     with pytest.raises(SpendLimitReached):
         session.run(SYSTEM, CONTEXT)
-    assert recorder.steps[-1].payload["kind"] == "SpendLimitReached"
+    assert recorded(store, session)[-1].payload["kind"] == "SpendLimitReached"
 
 
 def test_twenty_turns_read_at_least_85_percent_of_input_from_cache(
@@ -269,13 +278,11 @@ def test_twenty_turns_read_at_least_85_percent_of_input_from_cache(
 ) -> None:
     """After turn 1, at least 85% of input tokens are cache reads (FakeAnthropic's accounting)."""
     bash_responder(fake)
-    session, recorder = make_session(max_turns=20, soft_fraction=1.0)
+    session, store = make_session(max_turns=20, soft_fraction=1.0)
     session.run(SYSTEM, CONTEXT)
-    later = [s.usage for s in recorder.steps if s.kind == "model_response"][1:]
-    read = sum(u.cache_read_input_tokens for u in later)
-    total = sum(
-        u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens for u in later
-    )
+    later = [s for s in recorded(store, session) if s.kind == "model_response"][1:]
+    read = sum(s.cache_read_tokens for s in later)
+    total = sum(s.input_tokens + s.cache_read_tokens + s.cache_write_tokens for s in later)
     assert (len(later), read / total >= 0.85) == (19, True)
 
 
@@ -308,3 +315,109 @@ def test_one_hour_prefix_ttl_is_accepted_by_the_api(
     fake.enqueue_text("ok")
     session, _ = make_session(prefix_ttl="1h")
     assert session.run(SYSTEM, CONTEXT).status == "succeeded"
+
+
+def test_pause_turn_sends_the_paused_content_back_and_continues(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """After pause_turn the next request ends with the paused assistant content, as it was."""
+    fake.enqueue_pause_turn("Searching the code base first")
+    fake.enqueue_text("done")
+    session, _ = make_session()
+    result = session.run(SYSTEM, CONTEXT)
+    last = fake.requests[1]["messages"][-1]
+    assert (result.status, result.turns, last["role"], [b["text"] for b in last["content"]]) == (
+        "succeeded",
+        2,
+        "assistant",
+        ["Searching the code base first"],
+    )
+
+
+def test_refusal_ends_the_run_failed_as_refused(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """A refusal stops the session at once: failed, stop kind Refused, no further request."""
+    fake.enqueue_refusal()
+    fake.enqueue_text("never asked for")
+    session, _ = make_session()
+    result = session.run(SYSTEM, CONTEXT)
+    assert (result.status, result.stop_kind, result.turns, len(fake.requests)) == (
+        "failed",
+        "Refused",
+        1,
+        1,
+    )
+
+
+def test_refusal_is_recorded_as_the_stop_step(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """The run's stop step names the refusal as its kind and reason."""
+    fake.enqueue_refusal()
+    session, store = make_session()
+    session.run(SYSTEM, CONTEXT)
+    stop = recorded(store, session)[-1].payload
+    assert (stop["kind"], "refusal" in stop["reason"]) == ("Refused", True)
+
+
+def test_refusal_does_not_run_the_tool_calls_it_holds(
+    fake: FakeAnthropic, make_session: MakeSession, workspace: Path
+) -> None:
+    """A tool_use block in a refused reply is never run."""
+    call = {"type": "tool_use", "name": "bash", "input": {"command": "touch refused.txt"}}
+    fake.enqueue(FakeReply([{"type": "text", "text": "Sure"}, call], stop_reason="refusal"))
+    session, store = make_session()
+    session.run(SYSTEM, CONTEXT)
+    assert ("tool_call" in kinds(store, session), (workspace / "refused.txt").exists()) == (
+        False,
+        False,
+    )
+
+
+def test_context_window_exceeded_ends_the_run_with_its_reason(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """model_context_window_exceeded stops the session failed as ContextWindowExceeded."""
+    fake.enqueue_context_window_exceeded()
+    fake.enqueue_text("never asked for")
+    session, _ = make_session()
+    result = session.run(SYSTEM, CONTEXT)
+    assert (result.status, result.stop_kind, "context window" in result.stop_reason) == (
+        "failed",
+        "ContextWindowExceeded",
+        True,
+    )
+
+
+def test_tool_call_cut_at_max_tokens_is_not_run(
+    fake: FakeAnthropic, make_session: MakeSession, workspace: Path
+) -> None:
+    """A tool_use cut off at max_tokens is answered as an error and the reply is continued."""
+    call = {"type": "tool_use", "name": "bash", "input": {"command": "touch cut.txt"}}
+    fake.enqueue(FakeReply([call], stop_reason="max_tokens"))
+    fake.enqueue_text("done")
+    session, _ = make_session()
+    result = session.run(SYSTEM, CONTEXT)
+    answer = tool_results(fake.requests[1])
+    assert (
+        result.status,
+        (workspace / "cut.txt").exists(),
+        [r["is_error"] for r in answer],
+        last_user_texts(fake.requests[1]),
+    ) == ("succeeded", False, [True], [CONTINUE_NOTICE])
+
+
+def test_enforced_spend_limit_stops_the_session_after_one_request(
+    fake: FakeAnthropic, make_session: MakeSession
+) -> None:
+    """The monthly spend cap rises as SpendLimitReached, recorded as the stop, never resent."""
+    for _ in range(3):
+        fake.enqueue_enforced_spend_limit()
+    session, store = make_session()
+    with pytest.raises(SpendLimitReached):
+        session.run(SYSTEM, CONTEXT)
+    assert (recorded(store, session)[-1].payload["kind"], len(fake.calls)) == (
+        "SpendLimitReached",
+        1,
+    )
