@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from factory.testing.github_git import GitCommandError
 from factory.testing.github_model import (
     REPO_URL_KEYS,
     Comment,
@@ -285,7 +286,10 @@ class Renderer:
         r = self.repo_url(repo)
         p = f"{r}/pulls/{pr.number}"
         base_sha = repo.git.resolve(f"refs/heads/{pr.base_ref}") or ""
-        stats = repo.git.file_stats(f"refs/heads/{pr.base_ref}", pr.head_sha)
+        try:
+            stats = repo.git.file_stats(f"refs/heads/{pr.base_ref}", pr.head_sha)
+        except GitCommandError:  # unrelated histories: no merge base to diff from
+            stats = []
         commits = repo.git.git("rev-list", "--count", f"refs/heads/{pr.base_ref}..{pr.head_sha}")
         body = self.issue(repo, issue)
         body.pop("pull_request", None)

@@ -368,6 +368,7 @@ def search_issues(req: Request) -> Reply:
     page = paginate(req, [req.hub.render.issue(r, i, listed=True) for r, i in found])
     for item in page.body:
         item["score"] = 1.0
+        item["body"] = item["body"] or ""  # issue-search-result-item: body is a string
     page.body = {
         "total_count": len(found),
         "incomplete_results": False,

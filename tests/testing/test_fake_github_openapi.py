@@ -94,6 +94,7 @@ def issues_side(fake: FakeGitHub, gh: Github) -> None:
     issue.edit(state="open")
     list(issue.get_events())
     list(repo.get_issues(state="all"))
+    repo.create_issue(title="No body", labels=["factory:ready"])
     list(gh.search_issues(f"repo:{REPO} is:issue label:factory:ready"))
     raw(fake, "GET", "/search/issues")
 
