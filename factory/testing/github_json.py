@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from factory.testing.github_git import GitCommandError
 from factory.testing.github_model import (
     REPO_URL_KEYS,
-    CheckRun,
     Comment,
     Issue,
     IssueEvent,
@@ -15,7 +15,6 @@ from factory.testing.github_model import (
     PullRequest,
     Repo,
     Review,
-    Status,
     User,
     association,
 )
@@ -66,8 +65,13 @@ class Renderer:
         """Return the API URL of ``repo``."""
         return f"{self.api}/repos/{repo.full_name}"
 
-    def repo(self, repo: Repo, viewer: User | None = None, minimal: bool = False) -> JSON:
-        """Return the full repository object (``GET /repos/{o}/{r}``), or the minimal one."""
+    def repo(
+        self, repo: Repo, viewer: User | None = None, minimal: bool = False, full: bool = False
+    ) -> JSON:
+        """Return the repository object embedded in others, or the minimal one.
+
+        ``full`` adds what only ``GET /repos/{o}/{r}`` answers (organization, counts).
+        """
         r = self.repo_url(repo)
         owner = self.user(repo.owner)
         assert owner is not None
@@ -112,6 +116,7 @@ class Renderer:
                 "has_downloads": True,
                 "has_wiki": True,
                 "has_pages": False,
+                "has_discussions": False,
                 "forks_count": 0,
                 "mirror_url": None,
                 "archived": False,
@@ -142,11 +147,14 @@ class Renderer:
                 "delete_branch_on_merge": False,
                 "allow_update_branch": False,
                 "use_squash_pr_title_as_default": False,
-                "organization": owner if owner["type"] == "Organization" else None,
-                "network_count": 0,
-                "subscribers_count": 0,
             }
         )
+        if full:
+            body["organization"] = owner if owner["type"] == "Organization" else None
+            body["network_count"] = body["subscribers_count"] = 0
+            # Kept to the recorded real answer (tests/data/github-api/get-repository.json),
+            # which predates has_discussions; see tests/testing/openapi.py RECORDED.
+            del body["has_discussions"]
         return body
 
     def label(self, repo: Repo, label: Label) -> JSON:
@@ -278,6 +286,11 @@ class Renderer:
         r = self.repo_url(repo)
         p = f"{r}/pulls/{pr.number}"
         base_sha = repo.git.resolve(f"refs/heads/{pr.base_ref}") or ""
+        try:
+            stats = repo.git.file_stats(f"refs/heads/{pr.base_ref}", pr.head_sha)
+        except GitCommandError:  # unrelated histories: no merge base to diff from
+            stats = []
+        commits = repo.git.git("rev-list", "--count", f"refs/heads/{pr.base_ref}..{pr.head_sha}")
         body = self.issue(repo, issue)
         body.pop("pull_request", None)
         body.pop("closed_by", None)
@@ -309,6 +322,12 @@ class Renderer:
                 "auto_merge": None,
                 "rebaseable": False,
                 "maintainer_can_modify": False,
+                "review_comments": 0,
+                "commits": int(commits or 0),
+                "additions": sum(st.additions for st in stats),
+                "deletions": sum(st.deletions for st in stats),
+                "changed_files": len(stats),
+                "_links": self._pull_links(repo, pr),
             }
         )
         for key in (
@@ -323,63 +342,34 @@ class Renderer:
             body.pop(key, None)
         return body
 
+    def _pull_links(self, repo: Repo, pr: PullRequest) -> JSON:
+        r = self.repo_url(repo)
+        hrefs = {
+            "self": f"{r}/pulls/{pr.number}",
+            "html": f"{HTML}/{repo.full_name}/pull/{pr.number}",
+            "issue": f"{r}/issues/{pr.number}",
+            "comments": f"{r}/issues/{pr.number}/comments",
+            "review_comments": f"{r}/pulls/{pr.number}/comments",
+            "review_comment": f"{r}/pulls/comments{{/number}}",
+            "commits": f"{r}/pulls/{pr.number}/commits",
+            "statuses": f"{r}/statuses/{pr.head_sha}",
+        }
+        return {k: {"href": v} for k, v in hrefs.items()}
+
     def review(self, repo: Repo, review: Review) -> JSON:
         """Return a pull request review object."""
+        html = f"{HTML}/{repo.full_name}/pull/{review.pr_number}#pullrequestreview-{review.id}"
+        pull_url = f"{self.repo_url(repo)}/pulls/{review.pr_number}"
         return {
             "id": review.id,
             "node_id": _NODE,
             "user": self.user(review.user),
             "body": review.body,
             "state": review.state,
-            "html_url": f"{HTML}/{repo.full_name}/pull/{review.pr_number}"
-            f"#pullrequestreview-{review.id}",
-            "pull_request_url": f"{self.repo_url(repo)}/pulls/{review.pr_number}",
+            "html_url": html,
+            "pull_request_url": pull_url,
             "author_association": association(repo, self.users.get(review.user)),
             "submitted_at": review.submitted_at,
             "commit_id": review.commit_id,
-        }
-
-    def status(self, repo: Repo, status: Status, with_creator: bool = True) -> JSON:
-        """Return a commit status object (the combined view omits ``creator``)."""
-        body: JSON = {
-            "url": f"{self.repo_url(repo)}/statuses/{status.sha}",
-            "avatar_url": "https://avatars.githubusercontent.com/u/1000?v=4",
-            "id": status.id,
-            "node_id": _NODE,
-            "state": status.state,
-            "description": status.description,
-            "target_url": status.target_url,
-            "context": status.context,
-            "created_at": status.created_at,
-            "updated_at": status.created_at,
-        }
-        if with_creator:
-            body["creator"] = self.user(status.creator)
-        return body
-
-    def check_run(self, repo: Repo, run: CheckRun) -> JSON:
-        """Return a check run object."""
-        return {
-            "id": run.id,
-            "node_id": _NODE,
-            "head_sha": run.head_sha,
-            "external_id": run.external_id,
-            "url": f"{self.repo_url(repo)}/check-runs/{run.id}",
-            "html_url": f"{HTML}/{repo.full_name}/runs/{run.id}",
-            "details_url": run.details_url,
-            "status": run.status,
-            "conclusion": run.conclusion,
-            "started_at": run.started_at,
-            "completed_at": run.completed_at,
-            "output": {
-                "title": run.output.get("title"),
-                "summary": run.output.get("summary"),
-                "text": run.output.get("text"),
-                "annotations_count": 0,
-                "annotations_url": f"{self.repo_url(repo)}/check-runs/{run.id}/annotations",
-            },
-            "name": run.name,
-            "check_suite": {"id": run.id},
-            "app": {"id": 1, "slug": run.app_slug, "name": run.app_slug},
-            "pull_requests": [],
+            "_links": {"html": {"href": html}, "pull_request": {"href": pull_url}},
         }

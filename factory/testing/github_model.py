@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from factory.testing.github_git import BareRepo
+from factory.testing.github_git import BareRepo, MergeConflictError
 
 PERMISSIONS = ("admin", "maintain", "write", "triage", "read", "none")
 
@@ -263,3 +263,14 @@ def association(repo: Repo, user: User | None) -> str:
     if user.permission == "read":
         return "CONTRIBUTOR"
     return "NONE"
+
+
+def mergeable(repo: Repo, pr: PullRequest) -> bool | None:
+    """Return whether the PR merges cleanly into its base now (None once merged/closed)."""
+    if pr.merged or repo.issues[pr.number].state != "open":
+        return None
+    try:
+        repo.git.merge_tree(f"refs/heads/{pr.base_ref}", pr.head_sha)
+    except MergeConflictError:
+        return False
+    return True

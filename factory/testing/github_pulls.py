@@ -12,6 +12,9 @@ from typing import Any
 
 from factory.testing.github_git import MergeConflictError
 from factory.testing.github_json import JSON
+from factory.testing.github_json_checks import check_run
+from factory.testing.github_json_checks import status as status_json
+from factory.testing.github_json_git import commit
 from factory.testing.github_model import (
     ApiError,
     CheckRun,
@@ -20,6 +23,7 @@ from factory.testing.github_model import (
     Review,
     Status,
     invalid,
+    mergeable,
     not_found,
     now_iso,
 )
@@ -46,17 +50,6 @@ def pull(hub: Hub, repo: Repo, number: int) -> PullRequest:
             repo.git.set_ref(f"refs/pull/{number}/head", sha)
             hub._issue_hook(repo, issue, "synchronize", repo.owner)
     return pr
-
-
-def mergeable(repo: Repo, pr: PullRequest) -> bool | None:
-    """Return whether the PR merges cleanly into its base now (None once merged/closed)."""
-    if pr.merged or repo.issues[pr.number].state != "open":
-        return None
-    try:
-        repo.git.merge_tree(f"refs/heads/{pr.base_ref}", pr.head_sha)
-    except MergeConflictError:
-        return False
-    return True
 
 
 def pr_json(hub: Hub, repo: Repo, pr: PullRequest) -> JSON:
@@ -211,7 +204,7 @@ def create_status(hub: Hub, repo: Repo, sha: str, actor: str, data: dict[str, An
             "context": status.context,
             "description": status.description,
             "state": status.state,
-            "commit": {"sha": resolved},
+            "commit": commit(hub.render, repo, resolved),
             "branches": [],
             "created_at": status.created_at,
             "updated_at": status.created_at,
@@ -240,7 +233,7 @@ def combined_status(hub: Hub, repo: Repo, ref: str) -> JSON:
     url = hub.render.repo_url(repo)
     return {
         "state": overall,
-        "statuses": [hub.render.status(repo, s, with_creator=False) for s in items],
+        "statuses": [status_json(hub.render, repo, s, with_creator=False) for s in items],
         "sha": sha,
         "total_count": len(items),
         "repository": hub.render.repo(repo, minimal=True),
@@ -272,8 +265,13 @@ def save_check_run(
     if run.conclusion is not None:
         run.status = "completed"
         run.completed_at = data.get("completed_at") or run.completed_at or now_iso()
-    action = "created" if created else ("completed" if run.status == "completed" else "updated")
-    hub.emit(
-        "check_run", repo, actor, {"action": action, "check_run": hub.render.check_run(repo, run)}
-    )
+    if created or run.status == "completed":
+        # GitHub sends check_run webhooks on creation and completion only (no "updated").
+        action = "created" if created else "completed"
+        hub.emit(
+            "check_run",
+            repo,
+            actor,
+            {"action": action, "check_run": check_run(hub.render, repo, run)},
+        )
     return run

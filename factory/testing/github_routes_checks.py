@@ -15,6 +15,11 @@ from typing import Any
 import jwt
 
 from factory.testing.github_http import Reply, Request, Router, paginate
+from factory.testing.github_json_accounts import installation
+from factory.testing.github_json_checks import app as app_json
+from factory.testing.github_json_checks import check_run
+from factory.testing.github_json_checks import status as status_json
+from factory.testing.github_json_git import commit
 from factory.testing.github_model import ApiError, Token, not_found
 from factory.testing.github_pulls import combined_status, create_status, save_check_run
 
@@ -25,7 +30,7 @@ router = Router()
 def post_status(req: Request) -> Reply:
     """POST /statuses/{sha} {state, context, description, target_url}: 201."""
     status = create_status(req.hub, req.repo, req.params["sha"], req.login, req.data())
-    body = req.hub.render.status(req.repo, status)
+    body = status_json(req.hub.render, req.repo, status)
     return Reply(201, body, {"location": body["url"]})
 
 
@@ -40,14 +45,14 @@ def list_statuses(req: Request) -> Reply:
     """GET /commits/{ref}/statuses: every status, newest first."""
     sha = req.repo.git.resolve(req.params["ref"])
     items = [s for s in reversed(req.repo.statuses) if s.sha == sha]
-    return paginate(req, [req.hub.render.status(req.repo, s) for s in items])
+    return paginate(req, [status_json(req.hub.render, req.repo, s) for s in items])
 
 
 @router.add("POST", "/check-runs")
 def post_check_run(req: Request) -> Reply:
     """POST /check-runs {name, head_sha, status, conclusion, output}: 201."""
     run = save_check_run(req.hub, req.repo, req.login, req.data())
-    return Reply(201, req.hub.render.check_run(req.repo, run))
+    return Reply(201, check_run(req.hub.render, req.repo, run))
 
 
 def _run(req: Request) -> Any:
@@ -61,14 +66,14 @@ def _run(req: Request) -> Any:
 @router.add("GET", r"/check-runs/(?P<id>\d+)")
 def get_check_run(req: Request) -> Reply:
     """GET /check-runs/{id} (its ``output.text`` carries the failing log)."""
-    return Reply(body=req.hub.render.check_run(req.repo, _run(req)))
+    return Reply(body=check_run(req.hub.render, req.repo, _run(req)))
 
 
 @router.add("PATCH", r"/check-runs/(?P<id>\d+)")
 def patch_check_run(req: Request) -> Reply:
     """PATCH /check-runs/{id}: update status, conclusion, output."""
     run = save_check_run(req.hub, req.repo, req.login, req.data(), _run(req))
-    return Reply(body=req.hub.render.check_run(req.repo, run))
+    return Reply(body=check_run(req.hub.render, req.repo, run))
 
 
 @router.add("GET", "/commits/(?P<ref>.+)/check-runs")
@@ -81,7 +86,7 @@ def list_check_runs(req: Request) -> Reply:
         for r in reversed(req.repo.check_runs)
         if r.head_sha == sha and (not name or r.name == name) and (not status or r.status == status)
     ]
-    page = paginate(req, [req.hub.render.check_run(req.repo, r) for r in runs])
+    page = paginate(req, [check_run(req.hub.render, req.repo, r) for r in runs])
     page.body = {"total_count": len(runs), "check_runs": page.body}
     return page
 
@@ -112,14 +117,7 @@ def get_app(req: Request) -> Reply:
     _check_jwt(req)
     app = req.hub.app
     assert app is not None
-    return Reply(
-        body={
-            "id": app.app_id,
-            "slug": app.slug,
-            "name": app.slug,
-            "owner": req.hub.render.user(app.slug),
-        }
-    )
+    return Reply(body=app_json(req.hub.render, app))
 
 
 @router.add("GET", "/installation")
@@ -128,18 +126,7 @@ def get_installation(req: Request) -> Reply:
     _check_jwt(req)
     app = req.hub.app
     assert app is not None
-    return Reply(
-        body={
-            "id": req.repo.installation_id,
-            "account": req.hub.render.user(req.repo.owner),
-            "app_id": app.app_id,
-            "app_slug": app.slug,
-            "target_type": "Organization",
-            "repository_selection": "all",
-            "permissions": {"issues": "write", "pull_requests": "write", "contents": "write"},
-            "events": [],
-        }
-    )
+    return Reply(body=installation(req.hub.render, req.repo, app))
 
 
 @router.add("POST", r"/app/installations/(?P<id>\d+)/access_tokens", repo=False)
@@ -174,28 +161,4 @@ def get_commit(req: Request) -> Reply:
     sha = req.repo.git.resolve(req.params["ref"])
     if sha is None:
         raise ApiError(422, f"No commit found for SHA: {req.params['ref']}")
-    info = req.repo.git.commit_info(sha)
-    parents = req.repo.git.git("rev-list", "--parents", "-n", "1", sha).split()[1:]
-    url = f"{req.hub.render.repo_url(req.repo)}/commits/{sha}"
-    who = {"name": info["name"], "email": info["email"], "date": info["date"]}
-    return Reply(
-        body={
-            "sha": sha,
-            "node_id": "MDA6RW50aXR5MQ==",
-            "url": url,
-            "html_url": f"https://github.com/{req.repo.full_name}/commit/{sha}",
-            "commit": {
-                "message": info["message"].rstrip("\n"),
-                "author": who,
-                "committer": who,
-                "tree": {"sha": info["tree"]},
-                "url": url,
-            },
-            "author": None,
-            "committer": None,
-            "parents": [
-                {"sha": p, "url": f"{req.hub.render.repo_url(req.repo)}/commits/{p}"}
-                for p in parents
-            ],
-        }
-    )
+    return Reply(body=commit(req.hub.render, req.repo, sha))

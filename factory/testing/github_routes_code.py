@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from factory.testing.github_http import Reply, Request, Router, paginate
+from factory.testing.github_json_git import branch
 from factory.testing.github_model import ApiError, PullRequest, not_found
 from factory.testing.github_pulls import create_pull, create_review, merge_pull, pr_json, pull
 
@@ -109,8 +110,7 @@ def get_branch(req: Request) -> Reply:
     sha = req.repo.git.resolve(f"refs/heads/{name}")
     if sha is None:
         raise ApiError(404, "Branch not found")
-    url = f"{req.hub.render.repo_url(req.repo)}/commits/{sha}"
-    return Reply(body={"name": name, "commit": {"sha": sha, "url": url}, "protected": False})
+    return Reply(body=branch(req.hub.render, req.repo, name, sha))
 
 
 # -- pull requests --------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from factory.testing.github_http import Reply, Request, Router, paginate
+from factory.testing.github_json_accounts import profile
 from factory.testing.github_model import ApiError, Issue, Repo, association, not_found
 
 router = Router()
@@ -28,13 +29,13 @@ def _created(req: Request, body: dict[str, Any], location: str) -> Reply:
 def get_repo(req: Request) -> Reply:
     """GET /repos/{o}/{r}."""
     viewer = req.hub.users.get(req.token.login) if req.token else None
-    return Reply(body=req.hub.render.repo(req.repo, viewer))
+    return Reply(body=req.hub.render.repo(req.repo, viewer, full=True))
 
 
 @router.add("GET", "/user", repo=False)
 def get_me(req: Request) -> Reply:
     """GET /user: the caller."""
-    return Reply(body=req.hub.render.user(req.login))
+    return Reply(body=profile(req.hub.render, req.login, private=True))
 
 
 @router.add("GET", "/users/(?P<login>[^/]+)", repo=False)
@@ -42,7 +43,7 @@ def get_user(req: Request) -> Reply:
     """GET /users/{login}; 404 for unknown logins."""
     if req.params["login"] not in req.hub.users:
         raise not_found()
-    return Reply(body=req.hub.render.user(req.params["login"]))
+    return Reply(body=profile(req.hub.render, req.params["login"]))
 
 
 @router.add("GET", "/rate_limit", repo=False)
@@ -63,7 +64,7 @@ def get_permission(req: Request) -> Reply:
         body={
             "permission": _LEGACY[role],
             "role_name": role,
-            "user": req.hub.render.user(user.login),
+            "user": {**(req.hub.render.user(user.login) or {}), "role_name": role},
         }
     )
 
@@ -367,5 +368,10 @@ def search_issues(req: Request) -> Reply:
     page = paginate(req, [req.hub.render.issue(r, i, listed=True) for r, i in found])
     for item in page.body:
         item["score"] = 1.0
-    page.body = {"total_count": len(found), "incomplete_results": False, "items": page.body}
+        item["body"] = item["body"] or ""  # issue-search-result-item: body is a string
+    page.body = {
+        "total_count": len(found),
+        "incomplete_results": False,
+        "items": page.body,
+    }
     return page

@@ -30,6 +30,7 @@ from factory.testing.github_model import (
     Token,
     User,
     invalid,
+    mergeable,
     not_found,
     now_iso,
 )
@@ -132,13 +133,11 @@ class Hub:
 
     def _issue_hook(self, repo: Repo, issue: Issue, action: str, actor: str, **extra: Any) -> None:
         if issue.is_pr:
-            from factory.testing.github_pulls import pr_json
-
             pr = repo.pulls[issue.number]
             body = {
                 "action": action,
                 "number": issue.number,
-                "pull_request": pr_json(self, repo, pr),
+                "pull_request": self.render.pull(repo, pr, mergeable(repo, pr)),
             }
             self.emit("pull_request", repo, actor, {**body, **extra})
         else:

@@ -13,6 +13,7 @@ import pytest
 from github import Auth, Github
 
 from factory.testing.fake_github import FakeGitHub
+from tests.testing.openapi import description, record
 
 REPO = "acme/widgets"
 
@@ -28,13 +29,16 @@ class Answer:
 
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
-    """A started FakeGitHub with acme/widgets and users alice (admin), bob (write), eve (none)."""
+    """A started FakeGitHub (acme/widgets; alice admin, bob write, eve none), answers checked."""
     with FakeGitHub() as gh:
         gh.create_repo(REPO, files={"README.md": "# widgets\n", "src/app.py": "print('hi')\n"})
         gh.add_user("alice", token="t-alice", permission="admin")
         gh.add_user("bob", token="t-bob", permission="write")
         gh.add_user("eve", token="t-eve", permission="none")
+        exchanges = record(gh)
         yield gh
+        # Every answer and webhook of every test here fits GitHub's OpenAPI description.
+        assert description().violations(exchanges, gh.webhook_log) == []
 
 
 @pytest.fixture

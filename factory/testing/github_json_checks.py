@@ -1,0 +1,82 @@
+"""JSON shapes of the fake GitHub's CI objects: commit statuses, check runs, their Apps."""
+
+from __future__ import annotations
+
+from factory.testing.github_json import HTML, JSON, Renderer
+from factory.testing.github_model import AppConfig, CheckRun, Repo, Status
+
+_NODE = "MDA6RW50aXR5MQ=="
+_CREATED = "2020-01-01T00:00:00Z"
+APP_PERMISSIONS = {"issues": "write", "pull_requests": "write", "contents": "write"}
+APP_EVENTS = ["check_run", "issue_comment", "issues", "pull_request", "pull_request_review"]
+
+
+def app(render: Renderer, config: AppConfig) -> JSON:
+    """Return the ``integration`` object of an App (``GET /app``, a check run's ``app``)."""
+    return {
+        "id": config.app_id,
+        "slug": config.slug,
+        "node_id": "A_kwDOFAKE",
+        "client_id": f"Iv1.{config.app_id:016x}",
+        "owner": render.user(config.slug),
+        "name": config.slug,
+        "description": "",
+        "external_url": f"{HTML}/apps/{config.slug}",
+        "html_url": f"{HTML}/apps/{config.slug}",
+        "created_at": _CREATED,
+        "updated_at": _CREATED,
+        "permissions": dict(APP_PERMISSIONS),
+        "events": list(APP_EVENTS),
+    }
+
+
+def status(render: Renderer, repo: Repo, item: Status, with_creator: bool = True) -> JSON:
+    """Return a commit status object (the combined view omits ``creator``)."""
+    body: JSON = {
+        "url": f"{render.repo_url(repo)}/statuses/{item.sha}",
+        "avatar_url": "https://avatars.githubusercontent.com/u/1000?v=4",
+        "id": item.id,
+        "node_id": _NODE,
+        "state": item.state,
+        "description": item.description,
+        "target_url": item.target_url,
+        "context": item.context,
+        "created_at": item.created_at,
+        "updated_at": item.created_at,
+    }
+    if with_creator:
+        body["creator"] = render.user(item.creator)
+    return body
+
+
+def check_run(render: Renderer, repo: Repo, run: CheckRun) -> JSON:
+    """Return a check run object, unset fields filled as GitHub fills them.
+
+    An unset ``external_id`` is ``""``; an unset ``details_url`` is the App's homepage.
+    """
+    api = f"{render.repo_url(repo)}/check-runs/{run.id}"
+    owner = app(render, AppConfig(1, run.app_slug))
+    return {
+        "id": run.id,
+        "node_id": _NODE,
+        "head_sha": run.head_sha,
+        "external_id": run.external_id or "",
+        "url": api,
+        "html_url": f"{HTML}/{repo.full_name}/runs/{run.id}",
+        "details_url": run.details_url or owner["external_url"],
+        "status": run.status,
+        "conclusion": run.conclusion,
+        "started_at": run.started_at,
+        "completed_at": run.completed_at,
+        "output": {
+            "title": run.output.get("title"),
+            "summary": run.output.get("summary"),
+            "text": run.output.get("text"),
+            "annotations_count": 0,
+            "annotations_url": f"{api}/annotations",
+        },
+        "name": run.name,
+        "check_suite": {"id": run.id},
+        "app": owner,
+        "pull_requests": [],
+    }
