@@ -19,10 +19,15 @@ class EventLog(StoreBase):
     def add_event(self, event: Event) -> tuple[int, bool]:
         """Store ``event`` unless its dedup key is already stored.
 
-        Returns (event id, True) when stored now, (existing id, False) for a duplicate.
+        Returns (event id, True) when stored now, (existing id, False) for a duplicate; either
+        way the row is on disk (synchronous=FULL), so the caller may acknowledge the event.
         Raises StoreError when the store is read-only.
         """
-        with self._write() as conn:
+        return self._store_event(event, durable=True)
+
+    def _store_event(self, event: Event, *, durable: bool) -> tuple[int, bool]:
+        """``add_event`` with the commit's durability chosen; NORMAL only to measure the cost."""
+        with self._write(durable=durable) as conn:
             existing = conn.execute(
                 select(events.c.id).where(events.c.dedup_key == event.dedup_key)
             ).scalar_one_or_none()
