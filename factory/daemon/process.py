@@ -130,7 +130,7 @@ class Daemon:
             secrets=tuple(settings.secret_values()),
             retry_delay=self.dispatcher.retry_delay,
         )
-        self.runner = Runner(self.env)
+        self.runner = Runner(self.env, stopping=self.stopping)
         self.recover()
         self.schedules = Schedules(self.store, find=self._select, on_stored=self.wake.set)
         if self.background:

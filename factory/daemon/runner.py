@@ -11,8 +11,9 @@ retry finds what an earlier attempt already wrote.
 A full disk (the workspace's or the store's) fails the run with the reason
 ``no space left on device``. When the store itself cannot write the final status, the
 runner keeps trying to finish the row for ``finish_retry_for_s`` (space freed meanwhile, e.g.
-by the workspace sweep or a person, lets it through); a row still ``running`` after that is
-marked ``interrupted`` and re-queued by recovery at the next start.
+by the workspace sweep or a person, lets it through); a row still ``running`` after that, or
+when the daemon stops first, is marked ``interrupted`` and re-queued by recovery at the next
+start.
 """
 
 from __future__ import annotations
@@ -98,10 +99,18 @@ def no_space(exc: BaseException) -> bool:
 class Runner:
     """Executes started runs (status ``running``) to a final status."""
 
-    def __init__(self, env: RunEnv, *, finish_retry_for_s: float = 300.0) -> None:
-        """Run with ``env``; a final status the store refuses is retried ``finish_retry_for_s``."""
+    def __init__(
+        self,
+        env: RunEnv,
+        *,
+        finish_retry_for_s: float = 300.0,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        """Run with ``env``; a final status the store refuses is retried ``finish_retry_for_s``
+        seconds, or until ``stopping`` is set (the daemon shuts down: recovery takes over)."""
         self.env = env
         self.finish_retry_for_s = finish_retry_for_s
+        self.stopping = stopping or threading.Event()
 
     def execute(self, run: RunRecord, cancel: threading.Event, automation: Automation) -> str:
         """Run ``run`` with ``automation`` (the version it started with); return its status.
@@ -144,9 +153,8 @@ class Runner:
                 bound.error(
                     "run_finish_failed", error=redactor.scrub(str(exc)), retry_s=max(0.0, left)
                 )
-                if left <= 0:
+                if left <= 0 or self.stopping.wait(min(delay, left)):
                     return status  # still running: recovery at next start marks it interrupted
-                time.sleep(min(delay, left))
                 delay = min(delay * 2, 5.0)
         bound.info(
             "run_finished",

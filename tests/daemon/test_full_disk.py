@@ -140,6 +140,32 @@ def test_full_store_disk_finishes_the_row_once_space_returns(
     )
 
 
+def test_row_the_full_store_could_not_finish_is_recovered_at_next_start(
+    factory: Factory, tmpfs: Mount
+) -> None:
+    """A run still ``running`` when the daemon stops on a full store is interrupted and
+    re-queued by the next daemon's recovery once space exists."""
+    _only_builder(factory)
+    factory.anthropic.responder = _sleep_then_done
+    data = tmpfs(Path(factory.settings.data_dir), "24m")
+    running = run_daemon(factory)
+    try:
+        factory.github.add_labels(REPO, factory.world.bug, READY, as_user=MAINTAINER)
+        _first_builder_run(factory, finished=False)
+        wait_for(lambda: host_pids_with(MARKER), what="the sandboxed command")
+        filler = fill(data)
+        time.sleep(6)  # the command ends; recording its result finds the disk full
+    finally:
+        running.stop()
+    left = [(r.attempt, r.status) for r in factory.runs("builder")]
+    filler.unlink()
+    again = factory.daemon()
+    again.start()
+    again.shutdown()
+    after = sorted((r.attempt, r.status) for r in factory.runs("builder"))
+    assert (left, after) == ([(1, "running")], [(1, "interrupted"), (2, "queued")])
+
+
 def test_kept_failed_workspaces_are_swept_on_a_timer(factory: Factory) -> None:
     """A kept workspace whose time is up is removed by the running daemon's periodic sweep."""
     daemon = Daemon(factory.settings, sweep_interval_s=0.2)
