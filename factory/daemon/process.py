@@ -5,9 +5,8 @@ what is missing or invalid), takes the data directory's lock, recovers, then sta
 threads; ``serve_forever()`` runs the dispatch loop in the main thread until SIGTERM/SIGINT;
 ``shutdown()`` stops taking work, cancels sessions, kills sandboxes, marks what did not
 finish ``interrupted`` and re-queues it, all within a few seconds. A second signal exits at
-once. Recovery at start: runs left ``running`` by a crash become ``interrupted``, their
-claims are released and they are re-queued; output intents are settled by marker before
-anything runs again; stored events not yet dispatched are dispatched by the loop.
+once. Recovery at start: see factory/daemon/recovery.py. Kept workspaces of failed runs are
+swept at start and every ``sweep_interval_s`` while running.
 """
 
 from __future__ import annotations
@@ -55,6 +54,8 @@ log = structlog.get_logger(__name__)
 
 DRAIN_S = 5.0
 """How long shutdown waits for cancelled runs to record their end before marking them."""
+SWEEP_INTERVAL_S = 600.0
+"""How often kept workspaces of failed runs are checked and removed once their time is up."""
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Daemon:
     background: bool = True
     """Run the scheduler, reloader, poller and HTTP port; False for one in-process run."""
     active: dict[str, Active] = field(default_factory=dict)
+    sweep_interval_s: float = SWEEP_INTERVAL_S
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.settings.data_dir)
@@ -128,7 +130,7 @@ class Daemon:
             secrets=tuple(settings.secret_values()),
             retry_delay=self.dispatcher.retry_delay,
         )
-        self.runner = Runner(self.env)
+        self.runner = Runner(self.env, stopping=self.stopping)
         self.recover()
         self.schedules = Schedules(self.store, find=self._select, on_stored=self.wake.set)
         if self.background:
@@ -147,6 +149,7 @@ class Daemon:
         self.schedules.sync(self.watcher.config)
         self.schedules.start()
         self._thread("reload", self.watcher.run)
+        self._thread("sweeper", self._sweep_loop)
         if settings.poll_interval_s > 0:
             poller = GitHubPoller(
                 github.repo,
@@ -161,6 +164,14 @@ class Daemon:
             self._thread("poller", poller.run)
         self.http = HttpServer(self._app(), settings.host, settings.port)
         self.http.start()
+
+    def _sweep_loop(self, stop: threading.Event) -> None:
+        """Remove kept workspaces whose time is up, every ``sweep_interval_s``, until ``stop``."""
+        while self.env.workspaces is not None and not stop.wait(self.sweep_interval_s):
+            try:
+                self.env.workspaces.sweep()
+            except Exception:  # the sweeper must keep sweeping; the error is logged
+                log.exception("workspace_sweep_failed")
 
     def _preflight(self) -> None:
         """Load the config and check what ``start`` needs; raise StartRefused with it all."""

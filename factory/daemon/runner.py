@@ -7,11 +7,20 @@ the output gate (recorded as intent first, idempotent by marker). A failed run t
 succeed on another try (infrastructure, not the model's own verdict) is re-queued with
 backoff; every attempt of one (event, automation) shares one idempotency scope, so a
 retry finds what an earlier attempt already wrote.
+
+A full disk (the workspace's or the store's) fails the run with the reason
+``no space left on device``. When the store itself cannot write the final status, the
+runner keeps trying to finish the row for ``finish_retry_for_s`` (space freed meanwhile, e.g.
+by the workspace sweep or a person, lets it through); a row still ``running`` after that, or
+when the daemon stops first, is marked ``interrupted`` and re-queued by recovery at the next
+start.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import sqlite3
 import threading
 import time
 from contextlib import ExitStack
@@ -68,12 +77,46 @@ from factory.workspace import Workspace, export_patch, ref_for_mode
 
 log = structlog.get_logger(__name__)
 
+NO_SPACE = "no space left on device"
+"""The stop reason of a run that failed because a disk (workspace or store) was full."""
+_NO_SPACE_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def no_space(exc: BaseException) -> bool:
+    """Return True if ``exc`` or an exception it came from says a disk is full.
+
+    Looks at OS errors (ENOSPC, EDQUOT), SQLite's SQLITE_FULL and, for tools that only report
+    text (git's stderr inside a GitError), the message.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if any(text in str(current).lower() for text in _NO_SPACE_TEXTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
 
 class Runner:
     """Executes started runs (status ``running``) to a final status."""
 
-    def __init__(self, env: RunEnv) -> None:
+    def __init__(
+        self,
+        env: RunEnv,
+        *,
+        finish_retry_for_s: float = 300.0,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        """Run with ``env``; a final status the store refuses is retried ``finish_retry_for_s``
+        seconds, or until ``stopping`` is set (the daemon shuts down: recovery takes over)."""
         self.env = env
+        self.finish_retry_for_s = finish_retry_for_s
+        self.stopping = stopping or threading.Event()
 
     def execute(self, run: RunRecord, cancel: threading.Event, automation: Automation) -> str:
         """Run ``run`` with ``automation`` (the version it started with); return its status.
@@ -96,16 +139,29 @@ class Runner:
             status = "interrupted" if cancel.is_set() else "failed"
             error = redactor.scrub(f"{type(exc).__name__}: {exc}")[:4000]
             retryable = status == "failed" and is_retryable(exc)
-            bound.warning("run_error", error=error, retryable=retryable)
+            if no_space(exc):
+                stop_reason = NO_SPACE
+            bound.warning("run_error", error=error, retryable=retryable, stop_reason=stop_reason)
         finally:
             state.failed = status != "succeeded"
             cleanup.close()  # every callback is wrapped by _safe: cleanup never raises
         crashpoint("run_before_finish")
-        try:
-            record = self._finish(run, automation, status, stop_reason, error, retryable, state)
-        except Exception as exc:  # the store itself failed; recovery at next start fixes the row
-            bound.error("run_finish_failed", error=redactor.scrub(str(exc)))
-            return status
+        deadline = time.monotonic() + self.finish_retry_for_s
+        delay = 0.25
+        while True:
+            try:
+                record = self._finish(run, automation, status, stop_reason, error, retryable, state)
+                break
+            except Exception as exc:  # the store failed (disk full, …): try again for a while
+                if no_space(exc) and stop_reason is None and status != "succeeded":
+                    stop_reason = NO_SPACE
+                left = deadline - time.monotonic()
+                bound.error(
+                    "run_finish_failed", error=redactor.scrub(str(exc)), retry_s=max(0.0, left)
+                )
+                if left <= 0 or self.stopping.wait(min(delay, left)):
+                    return status  # still running: recovery at next start marks it interrupted
+                delay = min(delay * 2, 5.0)
         bound.info(
             "run_finished",
             status=record.status,
@@ -135,7 +191,10 @@ class Runner:
                 run.id, status, stop_reason=stop_reason, error=error, retryable=retryable
             )
         except StoreError:
-            return store.get_run(run.id)  # already finished by shutdown/recovery
+            current = store.get_run(run.id)
+            if current.status == "running":
+                raise  # the write itself failed (disk full, lock), not a finished row
+            return current  # already finished by shutdown/recovery
         if state.busy and record.attempt < MAX_BUSY_ATTEMPTS:
             retry = store.retry_run(record.id, not_before=utcnow() + BUSY_DELAY)
             log.info("run_requeued_busy", run_id=record.id, retry=retry)

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import structlog
@@ -58,6 +58,10 @@ ETC_ENTRIES = (
 """The pieces of /etc that git, python3, bash and coreutils need; nothing with secrets.
 
 Not /etc/ssl/private: a root daemon's sandbox runs as (namespaced) uid 0, which owns it."""
+HARDENING_FLAGS = ("--disable-userns", "--cap-drop", "--new-session")
+"""Flags that each close one attack (nested user namespaces, capabilities, TIOCSTI).
+
+``BwrapSandbox(without=...)`` leaves some out: only for the tests that prove each is needed."""
 CGROUP_OVERHEAD = 2
 """Tasks in a pids cgroup that are not the command: bwrap (the sh wrapper execs it), its pid 1."""
 
@@ -76,12 +80,26 @@ class BwrapSandbox:
 
     name = "bwrap"
 
-    def __init__(self, bwrap: str = "bwrap", *, use_cgroup: bool | None = None) -> None:
+    def __init__(
+        self,
+        bwrap: str = "bwrap",
+        *,
+        use_cgroup: bool | None = None,
+        without: Collection[str] = (),
+    ) -> None:
         """Use the ``bwrap`` binary (a name on PATH or a path).
 
         ``use_cgroup``: put each command in a pids cgroup; default: only when running as root
-        (where RLIMIT_NPROC does not apply). Nothing is checked until ``probe()``/``exec()``.
+        (where RLIMIT_NPROC does not apply). ``without``: HARDENING_FLAGS to leave out, only
+        for tests that show the attack each one stops. Nothing is checked until
+        ``probe()``/``exec()``. Raises ValueError for a ``without`` entry not in HARDENING_FLAGS.
         """
+        unknown = sorted(set(without) - set(HARDENING_FLAGS))
+        if unknown:
+            raise ValueError(f"without: {unknown} are not hardening flags {HARDENING_FLAGS}")
+        self._without = frozenset(without)
+        if self._without:
+            log.warning("sandbox_weakened", without=sorted(self._without))
         self.bwrap = bwrap
         self._use_cgroup = os.geteuid() == 0 if use_cgroup is None else use_cgroup
         self._cgroup_base: Path | None = None
@@ -165,10 +183,16 @@ class BwrapSandbox:
         env: Mapping[str, str],
     ) -> list[str]:
         """Return the full bwrap command line for one command (exposed for tests/bench)."""
-        args = [binary, "--unshare-all", "--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+        args = [binary, "--unshare-all", "--unshare-user"]
+        if "--disable-userns" not in self._without:
+            args.append("--disable-userns")
+        if "--cap-drop" not in self._without:
+            args += ["--cap-drop", "ALL"]
         if network == "full":
             args.append("--share-net")
-        args += ["--new-session", "--die-with-parent", "--hostname", "sandbox", "--clearenv"]
+        if "--new-session" not in self._without:
+            args.append("--new-session")
+        args += ["--die-with-parent", "--hostname", "sandbox", "--clearenv"]
         for d in SYSTEM_DIRS:
             if os.path.islink(d):
                 args += ["--symlink", os.readlink(d), d]

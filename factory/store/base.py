@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from factory.errors import StoreError
-from factory.store.engine import IMMEDIATE, make_engine
+from factory.store.engine import DURABLE, IMMEDIATE, NORMAL, make_engine, set_synchronous
 from factory.store.migrations import MIGRATIONS, Migration, applied_migrations, migrate
 
 log = structlog.get_logger(__name__)
@@ -83,9 +83,11 @@ class StoreBase:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, *, durable: bool = False) -> Iterator[Connection]:
         """Yield a connection in a write transaction, committed on success.
 
+        ``durable``: commit with ``synchronous=FULL`` (the WAL is fsynced at commit, so the
+        write survives power loss, not only a crash of the process), then go back to NORMAL.
         Raises StoreError for a read-only store, if SQLite cannot take the write lock, or if
         a constraint (foreign key, unique) refuses the write.
         """
@@ -94,9 +96,13 @@ class StoreBase:
         with self._lock:
             try:
                 with self._engine.connect() as conn:
-                    conn.execution_options(**{IMMEDIATE: True})
-                    with conn.begin():
-                        yield conn
+                    conn.execution_options(**{IMMEDIATE: True, DURABLE: durable})
+                    try:
+                        with conn.begin():
+                            yield conn
+                    finally:
+                        if durable:
+                            set_synchronous(conn, NORMAL)
             except OperationalError as exc:
                 raise StoreError(f"run store {self.path}: write failed: {exc.orig}") from exc
             except IntegrityError as exc:

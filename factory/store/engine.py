@@ -4,6 +4,12 @@ pysqlite's own transaction handling is switched off (``isolation_level=None``) s
 SQLAlchemy's begin emits our BEGIN: ``BEGIN IMMEDIATE`` for writes (the write lock is
 taken up front, so two writers queue on busy_timeout instead of failing to upgrade a
 read lock), a plain deferred ``BEGIN`` for reads (WAL readers never block the writer).
+
+Durability: connections run ``synchronous=NORMAL`` (in WAL mode a commit survives a crash of
+the process, kill -9, but the last commits can be lost on power loss). A transaction begun
+with the ``DURABLE`` option switches its connection to ``FULL`` just before its BEGIN, so
+its commit is fsynced before it returns: used where a commit is acknowledged to someone
+outside (an event stored for a webhook's 2xx). The caller switches it back after the commit.
 """
 
 from __future__ import annotations
@@ -19,6 +25,22 @@ from sqlalchemy.pool import QueuePool
 BUSY_TIMEOUT_MS = 5000
 IMMEDIATE = "factory_immediate"
 """Execution option: when true, the connection's transactions begin with BEGIN IMMEDIATE."""
+DURABLE = "factory_durable"
+"""Execution option: when true, the transaction commits with synchronous=FULL."""
+FULL, NORMAL = "FULL", "NORMAL"
+
+
+def set_synchronous(conn: Connection, level: str) -> None:
+    """Set ``PRAGMA synchronous`` on ``conn``'s SQLite connection, outside any transaction.
+
+    Goes to the driver connection directly: through SQLAlchemy the statement would begin a
+    transaction first. Raises ValueError for a level other than FULL or NORMAL.
+    """
+    if level not in (FULL, NORMAL):
+        raise ValueError(f"synchronous must be FULL or NORMAL, got {level!r}")
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA synchronous = {level}")
 
 
 def make_engine(path: Path, *, readonly: bool = False) -> Engine:
@@ -49,12 +71,14 @@ def make_engine(path: Path, *, readonly: bool = False) -> Engine:
         cursor.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA synchronous = {NORMAL}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(DURABLE, False):
+            set_synchronous(conn, FULL)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(IMMEDIATE, False) else "BEGIN")
 
     return engine

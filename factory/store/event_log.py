@@ -23,9 +23,16 @@ class EventLog(StoreBase):
 
         ``ignored`` is why the event must never be dispatched (kept for the record): it is
         stored as already dispatched. Returns (event id, True) when stored now, (existing
-        id, False) for a duplicate. Raises StoreError when the store is read-only.
+        id, False) for a duplicate; either way the row is on disk (synchronous=FULL), so the
+        caller may acknowledge the event. Raises StoreError when the store is read-only.
         """
-        with self._write() as conn:
+        return self._store_event(event, durable=True, ignored=ignored)
+
+    def _store_event(
+        self, event: Event, *, durable: bool, ignored: str | None = None
+    ) -> tuple[int, bool]:
+        """``add_event`` with the commit's durability chosen; NORMAL only to measure the cost."""
+        with self._write(durable=durable) as conn:
             existing = conn.execute(
                 select(events.c.id).where(events.c.dedup_key == event.dedup_key)
             ).scalar_one_or_none()
