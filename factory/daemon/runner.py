@@ -27,12 +27,14 @@ from factory.crashpoints import crashpoint
 from factory.daemon.runenv import (
     BUSY_DELAY,
     MAX_BUSY_ATTEMPTS,
+    MAX_PAUSED_ATTEMPTS,
     RunEnv,
     RunState,
     holder_of,
     is_retryable,
     key_scope,
     labels_to_confirm,
+    rate_limit_resume,
     safe,
 )
 from factory.daemon.runsetup import (
@@ -90,6 +92,10 @@ class Runner:
             status = "interrupted" if cancel.is_set() else "failed"
             error = redactor.scrub(f"{type(exc).__name__}: {exc}")[:4000]
             retryable = status == "failed" and is_retryable(exc)
+            resume = rate_limit_resume(exc) if status == "failed" else None
+            if resume is not None:  # GitHub said when: pause the run until then, not fail it
+                status, retryable, state.resume_at = "interrupted", True, resume
+                stop_reason = f"paused by a GitHub rate limit until {resume:%Y-%m-%d %H:%M:%S} UTC"
             bound.warning("run_error", error=error, retryable=retryable)
         finally:
             state.failed = status != "succeeded"
@@ -133,6 +139,9 @@ class Runner:
         if state.busy and record.attempt < MAX_BUSY_ATTEMPTS:
             retry = store.retry_run(record.id, not_before=utcnow() + BUSY_DELAY)
             log.info("run_requeued_busy", run_id=record.id, retry=retry)
+        elif state.resume_at is not None and record.attempt < MAX_PAUSED_ATTEMPTS:
+            retry = store.retry_run(record.id, not_before=state.resume_at)
+            log.info("run_paused_rate_limit", run_id=record.id, retry=retry)
         elif status == "failed" and retryable:
             self._maybe_retry(record, automation)
         return record
