@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from github import Auth, Github, GithubRetry
+from github import Auth, Github, GithubIntegration, GithubRetry
 from github.GithubException import RateLimitExceededExceedsMaxWait
 from github.Repository import Repository
 from urllib3 import Retry
@@ -174,10 +174,8 @@ def make_auth(settings: Settings) -> Auth.Token | Auth.AppInstallationAuth:
     raise ForgeError("no GitHub credentials: set GITHUB_TOKEN or the GITHUB_APP_* settings")
 
 
-def app_auth(
-    app_id: int, private_key: str | Path, installation_id: int
-) -> Auth.AppInstallationAuth:
-    """Return installation auth for App ``app_id`` (``private_key``: PEM text or a PEM file).
+def app_jwt_auth(app_id: int, private_key: str | Path) -> Auth.AppAuth:
+    """Return the JWT auth of App ``app_id`` (``private_key``: PEM text or a PEM file).
 
     Raises ForgeError when the key file cannot be read.
     """
@@ -188,7 +186,36 @@ def app_auth(
             raise ForgeError(f"GitHub App {app_id}: cannot read private key {private_key}") from exc
     else:
         pem = private_key
-    return Auth.AppAuth(app_id, pem).get_installation_auth(installation_id)
+    return Auth.AppAuth(app_id, pem)
+
+
+def app_auth(
+    app_id: int, private_key: str | Path, installation_id: int
+) -> Auth.AppInstallationAuth:
+    """Return installation auth for App ``app_id`` (``private_key``: PEM text or a PEM file).
+
+    Raises ForgeError when the key file cannot be read.
+    """
+    return app_jwt_auth(app_id, private_key).get_installation_auth(installation_id)
+
+
+def app_bot_login(
+    app_id: int, private_key: str | Path, base_url: str, pacing: Pacing | None = None
+) -> str:
+    """Return the login App ``app_id`` writes as, ``<slug>[bot]``, from ``GET /app`` (JWT).
+
+    An installation token has no user (GitHub answers ``GET /user`` with 403), so this is
+    how an App learns its own login. Raises ForgeError for an unreadable key, PyGithub's
+    GithubException when GitHub refuses the JWT, GitHubRateLimited past the wait bound.
+    """
+    pace = pacing or Pacing()
+    integration = GithubIntegration(
+        auth=app_jwt_auth(app_id, private_key),
+        base_url=base_url.rstrip("/"),
+        timeout=pace.timeout_s,
+        retry=make_retry(pace),
+    )
+    return f"{integration.get_app().slug}[bot]"
 
 
 def make_github(

@@ -15,6 +15,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import jwt
+
 from factory.testing.github_model import ApiError, Token
 
 PRIMARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
@@ -46,7 +48,11 @@ class Caller:
         if token is not None:
             return cls(f"user:{token.login}", f"user ID {user_id}")
         if bearer is not None:
-            return cls("app", "app")
+            try:
+                app = jwt.decode(bearer, options={"verify_signature": False}).get("iss")
+            except jwt.PyJWTError:
+                app = None
+            return cls(f"app:{app}", f"app ID {app}")
         return cls("anonymous", ANONYMOUS_NOTE, anonymous=True)
 
 
