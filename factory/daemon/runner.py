@@ -6,7 +6,8 @@ worker. Outputs are performed while the session runs, as the agent requests them
 the output gate (recorded as intent first, idempotent by marker). A failed run that may
 succeed on another try (infrastructure, not the model's own verdict) is re-queued with
 backoff; every attempt of one (event, automation) shares one idempotency scope, so a
-retry finds what an earlier attempt already wrote.
+retry finds what an earlier attempt already wrote. A GitHub rate limit is no failure: the
+run ends ``interrupted`` and its next attempt is queued for when GitHub said the limit ends.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class Pacing:
     max_retries: int = 3
     """Most retries of one request (rate limits and 5xx) before its error is raised."""
     max_rate_limit_wait: float = 300.0
-    """Longest single wait for a rate-limit reset; longer waits raise at once."""
+    """Longest single wait for a rate-limit reset; longer waits raise GitHubRateLimited at once."""
     backoff_factor: float = 0.5
     """Exponential backoff base between retries that carry no ``retry-after`` (0: none)."""
     timeout_s: int = 30
