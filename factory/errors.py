@@ -6,6 +6,7 @@ Each message names the id (file, run, automation, subject) it is about.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 
 class FactoryError(Exception):
@@ -188,3 +189,22 @@ class Refused(SessionStop):
 
 class ContextWindowExceeded(LimitsExceeded):
     """The conversation filled the model's context window (``model_context_window_exceeded``)."""
+
+
+class GitHubRateLimited(ForgeError):
+    """GitHub refused a request for rate limits for longer than the client waits.
+
+    Not a failure of the run: a later attempt, after ``resume_at``, may succeed, so the run
+    is paused and re-queued for then. Carries the request, the wait GitHub asked for and the
+    rate-limit resource (``core``, ``search``, or None for a secondary limit).
+    """
+
+    retryable: bool = True
+
+    def __init__(self, request: str, wait_s: float, resource: str | None = None) -> None:
+        self.request = request
+        self.wait_s = wait_s
+        self.resource = resource
+        self.resume_at = datetime.now(UTC) + timedelta(seconds=wait_s)
+        limit = f"rate limit ({resource})" if resource else "secondary rate limit"
+        super().__init__(f"{request} refused by GitHub's {limit}: retry in {wait_s:.0f} s")

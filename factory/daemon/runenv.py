@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
-from github import Github, GithubException
+from github import Github, GithubException, RateLimitExceededException
 from github.Repository import Repository
 
 from factory.config.automation import Automation
@@ -22,12 +22,14 @@ from factory.config.loader import FactoryConfig
 from factory.errors import (
     ClaimLost,
     GitError,
+    GitHubRateLimited,
     ModelError,
     SandboxUnavailable,
     WorkspaceError,
 )
-from factory.events import Event
+from factory.events import Event, utcnow
 from factory.forge.claims import Claims, make_holder
+from factory.forge.client import SECONDARY_WAIT_S, rate_limit_wait
 from factory.forge.trust import TrustResolver
 from factory.interfaces import Model, Sandbox
 from factory.logs import redactor
@@ -75,6 +77,8 @@ BUSY_DELAY = timedelta(seconds=30)
 """How long a run whose subject another holder claims waits before it tries again."""
 MAX_BUSY_ATTEMPTS = 20
 """Attempts after which a run that keeps finding its subject busy is left skipped."""
+MAX_PAUSED_ATTEMPTS = 20
+"""Attempts after which a run that keeps meeting GitHub rate limits is not re-queued again."""
 
 
 @dataclass
@@ -83,6 +87,8 @@ class RunState:
 
     failed: bool = True
     busy: bool = False
+    resume_at: datetime | None = None
+    """Set when a GitHub rate limit paused the run: when its next attempt may start."""
     claim_lost: threading.Event = field(default_factory=threading.Event)
 
 
@@ -120,9 +126,28 @@ def is_retryable(exc: BaseException) -> bool:
         return exc.retryable
     if isinstance(exc, SandboxUnavailable):
         return False  # a host problem a retry would meet again; it needs a person
+    if isinstance(exc, GitHubRateLimited):
+        return exc.retryable
     if isinstance(exc, GithubException):
-        return exc.status >= 500 or exc.status in (403, 429)
+        # A 403 is retried only as a rate limit; otherwise it is a permission verdict.
+        return exc.status >= 500 or rate_limit_resume(exc) is not None
     return isinstance(exc, ClaimLost | WorkspaceError | GitError | OSError | TimeoutError)
+
+
+def rate_limit_resume(exc: BaseException) -> datetime | None:
+    """Return when a run stopped by a GitHub rate limit may try again; None for other errors.
+
+    ``GitHubRateLimited`` carries the time itself; a PyGithub error whose retries ran out
+    is read like GitHub's answer (``retry-after``, else ``x-ratelimit-reset``).
+    """
+    if isinstance(exc, GitHubRateLimited):
+        return exc.resume_at
+    if not isinstance(exc, GithubException):
+        return None
+    wait = rate_limit_wait(exc.status, exc.headers or {})
+    if wait is None and isinstance(exc, RateLimitExceededException):
+        wait = SECONDARY_WAIT_S  # told apart by its message only: GitHub's advice, a minute
+    return None if wait is None else utcnow() + timedelta(seconds=wait)
 
 
 def labels_to_confirm(event: Event | None) -> list[str]:

@@ -6,7 +6,8 @@ worker. Outputs are performed while the session runs, as the agent requests them
 the output gate (recorded as intent first, idempotent by marker). A failed run that may
 succeed on another try (infrastructure, not the model's own verdict) is re-queued with
 backoff; every attempt of one (event, automation) shares one idempotency scope, so a
-retry finds what an earlier attempt already wrote.
+retry finds what an earlier attempt already wrote. A GitHub rate limit is no failure: the
+run ends ``interrupted`` and its next attempt is queued for when GitHub said the limit ends.
 
 A full disk (the workspace's or the store's) fails the run with the reason
 ``no space left on device``. When the store itself cannot write the final status, the
@@ -36,12 +37,14 @@ from factory.crashpoints import crashpoint
 from factory.daemon.runenv import (
     BUSY_DELAY,
     MAX_BUSY_ATTEMPTS,
+    MAX_PAUSED_ATTEMPTS,
     RunEnv,
     RunState,
     holder_of,
     is_retryable,
     key_scope,
     labels_to_confirm,
+    rate_limit_resume,
     safe,
 )
 from factory.daemon.runsetup import (
@@ -139,7 +142,11 @@ class Runner:
             status = "interrupted" if cancel.is_set() else "failed"
             error = redactor.scrub(f"{type(exc).__name__}: {exc}")[:4000]
             retryable = status == "failed" and is_retryable(exc)
-            if no_space(exc):
+            resume = rate_limit_resume(exc) if status == "failed" else None
+            if resume is not None:  # GitHub said when: pause the run until then, not fail it
+                status, retryable, state.resume_at = "interrupted", True, resume
+                stop_reason = f"paused by a GitHub rate limit until {resume:%Y-%m-%d %H:%M:%S} UTC"
+            elif no_space(exc):
                 stop_reason = NO_SPACE
             bound.warning("run_error", error=error, retryable=retryable, stop_reason=stop_reason)
         finally:
@@ -198,6 +205,9 @@ class Runner:
         if state.busy and record.attempt < MAX_BUSY_ATTEMPTS:
             retry = store.retry_run(record.id, not_before=utcnow() + BUSY_DELAY)
             log.info("run_requeued_busy", run_id=record.id, retry=retry)
+        elif state.resume_at is not None and record.attempt < MAX_PAUSED_ATTEMPTS:
+            retry = store.retry_run(record.id, not_before=state.resume_at)
+            log.info("run_paused_rate_limit", run_id=record.id, retry=retry)
         elif status == "failed" and retryable:
             self._maybe_retry(record, automation)
         return record

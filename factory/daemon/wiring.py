@@ -11,14 +11,14 @@ import threading
 from pathlib import Path
 
 import structlog
-from github import Auth, Github, GithubException, GithubIntegration
+from github import Github, GithubException
 
 from factory.agent.model import AnthropicModel
 from factory.config.harness import Policy
 from factory.daemon.runenv import GitHubSide
 from factory.errors import ForgeError, SandboxUnavailable
 from factory.forge.claims import Claims
-from factory.forge.client import Pacing, git_auth_header, make_github
+from factory.forge.client import Pacing, app_bot_login, git_auth_header, make_github
 from factory.forge.trust import PermissionTrust
 from factory.interfaces import Model, Sandbox
 from factory.sandbox import BwrapSandbox, make_sandbox
@@ -80,21 +80,24 @@ def probe_bwrap() -> None:
 def own_login(gh: Github, settings: Settings) -> str:
     """Return the login the factory writes as: the token's user, or ``<app slug>[bot]``.
 
-    Knowing it is what keeps the factory from triggering itself. Raises ForgeError when it
-    cannot be found (set FACTORY_BOT_LOGIN).
+    Knowing it is what keeps the factory from triggering itself. An App installation has no
+    user (GitHub answers ``GET /user`` 403 to its token), so an App's login is asked of
+    ``GET /app`` with the App's JWT. Raises ForgeError when it cannot be found (set
+    FACTORY_BOT_LOGIN) or the App's key cannot be read; GithubException when GitHub refuses
+    the App's JWT.
     """
+    if settings.github_app_id is not None:
+        key = settings.github_app_private_key_path
+        if key is None:
+            raise ForgeError(f"GitHub App {settings.github_app_id} needs a private key")
+        return app_bot_login(settings.github_app_id, key, settings.github_api_url)
     try:
         return str(gh.get_user().login)
-    except GithubException:
-        pass  # an App installation token has no /user
-    if settings.github_app_id is not None and settings.github_app_private_key_path is not None:
-        pem = settings.github_app_private_key_path.read_text()
-        integration = GithubIntegration(
-            auth=Auth.AppAuth(settings.github_app_id, pem),
-            base_url=settings.github_api_url.rstrip("/"),
-        )
-        return f"{integration.get_app().slug}[bot]"
-    raise ForgeError("cannot tell the factory's own GitHub login: set FACTORY_BOT_LOGIN")
+    except GithubException as exc:
+        raise ForgeError(
+            f"cannot tell the factory's own GitHub login (GET /user answered {exc.status}):"
+            " set FACTORY_BOT_LOGIN"
+        ) from exc
 
 
 def github_side(settings: Settings, policy: Policy, data_dir: Path) -> GitHubSide:

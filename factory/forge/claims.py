@@ -46,7 +46,7 @@ from github.GitRef import GitRef
 from github.GitTree import GitTree
 from github.Repository import Repository
 
-from factory.errors import ClaimLost
+from factory.errors import ClaimLost, GitHubRateLimited
 from factory.events import as_utc, utcnow
 
 log = structlog.get_logger(__name__)
@@ -348,7 +348,7 @@ class Heartbeat:
                 if self.on_lost is not None:
                     self.on_lost(exc)
                 return
-            except (GithubException, requests.RequestException) as exc:
+            except (GithubException, GitHubRateLimited, requests.RequestException) as exc:
                 log.warning(
                     "claim_renew_failed", subject=self.claim.subject_key, error=type(exc).__name__
                 )

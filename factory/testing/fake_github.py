@@ -24,6 +24,7 @@ from typing import Any
 from factory.testing import github_pulls
 from factory.testing.github_http import App, Router, make_server
 from factory.testing.github_json import JSON
+from factory.testing.github_limits import Injected
 from factory.testing.github_model import (
     AppConfig,
     CheckRun,
@@ -133,9 +134,40 @@ class FakeGitHub(LoopbackServer):
     def inject_rate_limit(
         self, n: int = 1, retry_after: int = 1, status: int = 403, secondary: bool = False
     ) -> None:
-        """Answer the next ``n`` requests with a rate-limit error carrying ``retry-after``."""
+        """Answer the next ``n`` requests with a rate-limit error carrying ``retry-after``.
+
+        ``secondary`` sends GitHub's secondary-limit message; without it the message is the
+        primary one (with retry-after, which GitHub's primary limits do not send: use
+        ``inject_primary_rate_limit`` for those).
+        """
         with self.hub.lock:
-            self.app.injected.append((n, retry_after, status, secondary))
+            self.app.limits.injected.append(Injected(n, retry_after, status, secondary))
+
+    def inject_secondary_rate_limit(
+        self, n: int = 1, retry_after: int = 60, status: int = 403
+    ) -> None:
+        """Answer the next ``n`` requests with GitHub's secondary limit (403/429, retry-after)."""
+        self.inject_rate_limit(n, retry_after, status, secondary=True)
+
+    def inject_primary_rate_limit(
+        self, reset_in: float = 2.0, status: int = 403, resource: str = "core"
+    ) -> None:
+        """Spend ``resource``'s primary limit for every caller until ``reset_in`` s from now.
+
+        Until the reset second has passed every such request answers ``status`` (GitHub
+        sends 403 or 429) with ``x-ratelimit-remaining: 0``, ``x-ratelimit-reset`` and no
+        ``retry-after``, as GitHub does. Raises ValueError for an unknown resource.
+        """
+        with self.hub.lock:
+            self.app.limits.spend_all(resource, reset_in, status)
+
+    def set_rate_limit(self, resource: str, limit: int) -> None:
+        """Give every caller's quota of ``resource`` ``limit`` requests per hour from now on."""
+        with self.hub.lock:
+            self.app.limits.limits[resource] = limit
+            for (_, res), quota in self.app.limits.quotas.items():
+                if res == resource:
+                    quota.limit = limit
 
     # -- state for assertions ---------------------------------------------------
 

@@ -19,12 +19,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import structlog
 
+from factory.testing.github_limits import Caller, Quota, RateLimits
 from factory.testing.github_model import ApiError, Repo, Token, not_found
 from factory.testing.github_state import Hub
 
 log = structlog.get_logger(__name__)
 
-LIMITS = {"core": 5000, "search": 30}
 _REPOSITORIES = re.compile(r"^/repositories/(\d+)(/.*)?$")
 _REPOS = re.compile(r"^/repos/([^/]+)/([^/]+)(/.*)?$")
 
@@ -153,9 +153,7 @@ class App:
     def __init__(self, hub: Hub, router: Router) -> None:
         self.hub = hub
         self.router = router
-        self.reset_at = int(time.time()) + 3600
-        self.used: dict[tuple[str, str], int] = {}
-        self.injected: list[tuple[int, int, int, bool]] = []
+        self.limits = RateLimits()
         self.request_log: list[tuple[str, str, int]] = []
         self.jwt_check: Callable[[str], int | None] | None = None
 
@@ -164,17 +162,21 @@ class App:
         split = urlsplit(target)
         path = split.path.rstrip("/") or "/"
         resource = "search" if path.startswith("/search/") else "core"
-        caller = "anonymous"
+        quota: Quota | None = None
         try:
             with self.hub.lock:
                 token, bearer = self._auth(headers)
-                caller = token.login if token else (bearer and "app") or "anonymous"
-                reply = self._limited(resource) or self._route(
-                    method, path, split.query, headers, raw, token, bearer
-                )
+                user = self.hub.users.get(token.login) if token is not None else None
+                caller = Caller.of(token, user.id if user else None, bearer)
+                quota = self.limits.quota(caller, resource)
+                refusal = self.limits.refusal(caller, resource, quota)
+                if refusal is not None:
+                    raise refusal
+                reply = self._route(method, path, split.query, headers, raw, token, bearer)
         except ApiError as err:
             reply = Reply(err.status, err.body(), dict(err.headers))
-        self._dress(reply, method, headers, caller, resource)
+        with self.hub.lock:
+            self._dress(reply, method, headers, quota, resource)
         self.request_log.append((method, target, reply.status))
         return reply
 
@@ -191,27 +193,6 @@ class App:
         ):
             raise ApiError(401, "Bad credentials")
         return token, None
-
-    def _limited(self, resource: str) -> Reply | None:
-        if not self.injected:
-            return None
-        count, retry_after, status, secondary = self.injected[0]
-        self.injected[0] = (count - 1, retry_after, status, secondary)
-        if count - 1 <= 0:
-            self.injected.pop(0)
-        if secondary:
-            msg = (
-                "You have exceeded a secondary rate limit. Please wait a few minutes "
-                "before you try again."
-            )
-            err = ApiError(status, msg, headers={"retry-after": str(retry_after)})
-        else:
-            err = ApiError(
-                status,
-                "API rate limit exceeded for user ID 1.",
-                headers={"retry-after": str(retry_after), "x-ratelimit-remaining": "0"},
-            )
-        return Reply(err.status, err.body(), err.headers)
 
     def _route(
         self,
@@ -257,30 +238,34 @@ class App:
         raise not_found()
 
     def _dress(
-        self, reply: Reply, method: str, headers: dict[str, str], caller: str, resource: str
+        self,
+        reply: Reply,
+        method: str,
+        headers: dict[str, str],
+        quota: Quota | None,
+        resource: str,
     ) -> None:
-        limit = LIMITS[resource]
-        key = (caller, resource)
-        self.used[key] = self.used.get(key, 0) + 1
-        remaining = max(limit - self.used[key], 0)
+        if quota is None:  # refused before the caller was known (bad credentials)
+            quota = self.limits.quota(Caller.of(None, None, None), resource)
         base = {
             "x-github-request-id": uuid.uuid4().hex[:8].upper() + ":FAKE",
             "x-github-media-type": "github.v3; format=json",
-            "x-ratelimit-limit": str(limit),
-            "x-ratelimit-remaining": str(remaining),
-            "x-ratelimit-reset": str(self.reset_at),
-            "x-ratelimit-used": str(self.used[key]),
-            "x-ratelimit-resource": resource,
             "x-accepted-oauth-scopes": "repo",
             "x-oauth-scopes": "repo",
         }
-        reply.headers = {**base, **{k.lower(): v for k, v in reply.headers.items()}}
         if reply.status == 200 and method == "GET" and reply.body is not None:
             payload = encode(reply)
             etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
-            reply.headers["etag"] = etag
+            base["etag"] = etag
             if headers.get("if-none-match") == etag:
                 reply.status, reply.body = 304, None
+        if "x-ratelimit-remaining" not in {k.lower() for k in reply.headers}:
+            self.limits.count(quota, reply.status)
+        reply.headers = {
+            **base,
+            **quota.headers(resource),
+            **{k.lower(): v for k, v in reply.headers.items()},
+        }
 
 
 def encode(reply: Reply) -> bytes:

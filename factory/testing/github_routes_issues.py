@@ -34,7 +34,10 @@ def get_repo(req: Request) -> Reply:
 
 @router.add("GET", "/user", repo=False)
 def get_me(req: Request) -> Reply:
-    """GET /user: the caller."""
+    """GET /user: the caller; an App installation token is no user, so GitHub answers 403."""
+    if req.token is not None and req.token.installation_id is not None:
+        docs = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
+        raise ApiError(403, "Resource not accessible by integration", documentation_url=docs)
     return Reply(body=profile(req.hub.render, req.login, private=True))
 
 

@@ -96,7 +96,7 @@ def test_approval_fails_when_the_label_was_removed(factory: Factory) -> None:
     factory.github.remove_label(REPO, number, READY, as_user=MAINTAINER)
     watcher = ConfigWatcher(factory.settings.automations_dir, factory.settings.harness_dir)
     gh = github_side(factory.settings, watcher.config.policy, factory.tmp / "side")
-    snap = snapshot(gh.repo, f"issue:{number}", gh.trust_table)
+    snap = snapshot(gh.repo, f"issue:{number}", gh.trust)
     problem = approval_problem(gh.repo, snap, [READY], "maintainers", gh.resolve)
     assert problem == f"approval: label '{READY}' is no longer on #{number}"
 

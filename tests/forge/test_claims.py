@@ -199,6 +199,20 @@ def test_heartbeat_reports_claim_lost_through_flag_and_callback(repo: Repository
     assert (len(called), called[0] is beat.error) == (1, True)
 
 
+def test_heartbeat_outlives_a_rate_limit(fake: FakeGitHub, key: str) -> None:
+    """A renewal refused by a rate limit the client will not wait for is logged; beats go on."""
+    pacing = Pacing(seconds_between_writes=0, backoff_factor=0, max_rate_limit_wait=0)
+    strict = make_github(auth=Auth.Token(TOKEN), base_url=fake.api_url, pacing=pacing)
+    claim = Claims(strict.get_repo(REPO)).claim(key, "daemon-a/run-1", 60)
+    assert claim is not None
+    fake.inject_primary_rate_limit(reset_in=1)
+    with Heartbeat(claim, interval_s=0.05):
+        deadline = time.monotonic() + 10
+        while claim.lease.renewed < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert claim.lease.renewed >= 1
+
+
 def test_heartbeat_interval_defaults_to_a_third_of_the_lease(repo: Repository, key: str) -> None:
     """Without an interval the heartbeat beats every lease/3 seconds."""
     claim = Claims(repo).claim(key, "daemon-a/run-1", 90)

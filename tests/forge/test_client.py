@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, RateLimitExceededException
+from github.Repository import Repository
 from pydantic import SecretStr
 
 from factory.daemon.wiring import own_login
-from factory.errors import ForgeError
+from factory.errors import ForgeError, GitHubRateLimited
 from factory.forge.client import Pacing, app_auth, git_auth_header, make_github, repository
 from factory.settings import Settings
 from factory.testing.fake_github import FakeGitHub
@@ -226,3 +228,68 @@ def test_own_login_of_an_app_is_its_bot(
         _env_file=None,  # type: ignore[call-arg]
     )
     assert own_login(make_github(settings, pacing=FAST), settings) == "factory[bot]"
+
+
+def limited_repo(fake: FakeGitHub, max_wait: float = 30.0) -> Repository:
+    """Return the test repo through a client that waits at most ``max_wait`` s for a limit."""
+    pacing = Pacing(seconds_between_writes=0, backoff_factor=0, max_rate_limit_wait=max_wait)
+    return make_github(auth=Auth.Token("t-alice"), base_url=fake.api_url, pacing=pacing).get_repo(
+        REPO
+    )
+
+
+@pytest.mark.parametrize("status", [403, 429], ids=["403", "429"])
+def test_primary_limit_is_waited_out_until_its_reset(fake: FakeGitHub, status: int) -> None:
+    """A spent primary limit (no retry-after) resetting in 2 s is waited out; the call succeeds."""
+    repo = limited_repo(fake)
+    fake.inject_primary_rate_limit(reset_in=2, status=status)
+    assert repo.create_issue("after the reset").title == "after the reset"
+
+
+@pytest.mark.parametrize("status", [403, 429], ids=["403", "429"])
+def test_primary_limit_beyond_the_bound_is_rate_limited(fake: FakeGitHub, status: int) -> None:
+    """A reset further away than the client's bound raises GitHubRateLimited at once."""
+    repo = limited_repo(fake, max_wait=5)
+    fake.inject_primary_rate_limit(reset_in=600, status=status)
+    started = time.monotonic()
+    with pytest.raises(GitHubRateLimited) as caught:
+        repo.get_issues()[0]
+    assert (
+        caught.value.resource,
+        598 <= caught.value.wait_s <= 603,
+        time.monotonic() - started < 4,
+    ) == (
+        "core",
+        True,
+        True,
+    )
+
+
+def test_secondary_limit_beyond_the_bound_is_rate_limited(fake: FakeGitHub) -> None:
+    """A retry-after longer than the client's bound raises GitHubRateLimited, not a long sleep."""
+    repo = limited_repo(fake, max_wait=5)
+    fake.inject_secondary_rate_limit(retry_after=20, status=403)
+    started = time.monotonic()
+    with pytest.raises(GitHubRateLimited):
+        repo.create_issue("never")
+    assert time.monotonic() - started < 4
+
+
+def test_secondary_limit_on_429_is_waited_out(fake: FakeGitHub) -> None:
+    """A 429 secondary limit with a short retry-after is waited out and the call succeeds."""
+    repo = limited_repo(fake)
+    fake.inject_secondary_rate_limit(retry_after=1, status=429)
+    assert repo.create_issue("after the wait").title == "after the wait"
+
+
+def test_rate_limited_error_names_the_request(fake: FakeGitHub) -> None:
+    """GitHubRateLimited's message names the refused request and how long GitHub asks to wait."""
+    repo = limited_repo(fake, max_wait=5)
+    fake.inject_primary_rate_limit(reset_in=600, status=429)
+    with pytest.raises(GitHubRateLimited, match=r"GET /repos/acme/widgets/issues/1 .*core"):
+        repo.get_issue(1)
+
+
+def test_rate_limited_error_is_retryable() -> None:
+    """GitHubRateLimited says a later attempt may succeed."""
+    assert GitHubRateLimited("GET /x", 600.0, "core").retryable is True
