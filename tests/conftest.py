@@ -67,3 +67,13 @@ def store(tmp_path: Path) -> Iterator[RunStore]:
 def static_trust(permissions: dict[str, str]) -> Callable[[str], Trust]:
     """Return a trust resolver over a fixed login → repository permission table."""
     return lambda login: TrustPolicy().trust_of(permissions.get(login, "none"))
+
+
+class ManualClock:
+    """A monotonic clock the test moves by hand (``clock.now += 5``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 
 @cache
@@ -38,3 +41,13 @@ def glob_regex(glob: str) -> re.Pattern[str]:
 def matches_any(path: str, globs: list[str]) -> bool:
     """Return whether ``path`` (repo-relative, '/'-separated) fully matches one of ``globs``."""
     return any(glob_regex(g).fullmatch(path) for g in globs)
+
+
+def _compiled(globs: list[str]) -> list[str]:
+    for glob in globs:
+        glob_regex(glob)
+    return globs
+
+
+Globs = Annotated[list[str], AfterValidator(_compiled)]
+"""A list of path globs, each checked to compile when the policy is loaded."""

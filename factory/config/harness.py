@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from factory.config.globs import Globs, matches_any
 from factory.config.globs import glob_regex as glob_regex
-from factory.config.globs import matches_any
 from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_changes, place
 from factory.config.risk import RiskTier as RiskTier
 from factory.config.yamlpos import load_yaml, validate_model
@@ -121,7 +121,7 @@ class Policy(_Model):
 
     trust: TrustPolicy = Field(default_factory=TrustPolicy)
     """GitHub roles → trust levels."""
-    protected_paths: list[str] = Field(default_factory=list)
+    protected_paths: Globs = Field(default_factory=list)
     """Globs of paths an agent's change may not touch."""
     risk_tiers: dict[str, RiskTier] = Field(min_length=1)
     """Risk tiers from least to most risky; a change gets the first tier it fits."""
@@ -133,13 +133,6 @@ class Policy(_Model):
     """Factory label names."""
     prices: dict[str, ModelPrice] = Field(min_length=1)
     """Model name → prices."""
-
-    @field_validator("protected_paths")
-    @classmethod
-    def _globs_compile(cls, globs: list[str]) -> list[str]:
-        for glob in globs:
-            glob_regex(glob)
-        return globs
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

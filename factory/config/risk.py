@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from factory.config.globs import glob_regex, matches_any
+from factory.config.globs import Globs, matches_any
 
 ChangeStatus = Literal["added", "modified", "removed", "renamed"]
 """What happened to a file (GitHub's words; ``copied``/``changed`` count as added/modified)."""
@@ -110,7 +110,7 @@ class RiskTier(_Model):
     """Most added + removed lines (None: no limit)."""
     max_changed_files: int | None = Field(default=None, ge=0)
     """Most changed files (None: no limit)."""
-    paths: list[str] = Field(default_factory=list)
+    paths: Globs = Field(default_factory=list)
     """If given, every path the change touches (old and new names) must match one of these."""
     auto_merge: bool = False
     """Whether a change in this tier may merge without a human (checks green, approved)."""
@@ -119,30 +119,16 @@ class RiskTier(_Model):
     label: str | None = None
     """A label put on a pull request in this tier when it is opened (None: none)."""
 
-    @field_validator("paths")
-    @classmethod
-    def _globs_compile(cls, globs: list[str]) -> list[str]:
-        for glob in globs:
-            glob_regex(glob)
-        return globs
-
 
 class RiskRule(_Model):
     """A kind of change that puts a change in at least ``tier``, whatever its size."""
 
     reason: str = Field(min_length=1)
     """What the change does, shown with the matching paths (e.g. "changes CI configuration")."""
-    paths: list[str] = Field(min_length=1)
+    paths: Globs = Field(min_length=1)
     """Globs matched against every path the change touches: old and new names, removals."""
     tier: str
     """The tier such a change is at least in (a name from ``risk_tiers``)."""
-
-    @field_validator("paths")
-    @classmethod
-    def _globs_compile(cls, globs: list[str]) -> list[str]:
-        for glob in globs:
-            glob_regex(glob)
-        return globs
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,9 @@ from github import Auth, Github
 from factory.config.harness import TrustPolicy
 from factory.forge.trust import PermissionTrust
 from factory.testing.fake_github import FakeGitHub
+from tests.conftest import ManualClock
 
 REPO = "acme/widgets"
-
-
-class Clock:
-    """A hand-moved monotonic clock."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -44,7 +35,7 @@ def repo(fake: FakeGitHub) -> Any:
 
 def test_answer_is_cached_within_the_ttl(fake: FakeGitHub, repo: Any) -> None:
     """Within the TTL the first answer stands (no second API call)."""
-    clock = Clock()
+    clock = ManualClock()
     trust = PermissionTrust(repo, TrustPolicy(), ttl_s=300, clock=clock)
     first = trust("mallory")
     fake.add_user("mallory", permission="read")
@@ -54,7 +45,7 @@ def test_answer_is_cached_within_the_ttl(fake: FakeGitHub, repo: Any) -> None:
 
 def test_revoked_permission_stops_counting_after_the_ttl(fake: FakeGitHub, repo: Any) -> None:
     """Once the TTL has passed, GitHub is asked again and the revocation counts."""
-    clock = Clock()
+    clock = ManualClock()
     trust = PermissionTrust(repo, TrustPolicy(), ttl_s=300, clock=clock)
     trust("mallory")
     fake.add_user("mallory", permission="read")
@@ -64,7 +55,7 @@ def test_revoked_permission_stops_counting_after_the_ttl(fake: FakeGitHub, repo:
 
 def test_forget_drops_every_answer_at_once(fake: FakeGitHub, repo: Any) -> None:
     """After ``forget`` (a membership event) the next question asks GitHub again."""
-    trust = PermissionTrust(repo, TrustPolicy(), ttl_s=3600, clock=Clock())
+    trust = PermissionTrust(repo, TrustPolicy(), ttl_s=3600, clock=ManualClock())
     trust("mallory")
     fake.add_user("mallory", permission="none")
     trust.forget()

@@ -11,29 +11,20 @@ import pytest
 
 from factory.testing import FakeAnthropic, FakeReply
 from factory.testing.anthropic_cache import count_input_tokens
+from tests.conftest import ManualClock
 
 MODEL = "claude-sonnet-5"
 LONG = "You are the builder. " * 40
 
 
-class Clock:
-    """A settable clock for TTL tests."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
+def clock() -> ManualClock:
     """A clock the fake reads for cache expiry."""
-    return Clock()
+    return ManualClock()
 
 
 @pytest.fixture
-def fake(clock: Clock) -> Iterator[FakeAnthropic]:
+def fake(clock: ManualClock) -> Iterator[FakeAnthropic]:
     """A running FakeAnthropic with an injectable clock."""
     with FakeAnthropic(clock=clock) as server:
         yield server
@@ -224,7 +215,7 @@ def test_changed_system_prompt_does_not_read_cache(
 
 
 def test_expired_cache_entry_is_not_read(
-    fake: FakeAnthropic, client: anthropic.Anthropic, clock: Clock
+    fake: FakeAnthropic, client: anthropic.Anthropic, clock: ManualClock
 ) -> None:
     """After the 5-minute TTL the prefix is written again instead of read."""
     send(client, fake, cached_request())
@@ -234,7 +225,7 @@ def test_expired_cache_entry_is_not_read(
 
 
 def test_one_hour_ttl_survives_ten_minutes(
-    fake: FakeAnthropic, client: anthropic.Anthropic, clock: Clock
+    fake: FakeAnthropic, client: anthropic.Anthropic, clock: ManualClock
 ) -> None:
     """A breakpoint with ttl "1h" is still read after ten minutes."""
     first = send(client, fake, cached_request(ttl="1h"))
@@ -275,7 +266,7 @@ def test_moved_breakpoint_reads_the_earlier_prefix(
     )
 
 
-def test_prefix_below_minimum_is_not_cached(clock: Clock) -> None:
+def test_prefix_below_minimum_is_not_cached(clock: ManualClock) -> None:
     """With a 1024-token minimum, a short cached prefix is neither written nor read."""
     with (
         FakeAnthropic(clock=clock, min_cacheable_tokens=1024) as server,

@@ -11,6 +11,7 @@ import pytest
 
 from factory.testing import FakeAnthropic, FakeReply
 from factory.testing.anthropic_limits import Limits
+from tests.conftest import ManualClock
 
 MODEL = "claude-sonnet-5"
 BODY: dict[str, Any] = {
@@ -23,16 +24,6 @@ RATE_LIMIT_HEADERS = {
     for kind in ("requests", "tokens", "input-tokens", "output-tokens")
     for part in ("limit", "remaining", "reset")
 }
-
-
-class Clock:
-    """A settable clock for the rate-limit window."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -128,7 +119,7 @@ def test_requests_remaining_counts_down(fake: FakeAnthropic, client: anthropic.A
 
 def test_request_over_the_limit_is_429_with_integer_retry_after() -> None:
     """Past the requests-per-minute limit the fake answers 429 with a whole-second retry-after."""
-    clock = Clock()
+    clock = ManualClock()
     with (
         FakeAnthropic(limits=Limits(requests=1), clock=clock) as fake,
         anthropic.Anthropic(api_key="k", base_url=fake.base_url, max_retries=0) as client,
@@ -143,7 +134,7 @@ def test_request_over_the_limit_is_429_with_integer_retry_after() -> None:
 
 def test_rate_limit_window_refills_after_a_minute() -> None:
     """A minute after the limit was reached, requests are served again."""
-    clock = Clock()
+    clock = ManualClock()
     with (
         FakeAnthropic(limits=Limits(requests=1), clock=clock) as fake,
         anthropic.Anthropic(api_key="k", base_url=fake.base_url, max_retries=0) as client,
