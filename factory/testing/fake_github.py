@@ -28,11 +28,13 @@ from factory.testing.github_limits import Injected
 from factory.testing.github_model import (
     AppConfig,
     CheckRun,
+    CheckSuite,
     Comment,
     Issue,
     PullRequest,
     Repo,
     User,
+    now_iso,
 )
 from factory.testing.github_routes_checks import router as checks_router
 from factory.testing.github_routes_code import router as code_router
@@ -312,12 +314,54 @@ class FakeGitHub(LoopbackServer):
         as_user: str,
         text: str | None = None,
         title: str | None = None,
+        app: str = "fake-ci",
     ) -> CheckRun:
-        """Record a check run on ``sha`` (completed when ``conclusion`` is given)."""
+        """Record a check run of App ``app`` on ``sha`` (completed when ``conclusion`` is given).
+
+        It joins the App's check suite on ``sha``, made when there is none.
+        """
         with self.hub.lock:
             data: dict[str, Any] = {"name": name, "head_sha": sha}
             if conclusion is not None:
                 data["conclusion"] = conclusion
             if text is not None or title is not None:
                 data["output"] = {"title": title or name, "summary": title or name, "text": text}
-            return github_pulls.save_check_run(self.hub, self.repo(full_name), as_user, data)
+            repo = self.repo(full_name)
+            return github_pulls.save_check_run(self.hub, repo, as_user, data, app=app)
+
+    def add_check_suite(
+        self, full_name: str, sha: str, status: str = "queued", *, app: str = "github-actions"
+    ) -> CheckSuite:
+        """Make App ``app``'s check suite on ``sha`` with no check runs yet, in ``status``.
+
+        As GitHub does on a push, before the App creates its runs. Raises ValueError when
+        ``status`` is not queued/in_progress or the App already has a suite on ``sha``.
+        """
+        if status not in ("queued", "in_progress"):
+            raise ValueError(f"check suite status {status!r} is not queued or in_progress")
+        with self.hub.lock:
+            repo = self.repo(full_name)
+            resolved = repo.git.resolve(sha)
+            if resolved is None:
+                raise ValueError(f"no commit {sha!r} in {full_name!r}")
+            if any(s.head_sha == resolved and s.app_slug == app for s in repo.check_suites):
+                raise ValueError(f"App {app!r} already has a check suite on {resolved}")
+            return self.hub.check_suite(repo, resolved, app, status)
+
+    def complete_check_suite(
+        self, full_name: str, suite_id: int, conclusion: str = "success"
+    ) -> CheckSuite:
+        """Complete check suite ``suite_id`` (one without runs) with ``conclusion``.
+
+        Raises KeyError when there is no such suite, ValueError when it has check runs
+        (their conclusions make the suite's).
+        """
+        with self.hub.lock:
+            repo = self.repo(full_name)
+            suite = next((s for s in repo.check_suites if s.id == suite_id), None)
+            if suite is None:
+                raise KeyError(f"no check suite {suite_id} in {full_name!r}")
+            if any(r.suite_id == suite_id for r in repo.check_runs):
+                raise ValueError(f"check suite {suite_id} has check runs; complete those")
+            suite.status, suite.conclusion, suite.updated_at = "completed", conclusion, now_iso()
+            return suite

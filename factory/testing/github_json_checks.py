@@ -1,14 +1,30 @@
-"""JSON shapes of the fake GitHub's CI objects: commit statuses, check runs, their Apps."""
+"""JSON shapes of the fake GitHub's CI objects: commit statuses, check runs and suites, Apps."""
 
 from __future__ import annotations
 
+import zlib
+
 from factory.testing.github_json import HTML, JSON, Renderer
-from factory.testing.github_model import AppConfig, CheckRun, Repo, Status
+from factory.testing.github_model import (
+    AppConfig,
+    CheckRun,
+    CheckSuite,
+    Repo,
+    Status,
+    suite_runs,
+    suite_state,
+)
 
 _NODE = "MDA6RW50aXR5MQ=="
 _CREATED = "2020-01-01T00:00:00Z"
 APP_PERMISSIONS = {"issues": "write", "pull_requests": "write", "contents": "write"}
 APP_EVENTS = ["check_run", "issue_comment", "issues", "pull_request", "pull_request_review"]
+KNOWN_APP_IDS = {"fake-ci": 1, "github-actions": 15368}
+
+
+def app_id_of(slug: str) -> int:
+    """Return the id of the App called ``slug`` (GitHub's own for github-actions, stable)."""
+    return KNOWN_APP_IDS.get(slug) or 100_000 + zlib.crc32(slug.encode()) % 900_000
 
 
 def app(render: Renderer, config: AppConfig) -> JSON:
@@ -55,7 +71,7 @@ def check_run(render: Renderer, repo: Repo, run: CheckRun) -> JSON:
     An unset ``external_id`` is ``""``; an unset ``details_url`` is the App's homepage.
     """
     api = f"{render.repo_url(repo)}/check-runs/{run.id}"
-    owner = app(render, AppConfig(1, run.app_slug))
+    owner = app(render, AppConfig(app_id_of(run.app_slug), run.app_slug))
     return {
         "id": run.id,
         "node_id": _NODE,
@@ -76,7 +92,44 @@ def check_run(render: Renderer, repo: Repo, run: CheckRun) -> JSON:
             "annotations_url": f"{api}/annotations",
         },
         "name": run.name,
-        "check_suite": {"id": run.id},
+        "check_suite": {"id": run.suite_id},
         "app": owner,
         "pull_requests": [],
+    }
+
+
+def check_suite(render: Renderer, repo: Repo, suite: CheckSuite) -> JSON:
+    """Return a check suite object, its status and conclusion summarizing its latest runs."""
+    api = render.repo_url(repo)
+    status, conclusion = suite_state(repo, suite)
+    info = repo.git.commit_info(suite.head_sha)
+    parents = repo.git.git("rev-list", "--parents", "-n", "1", suite.head_sha).split()[1:]
+    who = {"name": info["name"], "email": info["email"]}
+    return {
+        "id": suite.id,
+        "node_id": "CS_kwDOFAKE",
+        "head_branch": suite.head_branch,
+        "head_sha": suite.head_sha,
+        "status": status,
+        "conclusion": conclusion,
+        "url": f"{api}/check-suites/{suite.id}",
+        "before": parents[0] if parents else "0" * 40,
+        "after": suite.head_sha,
+        "pull_requests": [],
+        "app": app(render, AppConfig(app_id_of(suite.app_slug), suite.app_slug)),
+        "repository": render.repo(repo, minimal=True),
+        "created_at": suite.created_at,
+        "updated_at": suite.updated_at,
+        "rerequestable": True,
+        "runs_rerequestable": True,
+        "latest_check_runs_count": len(suite_runs(repo, suite)),
+        "check_runs_url": f"{api}/check-suites/{suite.id}/check-runs",
+        "head_commit": {
+            "id": suite.head_sha,
+            "tree_id": info["tree"],
+            "message": info["message"].rstrip("\n"),
+            "timestamp": info["date"],
+            "author": who,
+            "committer": who,
+        },
     }

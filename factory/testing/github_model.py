@@ -174,6 +174,40 @@ class CheckRun:
     external_id: str | None
     output: dict[str, Any] = field(default_factory=dict)
     app_slug: str = "fake-ci"
+    suite_id: int = 0
+    """The check suite it belongs to (one per head sha and App, made with the run)."""
+
+
+SUITE_CONCLUSIONS = (
+    "action_required",
+    "startup_failure",
+    "cancelled",
+    "timed_out",
+    "failure",
+    "stale",
+    "neutral",
+    "success",
+    "skipped",
+)
+"""Check run conclusions from the highest priority down: a suite concludes its runs' highest."""
+
+
+@dataclass
+class CheckSuite:
+    """A check suite: the check runs of one App on one commit, summarized.
+
+    ``status``/``conclusion`` are the suite's own only while it has no check runs (an App
+    that has not started, or a test's hand-made suite); with runs they follow the runs.
+    """
+
+    id: int
+    head_sha: str
+    head_branch: str | None
+    app_slug: str
+    created_at: str
+    updated_at: str
+    status: str = "queued"
+    conclusion: str | None = None
 
 
 @dataclass
@@ -193,6 +227,7 @@ class Repo:
     events: list[IssueEvent] = field(default_factory=list)
     statuses: list[Status] = field(default_factory=list)
     check_runs: list[CheckRun] = field(default_factory=list)
+    check_suites: list[CheckSuite] = field(default_factory=list)
     next_number: int = 1
 
     @property
@@ -263,6 +298,30 @@ def association(repo: Repo, user: User | None) -> str:
     if user.permission == "read":
         return "CONTRIBUTOR"
     return "NONE"
+
+
+def suite_runs(repo: Repo, suite: CheckSuite) -> list[CheckRun]:
+    """Return the latest check run per name of ``suite`` (a re-run supersedes), oldest first."""
+    latest: dict[str, CheckRun] = {}
+    for run in repo.check_runs:
+        if run.suite_id == suite.id and (run.name not in latest or run.id > latest[run.name].id):
+            latest[run.name] = run
+    return sorted(latest.values(), key=lambda r: r.id)
+
+
+def suite_state(repo: Repo, suite: CheckSuite) -> tuple[str, str | None]:
+    """Return ``(status, conclusion)`` of ``suite`` as GitHub summarizes its latest runs.
+
+    Without runs, its own; queued while every run is queued, in_progress until every run
+    completed, then completed with the highest priority conclusion (``SUITE_CONCLUSIONS``).
+    """
+    runs = suite_runs(repo, suite)
+    if not runs:
+        return suite.status, suite.conclusion
+    if any(r.status != "completed" for r in runs):
+        return ("queued" if all(r.status == "queued" for r in runs) else "in_progress"), None
+    rank = {c: i for i, c in enumerate(SUITE_CONCLUSIONS)}
+    return "completed", min((r.conclusion or "" for r in runs), key=lambda c: rank.get(c, -1))
 
 
 def mergeable(repo: Repo, pr: PullRequest) -> bool | None:

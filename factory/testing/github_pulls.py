@@ -243,9 +243,17 @@ def combined_status(hub: Hub, repo: Repo, ref: str) -> JSON:
 
 
 def save_check_run(
-    hub: Hub, repo: Repo, actor: str, data: dict[str, Any], run: CheckRun | None = None
+    hub: Hub,
+    repo: Repo,
+    actor: str,
+    data: dict[str, Any],
+    run: CheckRun | None = None,
+    app: str = "fake-ci",
 ) -> CheckRun:
-    """Create (``run`` None) or update a check run from ``data``; ApiError 422 if invalid."""
+    """Create (``run`` None) or update a check run from ``data``; ApiError 422 if invalid.
+
+    A new run of App ``app`` joins that App's check suite on its commit (made if absent).
+    """
     created = run is None
     if run is None:
         if not data.get("name"):
@@ -256,6 +264,9 @@ def save_check_run(
         run = CheckRun(
             hub.next_id(), sha, str(data["name"]), "queued", None, now_iso(), None, None, None
         )
+        run.app_slug = app
+        suite = hub.check_suite(repo, sha, app)
+        run.suite_id = suite.id
         repo.check_runs.append(run)
     for key in ("name", "details_url", "external_id", "status", "conclusion", "started_at"):
         if key in data:
@@ -265,6 +276,9 @@ def save_check_run(
     if run.conclusion is not None:
         run.status = "completed"
         run.completed_at = data.get("completed_at") or run.completed_at or now_iso()
+    for suite in repo.check_suites:
+        if suite.id == run.suite_id:
+            suite.updated_at = now_iso()
     if created or run.status == "completed":
         # GitHub sends check_run webhooks on creation and completion only (no "updated").
         action = "created" if created else "completed"

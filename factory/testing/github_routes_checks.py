@@ -1,4 +1,7 @@
-"""Routes of the fake GitHub for commit statuses, check runs and GitHub App tokens.
+"""Routes of the fake GitHub for commit statuses, check runs and suites, GitHub App tokens.
+
+Check suites: every check run belongs to its App's suite on its commit; a suite can also
+exist with no runs yet (queued), as GitHub creates them on a push before the App starts.
 
 App tokens: ``POST /app/installations/{id}/access_tokens`` needs a bearer JWT
 whose ``iss`` is the registered app id (and, when a public key was registered,
@@ -17,10 +20,10 @@ import jwt
 from factory.testing.github_http import Reply, Request, Router, paginate
 from factory.testing.github_json_accounts import installation
 from factory.testing.github_json_checks import app as app_json
-from factory.testing.github_json_checks import check_run
+from factory.testing.github_json_checks import app_id_of, check_run, check_suite
 from factory.testing.github_json_checks import status as status_json
 from factory.testing.github_json_git import commit
-from factory.testing.github_model import ApiError, Token, not_found
+from factory.testing.github_model import ApiError, CheckSuite, Token, not_found, suite_runs
 from factory.testing.github_pulls import combined_status, create_status, save_check_run
 
 router = Router()
@@ -89,6 +92,39 @@ def list_check_runs(req: Request) -> Reply:
     page = paginate(req, [check_run(req.hub.render, req.repo, r) for r in runs])
     page.body = {"total_count": len(runs), "check_runs": page.body}
     return page
+
+
+@router.add("GET", "/commits/(?P<ref>.+)/check-suites")
+def list_check_suites(req: Request) -> Reply:
+    """GET /commits/{ref}/check-suites (app_id, check_name filters): total_count, check_suites."""
+    sha = req.repo.git.resolve(req.params["ref"])
+    if sha is None:
+        raise ApiError(422, f"No commit found for SHA: {req.params['ref']}")
+    app_id, name = req.arg("app_id"), req.arg("check_name")
+    suites = [
+        s
+        for s in req.repo.check_suites
+        if s.head_sha == sha
+        and (not app_id or app_id == str(app_id_of(s.app_slug)))
+        and (not name or any(r.name == name for r in suite_runs(req.repo, s)))
+    ]
+    page = paginate(req, [check_suite(req.hub.render, req.repo, s) for s in suites])
+    page.body = {"total_count": len(suites), "check_suites": page.body}
+    return page
+
+
+def _suite(req: Request) -> CheckSuite:
+    wanted = int(req.params["id"])
+    for suite in req.repo.check_suites:
+        if suite.id == wanted:
+            return suite
+    raise not_found()
+
+
+@router.add("GET", r"/check-suites/(?P<id>\d+)")
+def get_check_suite(req: Request) -> Reply:
+    """GET /check-suites/{id}: one suite, its status and conclusion following its runs."""
+    return Reply(body=check_suite(req.hub.render, req.repo, _suite(req)))
 
 
 # -- GitHub App -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from factory.testing.github_model import (
     PERMISSIONS,
     ApiError,
     AppConfig,
+    CheckSuite,
     Comment,
     Issue,
     IssueEvent,
@@ -117,6 +118,22 @@ class Hub:
             if repo.id == repo_id:
                 return repo
         raise not_found()
+
+    def check_suite(
+        self, repo: Repo, sha: str, app_slug: str, status: str = "queued"
+    ) -> CheckSuite:
+        """Return the check suite of App ``app_slug`` on ``sha``, made (``status``) if absent."""
+        for suite in repo.check_suites:
+            if suite.head_sha == sha and suite.app_slug == app_slug:
+                return suite
+        branches = [
+            r.removeprefix("refs/heads/") for r, s in repo.git.refs("refs/heads/") if s == sha
+        ]
+        stamp = now_iso()
+        suite = CheckSuite(self.next_id(), sha, next(iter(branches), None), app_slug, stamp, stamp)
+        suite.status = status
+        repo.check_suites.append(suite)
+        return suite
 
     # -- webhooks -----------------------------------------------------------
 

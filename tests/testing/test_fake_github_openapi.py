@@ -100,7 +100,7 @@ def issues_side(fake: FakeGitHub, gh: Github) -> None:
 
 
 def code_side(fake: FakeGitHub, gh: Github) -> None:
-    """Drive the ref, branch, pull, review, merge, status, check-run and git data routes."""
+    """Drive the ref, branch, pull, review, merge, status, check-run, suite and git data routes."""
     repo = gh.get_repo(REPO)
     main = repo.get_branch("main").commit.sha
     refused(repo.get_branch, "nope")
@@ -142,6 +142,10 @@ def code_side(fake: FakeGitHub, gh: Github) -> None:
     run.edit(conclusion="failure", output={"title": "t", "summary": "s", "text": "log"})
     repo.get_check_run(run.id)
     list(commit.get_check_runs())
+    fake.add_check_suite(REPO, commit.sha, app="github-actions")
+    assert [s.status for s in commit.get_check_suites()] == ["completed", "queued"]
+    repo.get_check_suite(run.check_suite.id).conclusion  # noqa: B018
+    refused(lambda: repo.get_check_suite(1).status)
     refused(repo.get_commit, "0" * 40)
     git_commit = repo.get_git_commit(commit.sha)
     repo.create_git_commit("hand made", repo.get_git_tree(git_commit.tree.sha), [git_commit])
