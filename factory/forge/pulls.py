@@ -14,7 +14,11 @@ A pull request merges only when all of these hold on its current head commit:
   least one status or check run exists — *no checks at all is not green*, because "nothing
   ran" proves nothing; the policy's ``required_checks`` (and any the caller adds) must each
   be present and green; a combined status GitHub reports as not ``success`` while statuses
-  exist blocks too (the statuses listed may be only its first page);
+  exist blocks too (the statuses listed may be only its first page); and every check suite
+  on the head (one per GitHub App) has completed green — an App makes its suite before its
+  check runs exist, so a queued suite with no runs yet is pending, not absent, and a suite
+  completed red blocks even when the failing runs are not in the run listing (a run's own
+  reason already covers its suite);
 - it is approved: taking each reviewer's latest APPROVED / CHANGES_REQUESTED / DISMISSED
   review, at least one approves the head commit and none requests changes;
 - it is open, not a draft and GitHub does not report a conflict.
@@ -29,6 +33,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import structlog
+from github.Commit import Commit
 from github.GithubException import GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
@@ -142,23 +147,43 @@ class MergeDecision:
         return f"pull request #{self.number} was not merged: " + "; ".join(self.reasons)
 
 
+def _suite_reasons(commit: Commit, explained: Collection[int]) -> list[str]:
+    """Why the head's check suites are not green, skipping suites in ``explained``.
+
+    ``explained`` holds the suites of listed runs already reported as not green.
+    """
+    reasons: list[str] = []
+    for suite in commit.get_check_suites():
+        if suite.id in explained:
+            continue
+        outcome = suite.conclusion if suite.status == "completed" else suite.status
+        if outcome not in GREEN_CONCLUSIONS:
+            app = suite.app.slug if suite.app is not None else f"#{suite.id}"
+            reasons.append(f"check suite of {app} is {outcome or 'pending'}")
+    return list(dict.fromkeys(reasons))
+
+
 def _check_reasons(repo: Repository, sha: str, required: Collection[str]) -> list[str]:
     commit = repo.get_commit(sha)
     states: dict[str, str] = {}
     combined = commit.get_combined_status()
     for status in combined.statuses:
         states[status.context] = status.state
-    latest_runs: dict[str, tuple[int, str]] = {}
+    latest_runs: dict[str, tuple[int, str, int]] = {}
     for run in commit.get_check_runs():
         if run.name not in latest_runs or run.id > latest_runs[run.name][0]:
             outcome = run.conclusion if run.status == "completed" else run.status
-            latest_runs[run.name] = (run.id, outcome or "pending")
+            latest_runs[run.name] = (run.id, outcome or "pending", run.check_suite.id)
     reasons = [f"status {c!r} is {s}" for c, s in sorted(states.items()) if s != "success"]
     if states and not reasons and combined.state != "success":
         reasons.append(f"the combined commit status is {combined.state}")
-    for name, (_, outcome) in sorted(latest_runs.items()):
+    for name, (_, outcome, _) in sorted(latest_runs.items()):
         if outcome not in GREEN_CONCLUSIONS:
             reasons.append(f"check {name!r} is {outcome}")
+    explained = {
+        suite for _, outcome, suite in latest_runs.values() if outcome not in GREEN_CONCLUSIONS
+    }
+    reasons += _suite_reasons(commit, explained)
     if not states and not latest_runs:
         reasons.append("no checks have run on the head commit")
     present = {*states, *latest_runs}
