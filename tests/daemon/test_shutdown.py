@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from factory.testing.processes import DaemonProcess
 from factory.testing.sample import MAINTAINER, READY, REPO
 from tests.daemon.conftest import ROOT, Factory, daemon_env, wait_for
 
-MARKER = "factoryd-shutdown-test-9f1c"
+MARKER = f"factoryd-shutdown-test-{uuid.uuid4().hex[:12]}"
+"""Unique per test process, so a concurrent run of this test elsewhere on the host cannot
+count as ours."""
 
 
 def _sleeping_builder(body: dict[str, Any]) -> FakeReply:
