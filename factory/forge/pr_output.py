@@ -66,6 +66,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
         if not patch:
             raise OutputRefused("open_pull_request: the workspace has no change to propose")
         payload = prepared.payload
+        crashpoint("pr_before_push")
         pushed = apply_patch(
             patch,
             source=side.mirror,
@@ -94,6 +95,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             key=key,
             secrets=ctx.secrets,
         )
+        crashpoint("pr_after_open")
         return Applied(pull.html_url, {"number": pull.number, "branch": pushed.branch})
 
     def find_open(
