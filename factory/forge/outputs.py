@@ -168,7 +168,7 @@ class OutputGate:
         crashpoint(CRASH_AFTER_GITHUB)
         crashpoint(f"{CRASH_AFTER_GITHUB}:{prepared.kind}")
         decision = self._applied(ctx, output_id, prepared, applied, duplicate=False)
-        crashpoint(f"output_after_applied:{prepared.kind}")
+        crashpoint("output_after_applied")
         return decision
 
     def _settle(

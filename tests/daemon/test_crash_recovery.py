@@ -62,7 +62,7 @@ CRASH_POINTS = [
     "pr_after_push",
     "pr_after_open",
     *[f"output_after_github:{kind}" for kind in WRITES],
-    *[f"output_after_applied:{kind}" for kind in WRITES],
+    "output_after_applied",
     "run_before_release",
     "run_before_finish",
     "run_after_finish",
@@ -73,9 +73,11 @@ LOOP_FORCER = "run_after_claim"
 LABEL = "factory:fixed"
 """The label the scripted builder adds (allowed in this test's copy of builder.yaml)."""
 EXTRAS = 4
-ISSUES = 16
+ISSUES = 12
 """Issues labeled one per daemon; later daemons label one only when nothing is in flight."""
 STEP_TIMEOUT_S = 25.0
+STALLED_STEPS = 3
+"""Walk steps in a row that fire nothing before the walk gives up (the test then fails)."""
 
 
 def test_every_crashpoint_in_the_code_is_planned() -> None:
@@ -177,7 +179,7 @@ def _step(world: World, env: dict[str, str], log: Path, arm: str | None, delay: 
         if arm is not None:
             idle = not world.busy()
             idle_since = (idle_since or time.monotonic()) if idle else None
-            if idle_since is not None and time.monotonic() - idle_since > 1.0:
+            if idle_since is not None and time.monotonic() - idle_since > 0.5:
                 break  # nothing in flight reaches an armed point
         time.sleep(0.05)
     died = daemon.proc.poll() is not None
@@ -209,10 +211,10 @@ def test_kill_9_at_every_crash_point_loses_and_doubles_nothing(tmp_path: Path) -
             automations_dir=_automations(tmp_path),
             harness_dir=ROOT / "harness",
         )
-        env = daemon_env(settings, FACTORY_POLL_INTERVAL="0.3")
+        env = daemon_env(settings, FACTORY_POLL_INTERVAL="0.15")
         world = World(fake, tmp_path / "data" / "factory.db")
         log = tmp_path / "crash.log"
-        timers = 0
+        timers, stalled = 0, 0
         for step in range(len(CRASH_POINTS) + EXTRAS + 15):
             left = [p for p in CRASH_POINTS if p not in fired_points(log)]
             if not left and step not in extras and step > max(extras):
@@ -224,7 +226,12 @@ def test_kill_9_at_every_crash_point_loses_and_doubles_nothing(tmp_path: Path) -
             else:
                 arm = ",".join(left) or rng.choice(CRASH_POINTS)
             timers += arm is None
+            before = len(fired_points(log))
             _step(world, env, log, arm, rng.uniform(0.3, 2.5))
+            walked = step not in extras
+            stalled = stalled + 1 if walked and len(fired_points(log)) == before else 0
+            if stalled >= STALLED_STEPS:
+                break  # no work in flight reaches the points left: they are reported below
         final = DaemonProcess(env, ROOT, crash_log=log, preloaded=True)
         final.wait_started()
         deadline = time.monotonic() + 90
