@@ -18,6 +18,7 @@ before re-queuing it. A run interrupted ``MAX_ATTEMPTS_AFTER_INTERRUPT`` times i
 from __future__ import annotations
 
 import structlog
+from github.GithubException import GithubException
 
 from factory.config.automation import Outputs
 from factory.config.loader import FactoryConfig
@@ -184,15 +185,26 @@ def give_up(
     subject = parse_subject_key(run.subject_key) if run.subject_key else None
     shown_on = None
     if github is not None and subject is not None and subject.number is not None:
-        issue = github.repo.get_issue(subject.number)
-        label = config.policy.labels.needs_human
-        if label.casefold() not in {existing.name.casefold() for existing in issue.get_labels()}:
-            issue.add_to_labels(label)
-        crashpoint("recovery_give_up_after_label")
-        key = f"{key_scope(run)}:given-up:{run.attempt}"
-        if not any(has_marker(c.body, key) for c in issue.get_comments()):
-            issue.create_comment(append_marker(note, run.id, key))
-        crashpoint("recovery_give_up_after_comment")
+        try:
+            _show_give_up(github, config, run, subject.number, note)
+        except GithubException as exc:  # shown at the next start: no step recorded yet
+            log.warning("give_up_not_shown", run_id=run.id, status=exc.status)
+            return
         shown_on = subject.number
     store.add_step(run.id, GIVEN_UP_STEP, {"notice": note, "shown_on": shown_on}, text=note)
     log.error("run_given_up", run_id=run.id, attempts=run.attempt, subject=run.subject_key)
+
+
+def _show_give_up(
+    github: GitHubSide, config: FactoryConfig, run: RunRecord, number: int, note: str
+) -> None:
+    # Label by state, comment by marker: a crash between the two writes doubles neither.
+    issue = github.repo.get_issue(number)
+    label = config.policy.labels.needs_human
+    if label.casefold() not in {existing.name.casefold() for existing in issue.get_labels()}:
+        issue.add_to_labels(label)
+    crashpoint("recovery_give_up_after_label")
+    key = f"{key_scope(run)}:given-up:{run.attempt}"
+    if not any(has_marker(c.body, key) for c in issue.get_comments()):
+        issue.create_comment(append_marker(note, run.id, key))
+    crashpoint("recovery_give_up_after_comment")
