@@ -320,6 +320,7 @@ class Session:
         self.recorder.add_step(
             self.run_id, "tool_result", payload, text=result.content, latency_ms=elapsed_ms
         )
+        crashpoint("session_after_tool")
         return {
             "type": "tool_result",
             "tool_use_id": block.get("id"),

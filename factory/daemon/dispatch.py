@@ -135,6 +135,7 @@ class Dispatcher:
             decisions.extend(self.dispatch(record))
             crashpoint("dispatch_before_mark")
             self.store.mark_event_dispatched(record.id)
+            crashpoint("dispatch_after_mark")
         return decisions
 
     def dispatch(self, record: EventRecord) -> list[Decision]:

@@ -202,6 +202,7 @@ class Runner:
             if current.status == "running":
                 raise  # the write itself failed (disk full, lock), not a finished row
             return current  # already finished by shutdown/recovery
+        crashpoint("run_after_finish")
         if state.busy and record.attempt < MAX_BUSY_ATTEMPTS:
             retry = store.retry_run(record.id, not_before=utcnow() + BUSY_DELAY)
             log.info("run_requeued_busy", run_id=record.id, retry=retry)
@@ -231,11 +232,13 @@ class Runner:
         config = env.config()
         event = env.store.get_event(run.event_id).event if run.event_id is not None else None
         snap: SubjectSnapshot | None = None
+        crashpoint("run_before_claim")
         if gh is not None and run.subject_key and not run.subject_key.startswith("commit:"):
             claim = gh.claims.claim(run.subject_key, holder_of(env.holder, run), gh.lease_s)
             if claim is None:
                 raise SubjectBusy(f"subject {run.subject_key} is claimed by another holder")
             cleanup.callback(safe(claim.release, "claim_release", run.id))
+            cleanup.callback(crashpoint, "run_before_release")  # runs just before the release
 
             def lost(exc: ClaimLost) -> None:
                 state.claim_lost.set()

@@ -107,6 +107,7 @@ class OutputGate:
         )
         if existing is None:
             log.info("output_intent", run_id=ctx.run_id, kind=kind, output_id=output_id)
+            crashpoint(f"output_after_intent:{kind}")
             return self._perform(ctx, output_id, prepared, key)
         if existing.status == "applied":
             return OutputDecision(
@@ -165,7 +166,10 @@ class OutputGate:
             log.info("output_refused", run_id=ctx.run_id, kind=prepared.kind, reason=str(exc))
             return OutputDecision(prepared.kind, "refused", reason=str(exc), output_id=output_id)
         crashpoint(CRASH_AFTER_GITHUB)
-        return self._applied(ctx, output_id, prepared, applied, duplicate=False)
+        crashpoint(f"{CRASH_AFTER_GITHUB}:{prepared.kind}")
+        decision = self._applied(ctx, output_id, prepared, applied, duplicate=False)
+        crashpoint("output_after_applied")
+        return decision
 
     def _settle(
         self, ctx: RunContext, record: OutputRecord, notes: tuple[str, ...] = ()

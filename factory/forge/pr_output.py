@@ -67,6 +67,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
         if not patch:
             raise OutputRefused("open_pull_request: the workspace has no change to propose")
         payload = prepared.payload
+        crashpoint("pr_before_push")
         pushed = apply_patch(
             patch,
             source=side.mirror,
@@ -97,6 +98,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             secrets=ctx.secrets,
             risk=risk,
         )
+        crashpoint("pr_after_open")
         return Applied(
             pull.html_url, {"number": pull.number, "branch": pushed.branch, "risk_tier": risk.tier}
         )

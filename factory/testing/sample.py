@@ -4,8 +4,9 @@
 puts it on a FakeGitHub with a maintainer, an outsider and the factory's bot, and opens
 three issues. ``ScriptedBuilder`` is a FakeAnthropic responder that plays a builder
 session: it reads the code with the editor, fixes the bug, runs the tests with bash in the
-sandbox, asks for a pull request and removes the ready label — deciding each step from the
-conversation it is sent, like a model would.
+sandbox, asks for a pull request, comments on the issue, adds a label when given one,
+and removes the ready label — deciding each step from the conversation it is sent, like a
+model would, so every kind of GitHub write is exercised.
 """
 
 from __future__ import annotations
@@ -158,8 +159,15 @@ PR_BODY = (
 )
 
 
+COMMENT_BODY = "I asked for a pull request that fixes `add()`; the tests pass with it."
+
+
 class ScriptedBuilder:
     """A deterministic builder session for the sample project (a FakeAnthropic responder)."""
+
+    def __init__(self, label: str | None = None) -> None:
+        """Also add ``label`` to the issue (it must be in the automation's allowlist)."""
+        self.label = label
 
     def __call__(self, body: dict[str, Any]) -> FakeReply:
         """Return the next reply for the conversation in ``body``."""
@@ -187,6 +195,10 @@ class ScriptedBuilder:
             title, text = "Fix add() to return the sum", "Tests pass. Asking for the pull request."
             pr_body = PR_BODY.format(number=_subject_number(body))
             steps.append(("output_open_pull_request", {"title": title, "body": pr_body}, text))
+        if "output_comment" in tools:
+            steps.append(("output_comment", {"body": COMMENT_BODY}, "Telling the issue."))
+        if self.label is not None and "output_add_labels" in tools:
+            steps.append(("output_add_labels", {"labels": [self.label]}, "Labelling it."))
         if "output_remove_labels" in tools:
             steps.append(("output_remove_labels", {"labels": [READY]}, "Removing the ready label."))
         if turn == 3 and "exit=0" not in _last_tool_result(body):
