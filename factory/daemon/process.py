@@ -31,7 +31,7 @@ from factory.daemon.dispatch import Dispatcher, enqueue_manual
 from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
-from factory.daemon.server import HttpServer, build_daemon_app, health_route
+from factory.daemon.server import HttpServer, build_daemon_app, health_route, webhook_route
 from factory.daemon.wiring import Sandboxes, github_side, instance_id, probe_bwrap, workspaces_for
 from factory.errors import (
     ConfigError,
@@ -46,7 +46,6 @@ from factory.interfaces import Model
 from factory.logs import redactor
 from factory.settings import Settings
 from factory.sources.github_poller import GitHubPoller
-from factory.sources.github_webhooks import github_webhook_route
 from factory.sources.schedule import Schedules
 from factory.store import RunRecord, RunStore
 
@@ -264,16 +263,7 @@ class Daemon:
                 host=self.settings.host,
                 token=token.get_secret_value() if token else None,
             ),
-            github_webhook_route(
-                self.store,
-                self.settings.github_webhook_secret,
-                trust_resolver=gh.resolve,
-                trust_policy=gh.trust,
-                repository=gh.repo.full_name,
-                on_membership=getattr(gh.resolve, "forget", None),
-                bot_logins=[gh.bot_login] if gh.bot_login else [],
-                on_stored=self.wake.set,
-            ),
+            webhook_route(self.store, self.settings.github_webhook_secret, gh, self.wake.set),
         ]
         return build_daemon_app(routes, viewer)
 

@@ -6,6 +6,8 @@ definition of a run's idempotency scope, its claim holder and which failures are
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -165,3 +167,28 @@ def labels_to_confirm(event: Event | None) -> list[str]:
     if isinstance(confirm, list):
         return [str(name) for name in confirm]
     return []
+
+
+NO_SPACE = "no space left on device"
+"""The stop reason of a run that failed because a disk (workspace or store) was full."""
+_NO_SPACE_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def no_space(exc: BaseException) -> bool:
+    """Return True if ``exc`` or an exception it came from says a disk is full.
+
+    Looks at OS errors (ENOSPC, EDQUOT), SQLite's SQLITE_FULL and, for tools that only report
+    text (git's stderr inside a GitError), the message.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        if any(text in str(current).lower() for text in _NO_SPACE_TEXTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -20,8 +20,6 @@ start.
 from __future__ import annotations
 
 import dataclasses
-import errno
-import sqlite3
 import threading
 import time
 from contextlib import ExitStack
@@ -38,12 +36,14 @@ from factory.daemon.runenv import (
     BUSY_DELAY,
     MAX_BUSY_ATTEMPTS,
     MAX_PAUSED_ATTEMPTS,
+    NO_SPACE,
     RunEnv,
     RunState,
     holder_of,
     is_retryable,
     key_scope,
     labels_to_confirm,
+    no_space,
     rate_limit_resume,
     safe,
 )
@@ -67,10 +67,8 @@ from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
 from factory.forge.read_tool import github_read_tool
 from factory.forge.subjects import (
-    approval_history,
     approval_problem,
-    ask_for_reapproval,
-    edited_after_approval,
+    approval_text_problem,
     snapshot,
 )
 from factory.interfaces import Sandbox
@@ -79,30 +77,6 @@ from factory.store import RunRecord
 from factory.workspace import Workspace, export_patch, ref_for_mode
 
 log = structlog.get_logger(__name__)
-
-NO_SPACE = "no space left on device"
-"""The stop reason of a run that failed because a disk (workspace or store) was full."""
-_NO_SPACE_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded")
-
-
-def no_space(exc: BaseException) -> bool:
-    """Return True if ``exc`` or an exception it came from says a disk is full.
-
-    Looks at OS errors (ENOSPC, EDQUOT), SQLite's SQLITE_FULL and, for tools that only report
-    text (git's stderr inside a GitError), the message.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-            return True
-        if any(text in str(current).lower() for text in _NO_SPACE_TEXTS):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 class Runner:
@@ -252,7 +226,11 @@ class Runner:
                 labels = labels_to_confirm(event)
                 problem = approval_problem(gh.repo, snap, labels, automation.trust, gh.resolve)
                 if problem is None and labels:
-                    problem = self._text_problem(run, snap, labels, automation)
+                    problem = approval_text_problem(
+                        env.store, gh.repo, run.subject_key, snap, labels, automation.trust
+                    )
+                    if problem:
+                        log.warning("approval_text_changed", run_id=run.id, reason=problem)
                 if problem:
                     return "skipped", problem
         workspace, sandbox = self._workspace(run, automation, snap, cleanup, state)
@@ -321,24 +299,6 @@ class Runner:
         if gh is None and workspace is not None and sandbox is not None:
             self._save_patch(run, workspace, sandbox)
         return result.status, result.stop_reason
-
-    def _text_problem(
-        self, run: RunRecord, snap: SubjectSnapshot, labels: list[str], automation: Automation
-    ) -> str | None:
-        """Return why the subject's text is not what its approver saw (asking on the subject
-        for a new approval, once), or None."""
-        gh = self.env.github
-        assert gh is not None and run.subject_key is not None and snap.context.number
-        approval, edits = approval_history(self.env.store, run.subject_key, labels)
-        problem = edited_after_approval(
-            snap, approval.event if approval else None, edits, automation.trust
-        )
-        if problem and approval is not None:
-            label = str(approval.event.payload["label"]["name"])
-            key = f"reapproval:{approval.id}"
-            ask_for_reapproval(gh.repo, snap.context.number, label, problem, key)
-            log.warning("approval_text_changed", run_id=run.id, reason=problem)
-        return problem
 
     def _save_patch(self, run: RunRecord, workspace: Workspace, sandbox: Sandbox) -> None:
         """Without GitHub (a local trial) the change is kept as a patch file and a step."""

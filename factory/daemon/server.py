@@ -12,11 +12,15 @@ from typing import Any
 
 import structlog
 import uvicorn
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from factory.daemon.runenv import GitHubSide
+from factory.sources.github_webhooks import github_webhook_route
+from factory.store.event_log import EventLog
 from factory.web.auth import is_loopback, presented_token, token_matches
 
 log = structlog.get_logger(__name__)
@@ -44,6 +48,23 @@ def health_route(status: Callable[[], dict[str, Any]], *, host: str, token: str 
         return JSONResponse(report)
 
     return Route("/healthz", healthz, methods=["GET"])
+
+
+def webhook_route(
+    store: EventLog, secret: SecretStr | None, gh: GitHubSide, on_stored: Callable[[], None]
+) -> Route:
+    """Return ``POST /webhooks/github`` for this factory's repository: trust from ``gh``'s
+    policy and resolver (dropped on membership changes), the factory's own login marked."""
+    return github_webhook_route(
+        store,
+        secret,
+        trust_resolver=gh.resolve,
+        trust_policy=gh.trust,
+        repository=gh.repo.full_name,
+        on_membership=getattr(gh.resolve, "forget", None),
+        bot_logins=[gh.bot_login] if gh.bot_login else [],
+        on_stored=on_stored,
+    )
 
 
 def build_daemon_app(routes: Sequence[BaseRoute], viewer: Starlette | None = None) -> Starlette:

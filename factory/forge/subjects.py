@@ -178,3 +178,21 @@ def approval_history(
     last = applied[-1]
     edits = [r.event for r in store.subject_events(subject_key, EDIT_KINDS) if r.id > last.id]
     return last, edits
+
+
+def approval_text_problem(
+    store: EventLog,
+    repo: Repository,
+    subject_key: str,
+    snap: SubjectSnapshot,
+    labels: Collection[str],
+    required: Trust,
+) -> str | None:
+    """Return why the subject's text is not what its approver saw, or None; on a problem,
+    ask on the subject (once) for a new approval. Raises what PyGithub raises."""
+    approval, edits = approval_history(store, subject_key, labels)
+    problem = edited_after_approval(snap, approval.event if approval else None, edits, required)
+    if problem and approval is not None and snap.context.number is not None:
+        label = str(approval.event.payload["label"]["name"])
+        ask_for_reapproval(repo, snap.context.number, label, problem, f"reapproval:{approval.id}")
+    return problem
