@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo lint typecheck pytest sysdeps venv bench clean
+.PHONY: test demo lint typecheck pytest sysdeps venv bench mutants clean
 
 venv: $(STAMP)
 
@@ -42,5 +42,13 @@ demo: $(STAMP) sysdeps
 bench: $(STAMP) sysdeps
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# Mutation testing of the security- and reliability-critical modules ([tool.mutmut] in
+# pyproject.toml); slow, so not part of `make test`. Results are kept in mutants/ and re-used:
+# a second run only re-tests what changed. MUTMUT_ARGS="--max-children 2" limits the CPU.
+MUTMUT_ARGS ?=
+mutants: $(STAMP) sysdeps
+	$(VENV)/bin/mutmut run $(MUTMUT_ARGS)
+	$(PY) bench/mutation_score.py
+
 clean:
-	rm -rf $(VENV) .factoryd-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .factoryd-demo .pytest_cache .mypy_cache .ruff_cache mutants
