@@ -150,8 +150,19 @@ class Vanish:
             self.saved = self.fake.hub.repos.pop(REPO.lower())
 
     def back(self) -> None:
+        if self.saved is None:
+            return
         with self.fake.hub.lock:
             self.fake.hub.repos[REPO.lower()] = self.saved
+        self.saved = None
+
+
+@pytest.fixture
+def vanish(fake: FakeGitHub) -> Iterator[Vanish]:
+    """A Vanish for ``REPO`` that always brings the repository back after the test."""
+    gone = Vanish(fake)
+    yield gone
+    gone.back()
 
 
 # -- claim_ref and Lease ----------------------------------------------------------
@@ -340,10 +351,9 @@ def test_takeover_of_a_claim_released_meanwhile_takes_it_fresh(repo: Repository,
     assert isinstance(claim, Claim) and claim.holder == "daemon-b/run-2"
 
 
-def test_takeover_answered_404_is_retried(fake: FakeGitHub, repo: Repository, key: str) -> None:
+def test_takeover_answered_404_is_retried(vanish: Vanish, repo: Repository, key: str) -> None:
     """A 404 on the takeover (GitHub's replication lag) is retried and the claim is taken."""
     Claims(repo).claim(key, "dead-daemon/run-1", 60)
-    vanish = Vanish(fake)
     # commits: the fresh one, then the takeover one; after it the repo 404s until the
     # re-read (get_git_ref) has failed
     claims = interposed(
@@ -394,9 +404,8 @@ def test_renew_is_logged_with_the_count(repo: Repository, key: str) -> None:
     ]
 
 
-def test_renew_answered_404_is_claim_lost(fake: FakeGitHub, repo: Repository, key: str) -> None:
+def test_renew_answered_404_is_claim_lost(vanish: Vanish, repo: Repository, key: str) -> None:
     """A 404 when moving the ref (the repository is gone) means the claim is lost."""
-    vanish = Vanish(fake)
     claims = interposed(repo, {"create_git_commit": [noop, vanish.gone]})
     claim = claims.claim(key, "daemon-a/run-1", 60)
     assert claim is not None
@@ -451,9 +460,8 @@ def test_release_of_a_ref_deleted_meanwhile_returns_false(repo: Repository, key:
     assert claim is not None and claim.release() is False
 
 
-def test_release_answered_404_returns_false(fake: FakeGitHub, repo: Repository, key: str) -> None:
+def test_release_answered_404_returns_false(vanish: Vanish, repo: Repository, key: str) -> None:
     """A 404 on the delete (the repository is gone) means there is nothing of ours: False."""
-    vanish = Vanish(fake)
     claim = interposed(repo, {"get_git_commit": [vanish.gone]}).claim(key, "d/r", 60)
     assert claim is not None
     try:
@@ -530,11 +538,10 @@ def test_stop_waits_for_the_beat_in_flight(repo: Repository, key: str) -> None:
 
 
 def test_failed_renewal_is_logged_with_the_error_type(
-    fake: FakeGitHub, repo: Repository, key: str
+    vanish: Vanish, repo: Repository, key: str
 ) -> None:
     """A renewal failing with a GitHub error logs claim_renew_failed with subject and type."""
     claim = _claim(repo, key)
-    vanish = Vanish(fake)
     vanish.gone()
     try:
         with capture_logs() as logs, Heartbeat(claim, interval_s=0.02):
