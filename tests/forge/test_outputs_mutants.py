@@ -3,6 +3,19 @@
 Many survivors were the gate's log lines: each outcome logs one fixed event with the run,
 the kind and the output row; these tests pin those lines. The others pin each outcome's
 decision and row: repeats, late refusals by a performer, GitHub failures, and reconcile.
+
+Equivalent mutants (no observable difference):
+- ``x__number__mutmut_1`` (``or`` -> ``and``) and ``x__number__mutmut_11`` (``or True``):
+  every row the gate writes is either applied with a dict result whose number is GitHub's
+  int, or not applied with no number in its result, so both reach the same answer.
+- ``x__redacted__mutmut_16``, ``_17``, ``_18``: the dumped dict starts with ``{`` and ends
+  with ``}``; redaction inserts ``[redacted]``, never valid JSON outside a string, so what
+  parses is always a dict and the non-dict branch cannot be reached.
+- ``x__errors__mutmut_9``, ``_10`` (``'input'``): the request models have no model-level
+  validator, so every validation error has a field location.
+Not killable in-process: ``xǁOutputGateǁ_perform__mutmut_50`` (``crashpoint(None)``) only
+shows when the process is killed at ``output_after_github``; tests/forge/test_outputs_crash.py
+does that in a child process, which imports the unmutated package.
 """
 
 from __future__ import annotations
@@ -207,6 +220,15 @@ def test_other_kinds_do_not_use_a_kinds_quota(make_ctx: MakeCtx) -> None:
     ctx, gate = make_ctx({"comment": {"max": 1}, "add_labels": {"allowed": ["bug"]}}), OutputGate()
     gate.request(ctx, "add_labels", {"labels": ["bug"]})
     assert gate.request(ctx, "comment", {"body": "hi"}).status == "applied"
+
+
+def test_invalid_nested_field_is_named_by_its_dotted_path(make_ctx: MakeCtx) -> None:
+    """A wrong item in a list is named field.index in the refusal."""
+    ctx = make_ctx({"create_issue": {}})
+    decision = OutputGate().request(ctx, "create_issue", {"title": "t", "labels": ["ok", 5]})
+    assert decision.reason == (
+        "create_issue: invalid request: labels.1: Input should be a valid string"
+    )
 
 
 # -- refusals -------------------------------------------------------------------------------
