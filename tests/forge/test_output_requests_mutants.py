@@ -8,6 +8,8 @@ Equivalent mutants (no observable difference):
 - ``x__body__mutmut_15`` (``cap_text(clean, )``): cap_text's default limit is BODY_CAP.
 - ``x__title__mutmut_15`` (``prefix.lstrip()``): sanitize_title splits on whitespace and
   joins with single spaces, so which side of the prefix is stripped cannot show.
+- ``xǁPreparedOutputǁkey__mutmut_4`` (``ensure_ascii=None``): json.dumps tests the flag for
+  truth, so None acts as False.
 """
 
 from __future__ import annotations
