@@ -1,0 +1,270 @@
+"""Tests that kill mutants `make mutants` found alive in factory/forge/output_requests.py.
+
+``prepare`` is called directly with each request model, as the gate does after validation:
+these pin the refusal messages the model is told, the prepared payloads, the notes, and the
+idempotency key, which must stay stable across releases (reconcile finds writes by it).
+
+Equivalent mutants (no observable difference):
+- ``x__body__mutmut_15`` (``cap_text(clean, )``): cap_text's default limit is BODY_CAP.
+- ``x__title__mutmut_15`` (``prefix.lstrip()``): sanitize_title splits on whitespace and
+  joins with single spaces, so which side of the prefix is stripped cannot show.
+- ``xǁPreparedOutputǁkey__mutmut_4`` (``ensure_ascii=None``): json.dumps tests the flag for
+  truth, so None acts as False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from github import Auth, Github
+from github.Repository import Repository
+from pydantic import BaseModel
+
+from factory.config.automation import Outputs
+from factory.errors import OutputRefused
+from factory.forge.output_requests import (
+    CloseIssueRequest,
+    CommentRequest,
+    CreateIssueRequest,
+    MergePullRequestRequest,
+    OpenPullRequestRequest,
+    PreparedOutput,
+    RemoveLabelsRequest,
+    ReviewPullRequestRequest,
+    RunContext,
+    prepare,
+)
+from factory.logs import REDACTED
+from factory.store import RunStore
+from factory.testing.fake_github import FakeGitHub
+
+BOT_TOKEN = "t-factory-bot"
+REPO = "acme/widgets"
+TRUNCATED = "the body was truncated to 60000 characters"
+MakeCtx = Callable[..., RunContext]
+
+
+@pytest.fixture(scope="module")
+def repo() -> Iterator[Repository]:
+    """A PyGithub repository on a FakeGitHub (prepare never calls it)."""
+    with FakeGitHub() as server:
+        server.add_user("factory-bot", token=BOT_TOKEN, permission="write")
+        server.create_repo(REPO)
+        gh = Github(base_url=server.api_url, auth=Auth.Token(BOT_TOKEN))
+        yield gh.get_repo(REPO)
+
+
+@pytest.fixture
+def make_ctx(repo: Repository, store: RunStore) -> MakeCtx:
+    """Return ``make(outputs, subject=1, **fields)``: a run's context."""
+
+    def make(outputs: dict[str, Any], subject: int | None = 1, **fields: Any) -> RunContext:
+        spec = Outputs.model_validate(outputs)
+        return RunContext("run-1", "builder", spec, subject, repo, store, **fields)
+
+    return make
+
+
+def refusal(kind: str, request: BaseModel, ctx: RunContext) -> str:
+    """Return the reason ``prepare`` refuses ``request`` with."""
+    with pytest.raises(OutputRefused) as caught:
+        prepare(kind, request, ctx)
+    return str(caught.value)
+
+
+# -- the stored intent and its key ------------------------------------------------------------
+
+
+def test_stored_intent_holds_target_and_payload() -> None:
+    """A prepared output is stored as its target and payload."""
+    prepared = PreparedOutput("comment", 3, {"body": "hi"})
+    assert prepared.to_stored() == {"target": 3, "payload": {"body": "hi"}}
+
+
+def test_key_of_a_targeted_output_is_stable() -> None:
+    """The key of a comment on #7 is scope, kind, number and a fixed hash of the content."""
+    prepared = PreparedOutput("comment", 7, {"body": "café", "a": 1})
+    assert prepared.key("scope-1") == "scope-1:comment:7:f8bb3d430aa2435ceb1d"
+
+
+def test_key_of_a_repository_output_says_repo() -> None:
+    """The key of an output with no target (a new issue) names the repository."""
+    prepared = PreparedOutput("create_issue", None, {"title": "t"})
+    assert prepared.key("scope-1") == "scope-1:create_issue:repo:81d6197e16ff33ce7224"
+
+
+def test_key_does_not_depend_on_payload_order() -> None:
+    """Two payloads with the same fields in another order have the same key."""
+    one = PreparedOutput("comment", 1, {"a": 1, "b": 2})
+    two = PreparedOutput("comment", 1, {"b": 2, "a": 1})
+    assert one.key("s") == two.key("s")
+
+
+# -- bodies and titles ------------------------------------------------------------------------
+
+
+def test_body_of_exactly_the_cap_is_kept_without_a_note(make_ctx: MakeCtx) -> None:
+    """A comment body of exactly BODY_CAP characters is not said to be truncated."""
+    prepared = prepare("comment", CommentRequest(body="z" * 60_000), make_ctx({"comment": {}}))
+    assert (len(prepared.payload["body"]), prepared.notes) == (60_000, ())
+
+
+def test_secret_formed_by_adding_the_prefix_is_redacted(make_ctx: MakeCtx) -> None:
+    """A secret that only appears once the title prefix is joined on is still redacted."""
+    ctx = make_ctx({"create_issue": {"title_prefix": "[factory]"}}, secrets=("[factory] tok",))
+    prepared = prepare("create_issue", CreateIssueRequest(title="tok"), ctx)
+    assert prepared.payload["title"] == REDACTED
+
+
+def test_oversized_new_issue_body_is_noted(make_ctx: MakeCtx) -> None:
+    """A create_issue body over the cap is truncated and the model is told."""
+    ctx = make_ctx({"create_issue": {}})
+    prepared = prepare("create_issue", CreateIssueRequest(title="t", body="z" * 60_001), ctx)
+    assert prepared.notes == (TRUNCATED,)
+
+
+def test_oversized_pull_request_body_is_noted(make_ctx: MakeCtx) -> None:
+    """An open_pull_request body over the cap is truncated and the model is told."""
+    ctx = make_ctx({"open_pull_request": {}})
+    prepared = prepare(
+        "open_pull_request", OpenPullRequestRequest(title="t", body="z" * 60_001), ctx
+    )
+    assert prepared.notes == (TRUNCATED,)
+
+
+def test_oversized_review_body_is_noted(make_ctx: MakeCtx) -> None:
+    """A review body over the cap is truncated and the model is told."""
+    ctx = make_ctx({"review_pull_request": {}})
+    request = ReviewPullRequestRequest(event="COMMENT", body="z" * 60_001)
+    assert prepare("review_pull_request", request, ctx).notes == (TRUNCATED,)
+
+
+def test_oversized_close_comment_is_noted_as_the_comment(make_ctx: MakeCtx) -> None:
+    """A close_issue comment over the cap is truncated and the note names the comment."""
+    ctx = make_ctx({"close_issue": {}})
+    prepared = prepare("close_issue", CloseIssueRequest(comment="z" * 60_001), ctx)
+    assert prepared.notes == ("the comment was truncated to 60000 characters",)
+
+
+def test_close_without_comment_has_no_comment(make_ctx: MakeCtx) -> None:
+    """close_issue without a comment prepares the reason and no comment."""
+    prepared = prepare("close_issue", CloseIssueRequest(), make_ctx({"close_issue": {}}))
+    assert (prepared.target, prepared.payload) == (1, {"reason": "completed", "comment": None})
+
+
+# -- labels -------------------------------------------------------------------------------------
+
+
+def test_refused_labels_are_listed_with_commas(make_ctx: MakeCtx) -> None:
+    """Every refused label and every allowed one is named, comma-separated."""
+    ctx = make_ctx({"remove_labels": {"allowed": ["b", "a"]}})
+    reason = refusal("remove_labels", RemoveLabelsRequest(labels=["x", "y"]), ctx)
+    assert reason == "remove_labels: label(s) 'x', 'y' are not allowed (allowed: 'a', 'b')"
+
+
+def test_new_issue_label_with_no_allowlist_says_none_allowed(make_ctx: MakeCtx) -> None:
+    """A label on a new issue when no label is configured is refused, saying none is allowed."""
+    ctx = make_ctx({"create_issue": {}})
+    reason = refusal("create_issue", CreateIssueRequest(title="t", labels=["bug"]), ctx)
+    assert reason == "create_issue: label(s) 'bug' are not allowed (allowed: none)"
+
+
+# -- kinds and targets --------------------------------------------------------------------------
+
+
+def test_kind_without_a_request_model_is_refused(make_ctx: MakeCtx) -> None:
+    """prepare refuses a kind it has no model for, naming the automation."""
+    reason = refusal("delete_repo", CommentRequest(body="x"), make_ctx({"comment": {}}))
+    assert reason == "delete_repo: not allowed for automation 'builder'"
+
+
+def test_kind_not_configured_is_refused(make_ctx: MakeCtx) -> None:
+    """prepare refuses a known kind the automation does not configure."""
+    reason = refusal("merge_pull_request", MergePullRequestRequest(), make_ctx({"comment": {}}))
+    assert reason == "merge_pull_request: not allowed for automation 'builder'"
+
+
+def test_request_of_no_known_model_is_refused(make_ctx: MakeCtx) -> None:
+    """A configured kind given a request that is none of the models is refused as unknown."""
+
+    class Other(BaseModel):
+        body: str = "x"
+
+    assert refusal("comment", Other(), make_ctx({"comment": {}})) == (
+        "comment: unknown output kind"
+    )
+
+
+def test_comment_elsewhere_without_subject_says_none(make_ctx: MakeCtx) -> None:
+    """A run with no subject commenting on another issue is told its subject is none."""
+    ctx = make_ctx({"comment": {}}, subject=None)
+    assert refusal("comment", CommentRequest(body="x", number=2), ctx) == (
+        "comment: #2 is not this run's subject (none); comments go to the subject"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "request_"),
+    [
+        ("remove_labels", RemoveLabelsRequest(labels=["a"])),
+        ("close_issue", CloseIssueRequest()),
+        ("review_pull_request", ReviewPullRequestRequest(event="COMMENT", body="x")),
+        ("merge_pull_request", MergePullRequestRequest()),
+    ],
+)
+def test_subject_kind_without_subject_is_refused_naming_the_kind(
+    make_ctx: MakeCtx, kind: str, request_: BaseModel
+) -> None:
+    """A kind acting on the subject, in a run with none, is refused naming the kind."""
+    outputs = {kind: {"allowed": ["a"]} if kind == "remove_labels" else {}}
+    ctx = make_ctx(outputs, subject=None)
+    assert refusal(kind, request_, ctx) == f"{kind}: run run-1 has no subject to act on"
+
+
+# -- reviews ---------------------------------------------------------------------------------
+
+
+def test_refused_verdict_lists_the_allowed_ones(make_ctx: MakeCtx) -> None:
+    """A verdict not allowed is refused, listing the allowed verdicts comma-separated."""
+    ctx = make_ctx({"review_pull_request": {"events": ["COMMENT", "REQUEST_CHANGES"]}})
+    assert refusal("review_pull_request", ReviewPullRequestRequest(event="APPROVE"), ctx) == (
+        "review_pull_request: verdict 'APPROVE' is not allowed (allowed: COMMENT, REQUEST_CHANGES)"
+    )
+
+
+def test_approval_needs_no_body(make_ctx: MakeCtx) -> None:
+    """An APPROVE review without a body is prepared for the subject."""
+    ctx = make_ctx({"review_pull_request": {"events": ["APPROVE"]}})
+    prepared = prepare("review_pull_request", ReviewPullRequestRequest(event="APPROVE"), ctx)
+    assert (prepared.target, prepared.payload) == (1, {"event": "APPROVE", "body": ""})
+
+
+def test_comment_review_without_body_is_refused(make_ctx: MakeCtx) -> None:
+    """A COMMENT review with a blank body is refused, saying it needs one."""
+    ctx = make_ctx({"review_pull_request": {}})
+    request = ReviewPullRequestRequest(event="COMMENT", body="  ")
+    assert refusal("review_pull_request", request, ctx) == (
+        "review_pull_request: a COMMENT review needs a body"
+    )
+
+
+def test_review_payload_carries_the_verdict(make_ctx: MakeCtx) -> None:
+    """A review is prepared as its verdict and body."""
+    ctx = make_ctx({"review_pull_request": {}})
+    request = ReviewPullRequestRequest(event="COMMENT", body="ok")
+    assert prepare("review_pull_request", request, ctx).payload == {
+        "event": "COMMENT",
+        "body": "ok",
+    }
+
+
+# -- merging -------------------------------------------------------------------------------
+
+
+def test_merge_targets_the_subject_with_the_configured_method(make_ctx: MakeCtx) -> None:
+    """merge_pull_request is prepared for the subject, with the method and the reason."""
+    ctx = make_ctx({"merge_pull_request": {"method": "rebase"}}, subject=4)
+    prepared = prepare("merge_pull_request", MergePullRequestRequest(reason="green"), ctx)
+    assert (prepared.target, prepared.payload) == (4, {"method": "rebase", "reason": "green"})
