@@ -164,6 +164,12 @@ def test_check_staged_refuses_a_protected_path_naming_the_run() -> None:
     assert message == f"run {RUN}: the patch touches protected path '.github/workflows/ci.yml'"
 
 
+def test_check_staged_refuses_a_path_inside_git_naming_path_and_problem() -> None:
+    """A staged file under .git is refused, naming the file and why."""
+    message = _refusal([_file(".git/hooks/pre-commit")])
+    assert message == f"run {RUN}: the patch writes '.git/hooks/pre-commit', which is inside .git"
+
+
 def test_check_staged_accepts_a_deleted_file() -> None:
     """A deleted file (new mode 000000) is allowed."""
     deleted = _file("src/old.py", status="D", new_mode="000000", added=0, deleted=4)
@@ -186,3 +192,20 @@ def test_check_staged_accepts_exactly_max_changed_lines() -> None:
     """A change of exactly max_changed_lines lines is allowed."""
     files = [_file(added=3, deleted=2)]
     check_staged(files, make_policy(), PatchLimits(max_changed_lines=5), RUN)  # no PatchRefused
+
+
+# --- PatchLimits ---------------------------------------------------------------------------
+
+
+def test_limits_accept_one_file_and_one_byte() -> None:
+    """max_files=1 and max_bytes=1 are the smallest valid limits."""
+    limits = PatchLimits(max_files=1, max_bytes=1)
+    assert (limits.max_files, limits.max_bytes) == (1, 1)
+
+
+@pytest.mark.parametrize(("max_files", "max_bytes"), [(0, 10), (10, 0)], ids=["files", "bytes"])
+def test_limits_refuse_a_zero_limit(max_files: int, max_bytes: int) -> None:
+    """A limit of 0 files or 0 bytes is refused, saying both must be at least 1."""
+    with pytest.raises(ValueError) as caught:
+        PatchLimits(max_files=max_files, max_bytes=max_bytes)
+    assert str(caught.value) == "max_files and max_bytes must be at least 1"
