@@ -49,6 +49,12 @@ def _marker_processes() -> list[int]:
     return found
 
 
+def _running(db: Path) -> list[str]:
+    """Ids of the runs the daemon's store shows running."""
+    with RunStore.open(db, readonly=True) as store:
+        return [r.id for r in store.list_runs(status="running")]
+
+
 def test_sigterm_with_two_runs_in_flight(factory: Factory) -> None:
     """Exit within 10 s, both runs interrupted, no sandboxed process left on the host."""
     factory.anthropic.responder = _sleeping_builder
@@ -62,7 +68,12 @@ def test_sigterm_with_two_runs_in_flight(factory: Factory) -> None:
     try:
         factory.github.add_labels(REPO, factory.world.bug, READY, as_user=MAINTAINER)
         factory.github.add_labels(REPO, factory.world.plain, READY, as_user=MAINTAINER)
-        wait_for(lambda: len(_marker_processes()) >= 2, what="two sandboxed commands")
+        # One run's sandbox alone shows two marker processes (bwrap and its shell): wait for
+        # both runs to be running in the store and for both sandboxes.
+        wait_for(
+            lambda: len(_running(settings.db_path)) == 2 and len(_marker_processes()) >= 4,
+            what="two runs with sandboxed commands",
+        )
         with RunStore.open(settings.db_path, readonly=True) as store:
             running = [r.id for r in store.list_runs(status="running")]
         started = time.monotonic()
