@@ -28,8 +28,8 @@ RACER = Path(__file__).with_name("claim_racer.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGitHub]:
+@pytest.fixture(name="fake", scope="module")
+def fake_fixture() -> Iterator[FakeGitHub]:
     """One FakeGitHub for the module with the target repo and the factory's token."""
     with FakeGitHub() as server:
         server.create_repo(REPO)
@@ -37,8 +37,8 @@ def fake() -> Iterator[FakeGitHub]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def repo(fake: FakeGitHub) -> Repository:
+@pytest.fixture(name="repo", scope="module")
+def repo_fixture(fake: FakeGitHub) -> Repository:
     """The target repository through a real PyGithub client without pacing."""
     pacing = Pacing(seconds_between_writes=0, backoff_factor=0)
     return make_github(auth=Auth.Token(TOKEN), base_url=fake.api_url, pacing=pacing).get_repo(REPO)
@@ -47,8 +47,8 @@ def repo(fake: FakeGitHub) -> Repository:
 _counter = iter(range(1, 1_000_000))
 
 
-@pytest.fixture
-def key() -> str:
+@pytest.fixture(name="key")
+def key_fixture() -> str:
     """A subject key no other test in the module uses."""
     return f"issue:{next(_counter)}"
 

@@ -24,44 +24,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from github import Auth
 from github.Repository import Repository
 from structlog.testing import capture_logs
 
 from factory.errors import ClaimLost
 from factory.events import utcnow
 from factory.forge.claims import Claim, Claims, Heartbeat, Lease, claim_ref
-from factory.forge.client import Pacing, make_github
 from factory.testing.fake_github import FakeGitHub
+from tests.forge.test_claims import (  # the fixtures fake, repo and key
+    REPO,
+    fake_fixture,  # noqa: F401
+    key_fixture,  # noqa: F401
+    repo_fixture,  # noqa: F401
+)
 
-REPO = "acme/widgets"
-TOKEN = "t-factory"
 Log = list[MutableMapping[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGitHub]:
-    """One FakeGitHub for the module with the target repo and the factory's token."""
-    with FakeGitHub() as server:
-        server.create_repo(REPO)
-        server.add_user("factory-bot", token=TOKEN, permission="admin")
-        yield server
-
-
-@pytest.fixture(scope="module")
-def repo(fake: FakeGitHub) -> Repository:
-    """The target repository through a real PyGithub client without pacing."""
-    pacing = Pacing(seconds_between_writes=0, backoff_factor=0)
-    return make_github(auth=Auth.Token(TOKEN), base_url=fake.api_url, pacing=pacing).get_repo(REPO)
-
-
-_counter = iter(range(1, 1_000_000))
-
-
-@pytest.fixture
-def key() -> str:
-    """A subject key no other test in the module uses."""
-    return f"issue:{next(_counter)}"
 
 
 def at(repo: Repository, hours: float) -> Claims:

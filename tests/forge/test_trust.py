@@ -16,8 +16,8 @@ from tests.conftest import ManualClock
 REPO = "acme/widgets"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
+@pytest.fixture(name="fake")
+def fake_fixture() -> Iterator[FakeGitHub]:
     """A FakeGitHub where mallory is a maintainer (admin) and the bot can write."""
     with FakeGitHub() as server:
         server.create_repo(REPO)
@@ -26,8 +26,8 @@ def fake() -> Iterator[FakeGitHub]:
         yield server
 
 
-@pytest.fixture
-def repo(fake: FakeGitHub) -> Any:
+@pytest.fixture(name="repo")
+def repo_fixture(fake: FakeGitHub) -> Any:
     """REPO through the real PyGithub, as the bot."""
     gh = Github(base_url=fake.api_url, auth=Auth.Token("t-bot"), retry=None)
     return gh.get_repo(REPO)

@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from github import Auth, Github
 from structlog.testing import capture_logs
 
 from factory.config.harness import TrustPolicy
 from factory.forge.trust import PermissionTrust
-from factory.testing.fake_github import FakeGitHub
-
-REPO = "acme/widgets"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    """A FakeGitHub where mallory is a maintainer (admin) and the bot can write."""
-    with FakeGitHub() as server:
-        server.create_repo(REPO)
-        server.add_user("mallory", token="t-mallory", permission="admin")
-        server.add_user("factory-bot", token="t-bot", permission="write")
-        yield server
-
-
-@pytest.fixture
-def repo(fake: FakeGitHub) -> Any:
-    """REPO through the real PyGithub, as the bot."""
-    return Github(base_url=fake.api_url, auth=Auth.Token("t-bot"), retry=None).get_repo(REPO)
+from tests.forge.test_trust import fake_fixture, repo_fixture  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize("ttl_s", [0.0, 0.5], ids=["zero", "half-second"])
