@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from factory.config.harness import load_harness
@@ -172,23 +173,35 @@ def test_pr_gutting_a_document_is_not_auto_merged(fake: FakeGitHub, repo: Reposi
     assert _merge(repo, number).merged is False
 
 
-def test_sensitive_pr_is_labelled_needs_human_when_opened(
-    fake: FakeGitHub, repo: Repository, tmp_path: Path
-) -> None:
-    """Opening a PR that changes a manifest labels it needs-human and its tier right away."""
-    branch = _push(fake, tmp_path, {"pyproject.toml": "[project]\nname = 'w'\n"})
-    risk = assess_risk(branch_changes(branch), SHIPPED)
-    pr = open_pull_request(
+MANIFEST = {"pyproject.toml": "[project]\nname = 'w'\n"}
+"""A dependency manifest change: high risk under the shipped policy."""
+
+
+def _open_assessed(
+    fake: FakeGitHub, repo: Repository, tmp_path: Path, files: dict[str, str], title: str, body: str
+) -> PullRequest:
+    """Push ``files`` as a factory branch and open its PR with the shipped policy's risk."""
+    branch = _push(fake, tmp_path, files)
+    return open_pull_request(
         repo,
         branch,
-        title="Deps",
-        body="Bump.",
+        title=title,
+        body=body,
         issue_number=None,
         labels=CONFIG.labels,
         draft=CONFIG.draft,
         run_id=RUN_ID,
         key=KEY,
-        risk=risk,
+        risk=assess_risk(branch_changes(branch), SHIPPED),
+    )
+
+
+def test_sensitive_pr_is_labelled_needs_human_when_opened(
+    fake: FakeGitHub, repo: Repository, tmp_path: Path
+) -> None:
+    """Opening a PR that changes a manifest labels it needs-human and its tier right away."""
+    pr = _open_assessed(
+        fake, repo, tmp_path, {"pyproject.toml": "[project]\nname = 'w'\n"}, "Deps", "Bump."
     )
     assert fake.labels_of(REPO, pr.number) == ["factory:review", "risk:high", "needs-human"]
 
@@ -197,19 +210,8 @@ def test_opened_pr_body_names_the_tier_and_reasons(
     fake: FakeGitHub, repo: Repository, tmp_path: Path
 ) -> None:
     """The PR body states the risk tier and every reason for it."""
-    branch = _push(fake, tmp_path, {"pyproject.toml": "[project]\nname = 'w'\n"})
-    risk = assess_risk(branch_changes(branch), SHIPPED)
-    pr = open_pull_request(
-        repo,
-        branch,
-        title="Deps",
-        body="Bump.",
-        issue_number=None,
-        labels=CONFIG.labels,
-        draft=CONFIG.draft,
-        run_id=RUN_ID,
-        key=KEY,
-        risk=risk,
+    pr = _open_assessed(
+        fake, repo, tmp_path, {"pyproject.toml": "[project]\nname = 'w'\n"}, "Deps", "Bump."
     )
     body = fake.issue(REPO, pr.number).body or ""
     assert body.split("\n\n")[1] == (
@@ -224,18 +226,5 @@ def test_low_risk_pr_is_not_labelled_needs_human(
     fake: FakeGitHub, repo: Repository, tmp_path: Path
 ) -> None:
     """A docs change opens with its tier label and without needs-human."""
-    branch = _push(fake, tmp_path, {"docs/guide.md": "Guide.\nMore.\n"})
-    risk = assess_risk(branch_changes(branch), SHIPPED)
-    pr = open_pull_request(
-        repo,
-        branch,
-        title="Docs",
-        body="More.",
-        issue_number=None,
-        labels=CONFIG.labels,
-        draft=CONFIG.draft,
-        run_id=RUN_ID,
-        key=KEY,
-        risk=risk,
-    )
+    pr = _open_assessed(fake, repo, tmp_path, {"docs/guide.md": "Guide.\nMore.\n"}, "Docs", "More.")
     assert fake.labels_of(REPO, pr.number) == ["factory:review", "risk:low"]
