@@ -12,8 +12,9 @@ until its ``expires_at``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 
@@ -27,6 +28,7 @@ from factory.testing.github_model import ApiError, CheckSuite, Token, not_found,
 from factory.testing.github_pulls import combined_status, create_status, save_check_run
 
 router = Router()
+_T = TypeVar("_T")
 
 
 @router.add("POST", "/statuses/(?P<sha>[0-9a-fA-F]{4,40})")
@@ -58,12 +60,17 @@ def post_check_run(req: Request) -> Reply:
     return Reply(201, check_run(req.hub.render, req.repo, run))
 
 
-def _run(req: Request) -> Any:
+def _by_id(req: Request, items: Iterable[_T]) -> _T:
+    """Return the item whose ``id`` is the route's ``id``; 404 if there is none."""
     wanted = int(req.params["id"])
-    for run in req.repo.check_runs:
-        if run.id == wanted:
-            return run
+    for item in items:
+        if getattr(item, "id", None) == wanted:
+            return item
     raise not_found()
+
+
+def _run(req: Request) -> Any:
+    return _by_id(req, req.repo.check_runs)
 
 
 @router.add("GET", r"/check-runs/(?P<id>\d+)")
@@ -114,11 +121,7 @@ def list_check_suites(req: Request) -> Reply:
 
 
 def _suite(req: Request) -> CheckSuite:
-    wanted = int(req.params["id"])
-    for suite in req.repo.check_suites:
-        if suite.id == wanted:
-            return suite
-    raise not_found()
+    return _by_id(req, req.repo.check_suites)
 
 
 @router.add("GET", r"/check-suites/(?P<id>\d+)")
