@@ -6,6 +6,7 @@ Every source (GitHub, Sentry, Slack, schedule, manual) turns what it sees into a
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -13,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Source = Literal["github", "sentry", "slack", "schedule", "manual"]
 Trust = Literal["maintainers", "collaborators", "anyone", "data"]
-SubjectKind = Literal["issue", "pull_request", "commit", "none"]
+SubjectKind = Literal["issue", "pull_request", "commit", "slack", "none"]
+
+_SLACK_THREAD = re.compile(r"[CDG][A-Z0-9]{2,}/[0-9]{6,}\.[0-9]{6}")
+"""A Slack thread in a subject key: channel id (C, D or G), '/', the thread's parent ts."""
 
 TRUST_ORDER: dict[str, int] = {"data": 0, "anyone": 1, "collaborators": 2, "maintainers": 3}
 """Trust levels from least to most trusted; ``data`` never causes code changes."""
@@ -30,11 +34,13 @@ class Subject(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: SubjectKind
-    """issue, pull_request, commit, or none (nothing in particular)."""
+    """issue, pull_request, commit, slack (a Slack thread), or none (nothing in particular)."""
     number: int | None = None
     """Issue or pull request number, for those kinds."""
     sha: str | None = None
     """Commit sha, for commits (or a pull request's head)."""
+    thread: str | None = None
+    """A Slack thread as ``CHANNEL/THREAD_TS`` (e.g. ``C123/1712345678.000100``), for slack."""
     title: str | None = None
     """Issue/PR title or commit summary, when known."""
     url: str | None = None
@@ -84,7 +90,8 @@ def as_utc(value: datetime) -> datetime:
 
 
 def subject_key(subject: Subject | None) -> str | None:
-    """Return the key that names a subject: "issue:12", "pull_request:7", "commit:<sha>".
+    """Return the key that names a subject: "issue:12", "pull_request:7", "commit:<sha>",
+    "slack:C123/1712345678.000100".
 
     Returns None for no subject and for a subject of kind ``none``.
     Raises ValueError if the subject lacks the number or sha its kind needs.
@@ -95,6 +102,10 @@ def subject_key(subject: Subject | None) -> str | None:
         if not subject.sha:
             raise ValueError("a commit subject needs a sha")
         return f"commit:{subject.sha}"
+    if subject.kind == "slack":
+        if not subject.thread or not _SLACK_THREAD.fullmatch(subject.thread):
+            raise ValueError("a slack subject needs a thread 'CHANNEL/THREAD_TS'")
+        return f"slack:{subject.thread}"
     if subject.number is None:
         raise ValueError(f"a {subject.kind} subject needs a number")
     return f"{subject.kind}:{subject.number}"
@@ -110,6 +121,10 @@ def parse_subject_key(key: str) -> Subject:
         raise ValueError(f"subject key {key!r} is not '<kind>:<id>'")
     if kind == "commit":
         return Subject(kind="commit", sha=rest)
+    if kind == "slack":
+        if not _SLACK_THREAD.fullmatch(rest):
+            raise ValueError(f"subject key {key!r} needs 'CHANNEL/THREAD_TS' after ':'")
+        return Subject(kind="slack", thread=rest)
     if kind in ("issue", "pull_request"):
         if not rest.isdigit():
             raise ValueError(f"subject key {key!r} needs a number after ':'")

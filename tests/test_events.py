@@ -16,14 +16,25 @@ from factory.events import TRUST_ORDER, Event, Subject, parse_subject_key, subje
         (Subject(kind="issue", number=12), "issue:12"),
         (Subject(kind="pull_request", number=7), "pull_request:7"),
         (Subject(kind="commit", sha="abc123"), "commit:abc123"),
+        (
+            Subject(kind="slack", thread="C123ABC/1712345678.000100"),
+            "slack:C123ABC/1712345678.000100",
+        ),
         (Subject(kind="none"), None),
         (None, None),
     ],
-    ids=["issue", "pull_request", "commit", "none", "missing"],
+    ids=["issue", "pull_request", "commit", "slack", "none", "missing"],
 )
 def test_subject_key(subject: Subject | None, key: str | None) -> None:
     """subject_key names a subject by kind and number or sha."""
     assert subject_key(subject) == key
+
+
+@pytest.mark.parametrize("thread", [None, "", "C123", "C123/abc", "x/1712345678.000100"])
+def test_slack_subject_key_needs_a_channel_and_thread_ts(thread: str | None) -> None:
+    """A slack subject without a well-formed ``CHANNEL/THREAD_TS`` has no key: ValueError."""
+    with pytest.raises(ValueError, match="needs a thread"):
+        subject_key(Subject(kind="slack", thread=thread))
 
 
 def test_subject_key_needs_a_number() -> None:
@@ -32,13 +43,19 @@ def test_subject_key_needs_a_number() -> None:
         subject_key(Subject(kind="issue"))
 
 
-@pytest.mark.parametrize("key", ["issue:12", "pull_request:7", "commit:abc123"])
+@pytest.mark.parametrize(
+    "key", ["issue:12", "pull_request:7", "commit:abc123", "slack:D0LAN2Q65/1712345678.000100"]
+)
 def test_parse_subject_key_round_trips(key: str) -> None:
     """parse_subject_key reverses subject_key."""
     assert subject_key(parse_subject_key(key)) == key
 
 
-@pytest.mark.parametrize("key", ["issue", "issue:", "issue:x", "gist:3"], ids=str)
+@pytest.mark.parametrize(
+    "key",
+    ["issue", "issue:", "issue:x", "gist:3", "slack:C123", "slack:c123/1.2", "slack:C1/../x"],
+    ids=str,
+)
 def test_parse_subject_key_refuses_bad_keys(key: str) -> None:
     """Malformed keys raise ValueError naming the key."""
     with pytest.raises(ValueError, match="subject key"):
