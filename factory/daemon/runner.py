@@ -29,7 +29,6 @@ import structlog
 from factory.agent.session import Session, sandbox_registry
 from factory.agent.tools import ToolRegistry
 from factory.config.automation import Automation
-from factory.config.loader import FactoryConfig
 from factory.config.templating import EventContext, RepoContext, SubjectContext, SubjectSnapshot
 from factory.crashpoints import crashpoint
 from factory.daemon.runenv import (
@@ -47,12 +46,14 @@ from factory.daemon.runenv import (
     rate_limit_resume,
     safe,
 )
+from factory.daemon.runoutputs import output_gate, run_context
 from factory.daemon.runsetup import (
     context_text,
     prompt_context,
     session_config,
     system_blocks,
 )
+from factory.daemon.vouch import record_vouches, vouching_resolver
 from factory.errors import (
     ClaimLost,
     StoreError,
@@ -60,11 +61,7 @@ from factory.errors import (
 )
 from factory.events import utcnow
 from factory.forge.claims import Heartbeat
-from factory.forge.output_performers import BUILTIN_PERFORMERS
-from factory.forge.output_requests import RunContext
 from factory.forge.output_tools import output_tools
-from factory.forge.outputs import OutputGate
-from factory.forge.pr_output import PullRequestSide, pull_request_performers
 from factory.forge.read_tool import github_read_tool
 from factory.forge.subjects import (
     approval_problem,
@@ -207,7 +204,8 @@ class Runner:
         event = env.store.get_event(run.event_id).event if run.event_id is not None else None
         snap: SubjectSnapshot | None = None
         crashpoint("run_before_claim")
-        if gh is not None and run.subject_key and not run.subject_key.startswith("commit:"):
+        on_github = (run.subject_key or "").startswith(("issue:", "pull_request:"))
+        if gh is not None and run.subject_key and on_github:
             claim = gh.claims.claim(run.subject_key, holder_of(env.holder, run), gh.lease_s)
             if claim is None:
                 raise SubjectBusy(f"subject {run.subject_key} is claimed by another holder")
@@ -224,7 +222,10 @@ class Runner:
             snap = snapshot(gh.repo, run.subject_key, gh.trust)
             if automation.workspace != "none":
                 labels = labels_to_confirm(event)
-                problem = approval_problem(gh.repo, snap, labels, automation.trust, gh.resolve)
+                resolve = vouching_resolver(
+                    env.store, run.subject_key, labels, gh.bot_login, gh.resolve
+                )
+                problem = approval_problem(gh.repo, snap, labels, automation.trust, resolve)
                 if problem is None and labels:
                     problem = approval_text_problem(
                         env.store, gh.repo, run.subject_key, snap, labels, automation.trust
@@ -244,8 +245,8 @@ class Runner:
             if "github_read" in automation.tools:
                 registry.add(github_read_tool(gh.github, gh.repo))
                 names.append("github_read")
-            ctx = self._run_context(run, automation, snap)
-            gate = self._gate(run, automation, workspace, sandbox, snap, config)
+            ctx = run_context(env, run, automation, snap, event, config)
+            gate = output_gate(env, run, automation, workspace, sandbox, snap, config)
             for tool in output_tools(gate, ctx):
                 registry.add(tool)
                 names.append(tool.name)
@@ -294,8 +295,10 @@ class Runner:
             for o in env.store.outputs_in_scope(key_scope(run))
             if o.status == "applied" and o.run_id != run.id
         ]
-        first = context_text(snap, task if isinstance(task, str) else None, earlier)
+        first = context_text(snap, task if isinstance(task, str) else None, earlier, event)
         result = session.run(blocks, first)
+        if gh is not None:
+            record_vouches(env.store, run, event, {config.policy.labels.ready})
         if gh is None and workspace is not None and sandbox is not None:
             self._save_patch(run, workspace, sandbox)
         return result.status, result.stop_reason
@@ -340,46 +343,3 @@ class Runner:
             )
         )
         return workspace, sandbox
-
-    def _run_context(
-        self, run: RunRecord, automation: Automation, snap: SubjectSnapshot | None
-    ) -> RunContext:
-        gh = self.env.github
-        assert gh is not None
-        return RunContext(
-            run.id,
-            automation.name,
-            automation.outputs,
-            snap.context.number if snap else None,
-            gh.repo,
-            self.env.store,
-            secrets=self.env.secrets,
-            bot_login=gh.bot_login,
-            key_scope=key_scope(run),
-        )
-
-    def _gate(
-        self,
-        run: RunRecord,
-        automation: Automation,
-        workspace: Workspace | None,
-        sandbox: Sandbox | None,
-        snap: SubjectSnapshot | None,
-        config: FactoryConfig,
-    ) -> OutputGate:
-        gh = self.env.github
-        assert gh is not None
-        number = snap.context.number if snap else None
-        kind = snap.context.kind if snap else "run"
-        side = PullRequestSide(
-            workspace=workspace,
-            sandbox=sandbox,
-            mirror=gh.mirror,
-            policy=config.policy,
-            data_dir=self.env.data_dir,
-            subject_slug=f"{kind}-{number}" if number is not None else run.automation,
-            open_config=automation.outputs.open_pull_request,
-            merge_config=automation.outputs.merge_pull_request,
-            auth_header=gh.auth_header,
-        )
-        return OutputGate({**BUILTIN_PERFORMERS, **pull_request_performers(side)})

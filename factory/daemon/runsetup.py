@@ -25,6 +25,7 @@ from factory.config.templating import (
     SubjectSnapshot,
     render_prompt,
 )
+from factory.events import Event
 
 MAX_REPO_DOC_CHARS = 40_000
 """A repository document longer than this is cut (it is untrusted and costs tokens)."""
@@ -108,12 +109,17 @@ def system_blocks(
 
 
 def context_text(
-    snapshot: SubjectSnapshot | None, task: str | None = None, earlier: Sequence[str] = ()
+    snapshot: SubjectSnapshot | None,
+    task: str | None = None,
+    earlier: Sequence[str] = (),
+    event: Event | None = None,
 ) -> str:
     """Return the first user message: the subject (and comments) wrapped by trust.
 
     ``task`` is a maintainer's own instruction (manual runs), given unwrapped before it;
-    ``earlier`` lists what earlier attempts of this run already wrote (after a crash).
+    ``earlier`` lists what earlier attempts of this run already wrote (after a crash). A
+    Slack ``event``'s message is wrapped like an issue body: data, labelled with its author
+    and trust, never instructions.
     """
     parts: list[str] = []
     if earlier:
@@ -124,6 +130,14 @@ def context_text(
         )
     if task:
         parts.append(f"Task from the maintainer who started this run:\n\n{task}")
+    if event is not None and event.source == "slack":
+        where = (
+            f"Slack message in thread {event.subject_key} (channel {event.payload.get('channel')})"
+        )
+        text = str(event.payload.get("text") or "")
+        parts.append(
+            wrap_context(f"{where}\n\n{text}", trust=event.trust, author=event.actor or "")
+        )
     if snapshot is not None:
         subject = snapshot.context
         head = f"{subject.kind.replace('_', ' ')} #{subject.number}: {subject.title}"

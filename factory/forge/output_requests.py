@@ -9,7 +9,9 @@ message is the reason the model is told.
 
 Choices: a missing title prefix is *added* (not refused); a body over the cap is truncated
 with a note (not refused); labels an agent asks for on a new issue must be in the
-``add_labels`` allowlist or the ``create_issue`` labels.
+``add_labels`` allowlist or the ``create_issue`` labels; an approval label (the policy's
+``labels.ready``) is put on an issue only by a run a maintainer caused, whatever the
+allowlists say: the factory never approves work on an untrusted actor's behalf.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factory.config.automation import CloseReason, Outputs, ReviewEvent
 from factory.errors import OutputRefused
+from factory.events import Trust
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
 
 if TYPE_CHECKING:
@@ -140,6 +143,11 @@ class RunContext:
     """The factory's own login, to find its issues by creator during reconcile."""
     other_targets: frozenset[int] = frozenset()
     """Numbers besides the subject (and issues this run created) it may comment on."""
+    trust: Trust = "anyone"
+    """How far whoever caused the run (its event's actor) is trusted."""
+    approval_labels: frozenset[str] = frozenset()
+    """Labels whose application approves work (the policy's ``labels.ready``): put on an
+    issue only when ``trust`` is maintainers."""
     key_scope: str | None = None
     """What idempotency keys are scoped to; default the run id. The daemon passes one value
     for every attempt of the same (event, automation), so a retry after a crash finds what
@@ -206,6 +214,16 @@ def _check_labels(labels: Sequence[str], allowed: Collection[str], kind: str) ->
     return wanted
 
 
+def _check_approval(labels: Sequence[str], ctx: RunContext, kind: str) -> None:
+    approving = [name for name in labels if name in ctx.approval_labels]
+    if approving and ctx.trust != "maintainers":
+        raise OutputRefused(
+            f"{kind}: label(s) {', '.join(map(repr, approving))} approve work, and this run was"
+            f" caused by an actor trusted as {ctx.trust!r}: only a maintainer's request may"
+            " approve (use the triage label and let a maintainer approve)"
+        )
+
+
 def _subject(ctx: RunContext, kind: str) -> int:
     if ctx.subject is None:
         raise OutputRefused(f"{kind}: run {ctx.run_id} has no subject to act on")
@@ -232,13 +250,16 @@ def prepare(
         allowed = set(config.labels) | set(
             ctx.outputs.add_labels.allowed if ctx.outputs.add_labels else []
         )
-        labels = _check_labels(request.labels, allowed, kind)
+        labels = list(
+            dict.fromkeys([*config.labels, *_check_labels(request.labels, allowed, kind)])
+        )
+        _check_approval(labels, ctx, kind)
         target, payload = (
             None,
             {
                 "title": _title(request.title, config.title_prefix, secrets, notes),
                 "body": _body(request.body, secrets, notes),
-                "labels": list(dict.fromkeys([*config.labels, *labels])),
+                "labels": labels,
             },
         )
     elif isinstance(request, CommentRequest):
@@ -253,6 +274,8 @@ def prepare(
     elif isinstance(request, AddLabelsRequest | RemoveLabelsRequest):
         target = _subject(ctx, kind)
         payload = {"labels": _check_labels(request.labels, config.allowed, kind)}
+        if isinstance(request, AddLabelsRequest):
+            _check_approval(payload["labels"], ctx, kind)
     elif isinstance(request, CloseIssueRequest):
         if request.reason not in config.reasons:
             raise OutputRefused(f"{kind}: reason {request.reason!r} is not allowed")

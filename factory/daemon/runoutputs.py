@@ -1,0 +1,70 @@
+"""What a run's outputs need: the run's context for the output gate, and the gate itself."""
+
+from __future__ import annotations
+
+from factory.config.automation import Automation
+from factory.config.loader import FactoryConfig
+from factory.config.templating import SubjectSnapshot
+from factory.daemon.runenv import RunEnv, key_scope
+from factory.events import Event
+from factory.forge.output_performers import BUILTIN_PERFORMERS
+from factory.forge.output_requests import RunContext
+from factory.forge.outputs import OutputGate
+from factory.forge.pr_output import PullRequestSide, pull_request_performers
+from factory.interfaces import Sandbox
+from factory.store import RunRecord
+from factory.workspace import Workspace
+
+
+def run_context(
+    env: RunEnv,
+    run: RunRecord,
+    automation: Automation,
+    snap: SubjectSnapshot | None,
+    event: Event | None,
+    config: FactoryConfig,
+) -> RunContext:
+    """Return what the output layer needs to know about ``run`` (which has a GitHub side)."""
+    gh = env.github
+    assert gh is not None
+    return RunContext(
+        run.id,
+        automation.name,
+        automation.outputs,
+        snap.context.number if snap else None,
+        gh.repo,
+        env.store,
+        secrets=env.secrets,
+        bot_login=gh.bot_login,
+        trust=event.trust if event else "anyone",  # an unknown cause approves nothing
+        approval_labels=frozenset({config.policy.labels.ready}),
+        key_scope=key_scope(run),
+    )
+
+
+def output_gate(
+    env: RunEnv,
+    run: RunRecord,
+    automation: Automation,
+    workspace: Workspace | None,
+    sandbox: Sandbox | None,
+    snap: SubjectSnapshot | None,
+    config: FactoryConfig,
+) -> OutputGate:
+    """Return the output gate of ``run``: the built-in performers and the pull request ones."""
+    gh = env.github
+    assert gh is not None
+    number = snap.context.number if snap else None
+    kind = snap.context.kind if snap else "run"
+    side = PullRequestSide(
+        workspace=workspace,
+        sandbox=sandbox,
+        mirror=gh.mirror,
+        policy=config.policy,
+        data_dir=env.data_dir,
+        subject_slug=f"{kind}-{number}" if number is not None else run.automation,
+        open_config=automation.outputs.open_pull_request,
+        merge_config=automation.outputs.merge_pull_request,
+        auth_header=gh.auth_header,
+    )
+    return OutputGate({**BUILTIN_PERFORMERS, **pull_request_performers(side)})
