@@ -1,0 +1,147 @@
+"""The Slack side of the sample world: a team workspace, and the scripted intake session.
+
+``seed_slack`` puts the sample's people on a FakeSlack — the maintainer (listed as a
+maintainer in the policy the demo and tests write), an outsider, and the #bugs channel the
+bot is in. ``ScriptedIntake`` is a FakeAnthropic responder that plays the Slack intake
+automation like a model would: it reacts, reads the thread, searches for a duplicate, files
+one issue (approved when the reporter is a maintainer), and replies in the thread with the
+link it was given; every other automation's session goes to the scripted builder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from factory.testing.fake_anthropic import FakeReply
+from factory.testing.sample import READY, ScriptedBuilder
+
+SLACK_MAINTAINER = "U0MARA0001"
+"""Mara's Slack user id (mara is the sample repository's maintainer)."""
+SLACK_OUTSIDER = "U0OTTO0002"
+"""Otto's Slack user id (not in the policy: trusted as anyone)."""
+BUGS_CHANNEL = "C0BUGS0001"
+"""The #bugs channel, listed in the policy."""
+INTAKE_TITLE = "add() returns the difference instead of the sum"
+INTAKE_BODY = (
+    "**Summary**\n`calc.add` subtracts its arguments.\n\n"
+    "**Steps to reproduce**\n1. `python3 -c 'import calc; print(calc.add(2, 3))'`\n\n"
+    "**Expected**\n`5`\n\n**Observed**\n`-1`\n\n"
+    "**Where in the code**\n`calc.py`, `add()` (my reading).\n\n"
+    "**Reported in Slack**\n{permalink}"
+)
+
+
+def slack_policy_yaml() -> str:
+    """Return the ``slack:`` section of policy.yaml for the sample workspace."""
+    return (
+        "slack:\n"
+        f"  maintainers: [{SLACK_MAINTAINER}]\n"
+        "  collaborators: []\n"
+        f"  channels: [{BUGS_CHANNEL}]\n"
+    )
+
+
+@dataclass(frozen=True)
+class SlackWorld:
+    """Ids of the seeded Slack workspace."""
+
+    maintainer: str = SLACK_MAINTAINER
+    outsider: str = SLACK_OUTSIDER
+    channel: str = BUGS_CHANNEL
+
+
+def seed_slack(slack: Any) -> SlackWorld:
+    """Add the sample's people and the #bugs channel to a FakeSlack; return their ids."""
+    slack.add_user(SLACK_MAINTAINER, "mara", display_name="Mara")
+    slack.add_user(SLACK_OUTSIDER, "otto", display_name="Otto")
+    slack.add_channel(BUGS_CHANNEL, "bugs")
+    return SlackWorld()
+
+
+def _results(body: dict[str, Any]) -> list[str]:
+    """Return the text of every tool result in the conversation, oldest first."""
+    found: list[str] = []
+    for message in body["messages"]:
+        content = message.get("content")
+        if message.get("role") != "user" or not isinstance(content, list):
+            continue
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                inner = block.get("content")
+                found.append(inner if isinstance(inner, str) else json.dumps(inner))
+    return found
+
+
+def _first_text(body: dict[str, Any]) -> str:
+    first = body["messages"][0]["content"]
+    return first if isinstance(first, str) else json.dumps(first)
+
+
+def _tool(turn: int, name: str, tool_input: dict[str, Any], text: str) -> FakeReply:
+    return FakeReply(
+        [
+            {"type": "text", "text": text},
+            {
+                "type": "tool_use",
+                "id": f"toolu_{turn:02d}_{name}",
+                "name": name,
+                "input": tool_input,
+            },
+        ]
+    )
+
+
+class ScriptedIntake:
+    """A deterministic Slack intake session (a FakeAnthropic responder); others go to the
+    scripted builder."""
+
+    def __init__(self) -> None:
+        self.builder = ScriptedBuilder()
+
+    def __call__(self, body: dict[str, Any]) -> FakeReply:
+        """Return the next reply for the conversation in ``body``."""
+        if "Slack intake" not in json.dumps(body.get("system", "")):
+            return self.builder(body)
+        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        results = _results(body)
+        maintainer = 'trust="maintainers"' in _first_text(body)
+        label = READY if maintainer else "factory:triage"
+        permalink = next(
+            (m.group(0) for r in results for m in [re.search(r"https?://\S+/p\d+\S*", r)] if m),
+            "(no permalink)",
+        )
+        issue_url = next(
+            (m.group(0) for r in results for m in [re.search(r"https?://\S+/issues/\d+", r)] if m),
+            None,
+        )
+        steps: list[tuple[str, dict[str, Any], str]] = [
+            ("output_slack_react", {"name": "eyes"}, "Letting the reporter know I saw it."),
+            ("slack_read", {}, "Reading the whole thread first."),
+            (
+                "github_read",
+                {"action": "search_issues", "query": "add difference"},
+                "Checking for a duplicate.",
+            ),
+            (
+                "output_create_issue",
+                {
+                    "title": INTAKE_TITLE,
+                    "body": INTAKE_BODY.format(permalink=permalink),
+                    "labels": ["bug", label],
+                },
+                "No duplicate; filing it.",
+            ),
+        ]
+        if turn < len(steps):
+            return _tool(turn, *steps[turn])
+        if turn == len(steps):
+            reply = f"Filed {issue_url}: {INTAKE_TITLE}. " + (
+                "The builder is on it; I'll post here when a pull request opens."
+                if maintainer
+                else "A maintainer will triage it."
+            )
+            return _tool(turn, "output_slack_reply", {"text": reply}, "Telling the thread.")
+        return FakeReply([{"type": "text", "text": "Filed the issue and told the thread."}])
