@@ -8,6 +8,7 @@ an expected old value, so a base branch that moved meanwhile is not clobbered.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from factory.testing.github_git import MergeConflictError
@@ -170,7 +171,22 @@ def merge_pull(hub: Hub, repo: Repo, number: int, actor: str, data: dict[str, An
     pr.merged, pr.merged_at, pr.merged_by, pr.merge_commit_sha = True, now_iso(), actor, sha
     hub.record(repo, issue, actor, "merged", commit_id=sha)
     hub.close(repo, issue, actor, None)
+    if pr.base_ref == repo.default_branch:
+        for linked in closed_by(issue.body or ""):
+            target = repo.issues.get(linked)
+            if target is not None and not target.is_pr and target.state == "open":
+                hub.close(repo, target, actor, "completed")
     return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+
+
+_CLOSING = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+#(\d+)", re.IGNORECASE)
+"""GitHub's closing keywords followed by an issue reference in the same repository."""
+
+
+def closed_by(body: str) -> list[int]:
+    """Return the issue numbers a pull request body closes on merge into the default branch,
+    as GitHub reads its closing keywords (close, closes, closed, fix, …, resolved)."""
+    return [int(n) for n in dict.fromkeys(_CLOSING.findall(body))]
 
 
 def create_status(hub: Hub, repo: Repo, sha: str, actor: str, data: dict[str, Any]) -> Status:

@@ -300,7 +300,8 @@ class Hub:
         edited: JSON = {}
         for key in ("title", "body"):
             if key in changes and changes[key] != getattr(issue, key):
-                edited[key] = {"from": getattr(issue, key)}
+                # GitHub's changes.*.from is always a string: an absent body was "".
+                edited[key] = {"from": getattr(issue, key) or ""}
                 setattr(issue, key, changes[key])
         if "assignees" in changes:
             issue.assignees = list(changes["assignees"] or [])

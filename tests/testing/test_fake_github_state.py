@@ -181,6 +181,27 @@ def test_squash_merge_leaves_one_parent(fake: FakeGitHub, call: Any) -> None:
     assert (len(parents), fake.repo(REPO).git.resolve("refs/heads/main")) == (1, sha)
 
 
+def test_merging_closes_the_issues_its_body_names_with_closing_keywords(
+    fake: FakeGitHub, call: Any
+) -> None:
+    """Like GitHub, a merge into the default branch closes "Fixes #N" issues as completed."""
+    first = fake.create_issue(REPO, "one", as_user="bob").number
+    second = fake.create_issue(REPO, "two", as_user="bob").number
+    untouched = fake.create_issue(REPO, "three", as_user="bob").number
+    number = make_pr(fake)
+    call(
+        "PATCH",
+        f"{R}/pulls/{number}",
+        {"body": f"Fixes #{first}, resolves: #{second}. See #{untouched}"},
+    )
+    call("PUT", f"{R}/pulls/{number}/merge", {})
+    states = [
+        (fake.issue(REPO, n).state, fake.issue(REPO, n).state_reason)
+        for n in (first, second, untouched)
+    ]
+    assert states == [("closed", "completed"), ("closed", "completed"), ("open", None)]
+
+
 def test_check_run_output_text_is_readable(fake: FakeGitHub, call: Any) -> None:
     """A failing check run's output text comes back from GET check-runs/{id}."""
     sha = fake.repo(REPO).git.resolve("refs/heads/main")
