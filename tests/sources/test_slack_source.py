@@ -13,6 +13,8 @@ from pydantic import SecretStr
 from starlette.routing import Route
 
 from factory.config.harness import Policy
+from factory.logs import redactor
+from factory.settings import Settings
 from factory.sources.slack import SlackSource
 from factory.sources.slack_http import slack_events_route
 from factory.store import RunStore
@@ -252,3 +254,24 @@ def test_logs_never_carry_the_message_text(slack: FakeSlack, deliver: Deliver) -
     with structlog.testing.capture_logs() as logs:
         deliver(slack.mention("U0CAROL01", "C0BUGS001", "zebra-canary-words"))
     assert [e for e in logs if "zebra-canary-words" in repr(e)] == []
+
+
+def test_slack_secrets_are_among_the_values_redacted() -> None:
+    """The bot token, app token and signing secret all reach the redactor's list."""
+    settings = Settings(
+        slack_bot_token="xoxb-canary-bot",
+        slack_app_token="xapp-canary-app",
+        slack_signing_secret="canary-signing-secret",
+        _env_file=None,
+    )
+    wanted = {"xoxb-canary-bot", "xapp-canary-app", "canary-signing-secret"}
+    assert wanted <= set(settings.secret_values())
+
+
+def test_a_token_pasted_into_a_mention_is_stored_redacted(
+    slack: FakeSlack, deliver: Deliver, store: RunStore
+) -> None:
+    """A configured secret a user pastes into Slack never reaches the store."""
+    redactor.add([slack.bot_token])
+    deliver(slack.mention("U0CAROL01", "C0BUGS001", f"my token is {slack.bot_token}"))
+    assert slack.bot_token not in repr(all_events(store)[0].event.payload)
