@@ -26,3 +26,14 @@ def test_web_client_refuses_an_empty_token() -> None:
     """No token is a configuration error, not an anonymous client."""
     with pytest.raises(ValueError, match="needs a token"):
         web_client("")
+
+
+def test_web_client_waits_out_a_rate_limit_and_succeeds() -> None:
+    """A 429 with Retry-After is retried by the client, and the call then succeeds."""
+    from factory.testing.fake_slack import FakeSlack
+
+    with FakeSlack() as slack:
+        slack.rate_limit_next("auth.test", retry_after=0)
+        answer = web_client(slack.bot_token, slack.api_url).auth_test()
+        methods = [m for m, _ in slack.calls if m == "auth.test"]
+    assert (answer["user_id"], len(methods)) == (slack.bot_user_id, 2)
