@@ -77,6 +77,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
     )
     """Signing secret that verifies Slack's HTTP requests."""
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", validation_alias=_env("SLACK_API_URL")
+    )
+    """Slack Web API base URL (FakeSlack's ``api_url`` in tests and the demo)."""
 
     # Sentry
     sentry_org: str | None = Field(default=None, validation_alias=_env("SENTRY_ORG"))

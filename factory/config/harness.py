@@ -17,6 +17,7 @@ from factory.config.globs import Globs, matches_any
 from factory.config.globs import glob_regex as glob_regex
 from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_changes, place
 from factory.config.risk import RiskTier as RiskTier
+from factory.config.slack_policy import SlackPolicy
 from factory.config.yamlpos import load_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue, ModelNotPriced
 from factory.events import TRUST_ORDER, Trust
@@ -66,16 +67,18 @@ class TrustPolicy(_Model):
             raise ValueError("a GitHub role cannot map to 'data' (that trust is Sentry's)")
         return self
 
-    def trust_of(self, *roles: str | None) -> Trust:
-        """Return the highest trust any of ``roles`` gives, or ``default`` when none is known.
+    def trust_of(self, *roles: str | None, granted: Iterable[Trust] = ()) -> Trust:
+        """Return the highest trust any of ``roles`` or ``granted`` gives, else ``default``.
 
         A role is an ``author_association`` (UPPER CASE) or a repository permission (lower
         case), as GitHub spells them; None and unknown roles count as unmatched.
+        ``granted`` are levels another section of the policy gives outright (a Slack user's,
+        from ``slack:``; see factory.config.slack_policy).
         """
         table: dict[str, Trust] = dict(self.associations.items())
         table.update(self.permissions.items())
         found = [table[role] for role in roles if role is not None and role in table]
-        return max([self.default, *found], key=lambda t: TRUST_ORDER[t])
+        return max([self.default, *found, *granted], key=lambda t: TRUST_ORDER[t])
 
 
 class Labels(_Model):
@@ -133,6 +136,8 @@ class Policy(_Model):
     """Factory label names."""
     prices: dict[str, ModelPrice] = Field(min_length=1)
     """Model name → prices."""
+    slack: SlackPolicy = Field(default_factory=SlackPolicy)
+    """Slack users → trust levels, and the channels mentions are taken in."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

@@ -1,0 +1,1 @@
+"""The Slack Web API side: one configured client, and what the daemon asks of Slack."""
