@@ -133,6 +133,11 @@ class OutputFailed(ForgeError):
     and the service's error code."""
 
 
+class ImageRefused(ForgeError):
+    """An image in a Slack thread was not fetched for the model; the message names the file
+    and says why (told to the model, never raised out of the slack_read tool)."""
+
+
 class PatchRefused(ForgeError):
     """An agent's patch breaks policy (protected path, size, binary, symlink); says why."""
 
