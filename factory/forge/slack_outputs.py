@@ -102,8 +102,9 @@ def slack_text(text: str, secrets: Sequence[str] = (), notes: list[str] | None =
 
 
 def slack_link(url: str, label: str) -> str:
-    """Return a Slack link to ``url`` shown as ``label``, both escaped (daemon-made text)."""
-    return f"<{escape_slack(url).replace('|', '%7C')}|{escape_slack(label)}>"
+    """Return a Slack link to ``url`` (daemon-made) shown as ``label`` (sanitized like agent
+    text: it may hold a title someone wrote)."""
+    return f"<{escape_slack(url).replace('|', '%7C')}|{slack_text(label)}>"
 
 
 # -- preparing ---------------------------------------------------------------------------
