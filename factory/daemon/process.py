@@ -17,6 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -32,7 +33,15 @@ from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
 from factory.daemon.server import HttpServer, build_daemon_app, health_route, webhook_route
-from factory.daemon.wiring import Sandboxes, github_side, instance_id, probe_bwrap, workspaces_for
+from factory.daemon.slack_side import slack_routes, slack_source, start_socket_mode
+from factory.daemon.wiring import (
+    Sandboxes,
+    github_side,
+    instance_id,
+    probe_bwrap,
+    select_subjects,
+    workspaces_for,
+)
 from factory.errors import (
     ConfigError,
     DaemonAlreadyRunning,
@@ -47,6 +56,7 @@ from factory.logs import redactor
 from factory.settings import Settings
 from factory.sources.github_poller import GitHubPoller
 from factory.sources.schedule import Schedules
+from factory.sources.slack import SlackSource
 from factory.store import RunRecord, RunStore
 
 log = structlog.get_logger(__name__)
@@ -87,6 +97,7 @@ class Daemon:
         self.started_at = time.monotonic()
         self.sandboxes = Sandboxes()
         self.http: HttpServer | None = None
+        self.slack: SlackSource | None = None
         self._lock_file: IO[str] | None = None
         self._threads: list[threading.Thread] = []
         self._signals = 0
@@ -131,7 +142,9 @@ class Daemon:
         )
         self.runner = Runner(self.env, stopping=self.stopping)
         self.recover()
-        self.schedules = Schedules(self.store, find=self._select, on_stored=self.wake.set)
+        self.schedules = Schedules(
+            self.store, find=partial(select_subjects, self.github), on_stored=self.wake.set
+        )
         if self.background:
             self._start_background()
         log.info(
@@ -161,6 +174,10 @@ class Daemon:
                 on_stored=self.wake.set,
             )
             self._thread("poller", poller.run)
+        self.slack = slack_source(
+            settings, self.store, lambda: self.watcher.config.policy, self.wake.set
+        )
+        start_socket_mode(self.slack, settings)
         self.http = HttpServer(self._app(), settings.host, settings.port)
         self.http.start()
 
@@ -225,24 +242,6 @@ class Daemon:
         self.schedules.sync(config)
         self.wake.set()
 
-    def _select(self, select: Any) -> list[Subject]:
-        gh = self.github
-        assert gh is not None
-        subjects = []
-        excluded = set(select.exclude_labels)
-        # Label names, not Label objects: a label nobody created yet selects nothing.
-        for issue in gh.repo.get_issues(state=select.state, labels=list(select.labels)):
-            is_pull = issue.pull_request is not None
-            if is_pull != (select.kind == "pull_request"):
-                continue
-            if excluded & {label.name for label in issue.labels}:
-                continue
-            kind = "pull_request" if is_pull else "issue"
-            subjects.append(Subject(kind=kind, number=issue.number, title=issue.title))
-            if len(subjects) >= select.limit:
-                break
-        return subjects
-
     def _app(self) -> Any:
         from factory.web.app import build_app
 
@@ -264,6 +263,7 @@ class Daemon:
                 token=token.get_secret_value() if token else None,
             ),
             webhook_route(self.store, self.settings.github_webhook_secret, gh, self.wake.set),
+            *slack_routes(self.slack, self.settings),
         ]
         return build_daemon_app(routes, viewer)
 
@@ -339,6 +339,8 @@ class Daemon:
         self.stopping.set()
         if hasattr(self, "schedules"):
             self.schedules.shutdown()
+        if self.slack is not None:
+            self.slack.stop()
         active = list(self.active.values())
         for item in active:
             item.cancel.set()

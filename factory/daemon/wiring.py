@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 from pathlib import Path
+from typing import Any
 
 import structlog
 from github import Github, GithubException
@@ -17,6 +18,7 @@ from factory.agent.model import AnthropicModel
 from factory.config.harness import Policy
 from factory.daemon.runenv import GitHubSide
 from factory.errors import ForgeError, SandboxUnavailable
+from factory.events import Subject
 from factory.forge.claims import Claims
 from factory.forge.client import Pacing, app_bot_login, git_auth_header, make_github
 from factory.forge.trust import PermissionTrust
@@ -132,3 +134,25 @@ def workspaces_for(side: GitHubSide, settings: Settings) -> Workspaces:
     return Workspaces(
         settings.data_dir, side.mirror, keep_failed_for=settings.keep_failed_workspaces_s
     )
+
+
+def select_subjects(gh: GitHubSide, select: Any) -> list[Subject]:
+    """Return the open issues or pull requests a schedule's ``select`` names, up to its limit.
+
+    ``select`` is an automation's schedule selection (state, labels, exclude_labels, kind,
+    limit). Raises what PyGithub raises.
+    """
+    subjects = []
+    excluded = set(select.exclude_labels)
+    # Label names, not Label objects: a label nobody created yet selects nothing.
+    for issue in gh.repo.get_issues(state=select.state, labels=list(select.labels)):
+        is_pull = issue.pull_request is not None
+        if is_pull != (select.kind == "pull_request"):
+            continue
+        if excluded & {label.name for label in issue.labels}:
+            continue
+        kind = "pull_request" if is_pull else "issue"
+        subjects.append(Subject(kind=kind, number=issue.number, title=issue.title))
+        if len(subjects) >= select.limit:
+            break
+    return subjects

@@ -11,12 +11,14 @@ from factory.testing.fake_anthropic import (
     spend_limit_error,
 )
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_slack import FakeSlack
 
 __all__ = [
     "FakeAnthropic",
     "FakeError",
     "FakeGitHub",
     "FakeReply",
+    "FakeSlack",
     "FakeStreamCut",
     "RecordedCall",
     "spend_limit_error",

@@ -52,7 +52,12 @@ class SocketHub:
     def start(self) -> None:
         """Bind a free port and serve in a daemon thread."""
         self._server = serve(
-            self._handle, "127.0.0.1", 0, process_request=self._check_ticket, compression=None
+            self._handle,
+            "127.0.0.1",
+            0,
+            process_request=self._check_ticket,
+            compression=None,
+            close_timeout=1,
         )
         self.port = int(self._server.socket.getsockname()[1])
         self._thread = threading.Thread(
