@@ -5,10 +5,12 @@ returns what was made; ``find`` looks on GitHub for a write an earlier attempt a
 (by the hidden marker carrying the idempotency key, or by state for labels and closing) and
 returns it, or None. ``find`` must never write.
 
-``BUILTIN_PERFORMERS`` covers comment, create_issue, add_labels, remove_labels, close_issue
-and review_pull_request. open_pull_request and merge_pull_request need the workspace and the
-merge policy: the daemon adds performers for them to the mapping it gives ``OutputGate``
-(their payloads are described in ``factory.forge.output_requests.prepare``).
+``BUILTIN_PERFORMERS`` covers comment, create_issue, add_labels, remove_labels, close_issue,
+review_pull_request, and the Slack kinds slack_reply and slack_react (written in
+``factory.forge.slack_outputs``; they need ``RunContext.slack``). open_pull_request and
+merge_pull_request need the workspace and the merge policy: the daemon adds performers for
+them to the mapping it gives ``OutputGate`` (their payloads are described in
+``factory.forge.output_requests.prepare``).
 """
 
 from __future__ import annotations

@@ -403,3 +403,22 @@ def test_crash_after_the_write_posts_nothing_twice(
     )
     [row] = store.followups_of_thread(str(mention.thread))
     assert (written, row.status) == (1, "applied")
+
+
+def test_poller_close_without_merged_field_asks_github(
+    followup: Followup,
+    store: RunStore,
+    slack: FakeSlack,
+    github: FakeGitHub,
+    repo: Repository,
+    mention: Mentioned,
+) -> None:
+    """A closed PR event without ``merged`` (the poller's shape) is checked on GitHub: an
+    unmerged PR posts no merge update."""
+    github.commit_files(repo.full_name, "fix", {"fix.txt": "x\n"}, "Fix")
+    pull = github.create_pull(repo.full_name, "fix", "Fix export", "Closes #1", as_user="alice")
+    followup.absorb(pr_event(store, "opened", pull.number))
+    followup.absorb(pr_event(store, "closed", pull.number))
+    followup.perform_pending()
+    merged = [r for r in store.followups_of_thread(str(mention.thread)) if ":pr_merged:" in r.key]
+    assert ([r.status for r in merged], len(texts(slack, mention))) == (["failed"], 1)
