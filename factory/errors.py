@@ -128,6 +128,16 @@ class OutputRefused(ForgeError):
     """An output request was refused by the automation's outputs or the policy; says why."""
 
 
+class OutputFailed(ForgeError):
+    """The service an output writes to (Slack) refused it; the message names the kind, run
+    and the service's error code."""
+
+
+class ImageRefused(ForgeError):
+    """An image in a Slack thread was not fetched for the model; the message names the file
+    and says why (told to the model, never raised out of the slack_read tool)."""
+
+
 class PatchRefused(ForgeError):
     """An agent's patch breaks policy (protected path, size, binary, symlink); says why."""
 

@@ -311,12 +311,14 @@ class Session:
         else:
             result = tool.run(tool_input)
         elapsed_ms = (time.monotonic() - started) * 1000
-        payload = {
+        payload: dict[str, Any] = {
             "tool_use_id": block.get("id"),
             "name": name,
             "content": result.content,
             "is_error": result.is_error,
         }
+        if result.images:
+            payload["images"] = [image.summary() for image in result.images]
         self.recorder.add_step(
             self.run_id, "tool_result", payload, text=result.content, latency_ms=elapsed_ms
         )
@@ -324,6 +326,6 @@ class Session:
         return {
             "type": "tool_result",
             "tool_use_id": block.get("id"),
-            "content": result.content or "(no output)",
+            "content": result.api_content(),
             "is_error": result.is_error,
         }

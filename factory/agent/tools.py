@@ -9,6 +9,9 @@ rises, so the run fails closed.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +23,59 @@ from factory.interfaces import Network, Sandbox, SandboxLimits
 OUTPUT_CAP = 10_000
 
 
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+"""Image media types the Messages API takes in an image block."""
+
+
+@dataclass(frozen=True)
+class ImageBlock:
+    """An image a daemon-side tool hands the model (sent as a base64 ``image`` block)."""
+
+    media_type: str
+    """One of IMAGE_TYPES."""
+    data: bytes
+    """The image's bytes."""
+    name: str = ""
+    """What the image is called where it came from (a file name), for the record."""
+
+    def __post_init__(self) -> None:
+        if self.media_type not in IMAGE_TYPES:
+            raise ValueError(f"image type {self.media_type!r} is not one of {sorted(IMAGE_TYPES)}")
+
+    def api_block(self) -> dict[str, Any]:
+        """Return the Messages API ``image`` content block."""
+        data = base64.b64encode(self.data).decode("ascii")
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": self.media_type, "data": data},
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Return what a step records of the image: type, name, size and sha256 (no bytes)."""
+        digest = hashlib.sha256(self.data).hexdigest()
+        return {
+            "media_type": self.media_type,
+            "name": self.name,
+            "bytes": len(self.data),
+            "sha256": digest,
+        }
+
+
 @dataclass(frozen=True)
 class ToolResult:
-    """What one tool call answers the model."""
+    """What one tool call answers the model: text, and images for daemon-side tools."""
 
     content: str
     is_error: bool = False
+    images: tuple[ImageBlock, ...] = ()
+    """Images sent after the text in the tool_result's content list."""
+
+    def api_content(self) -> str | list[dict[str, Any]]:
+        """Return the tool_result ``content``: the text, or text then image blocks."""
+        text = self.content or "(no output)"
+        if not self.images:
+            return text
+        return [{"type": "text", "text": text}, *[image.api_block() for image in self.images]]
 
 
 class Tool(Protocol):
@@ -108,7 +158,7 @@ class FunctionTool:
     def run(self, tool_input: Mapping[str, Any]) -> ToolResult:
         """Run the function; its content is capped like every tool's output."""
         result = self.fn(tool_input)
-        return ToolResult(cap_output(result.content), result.is_error)
+        return dataclasses.replace(result, content=cap_output(result.content))
 
 
 @dataclass(frozen=True)

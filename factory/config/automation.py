@@ -27,7 +27,7 @@ from factory.config.triggers import Trigger
 from factory.events import Trust
 from factory.interfaces import SandboxLimits
 
-KNOWN_TOOLS: set[str] = {"bash", "editor", "github_read"}
+KNOWN_TOOLS: set[str] = {"bash", "editor", "github_read", "slack_read"}
 """Tool names an automation may list; agent code registering a new tool adds its name here."""
 
 DEFAULT_MODEL = "claude-sonnet-5"
@@ -171,6 +171,19 @@ class MergePullRequestOutput(OutputConfig):
     """Merge method."""
 
 
+class SlackReplyOutput(OutputConfig):
+    """Post a message in the Slack thread the run came from."""
+
+
+class SlackReactOutput(OutputConfig):
+    """Add an emoji reaction to a message of the run's Slack thread."""
+
+    max: int = Field(default=2, ge=0)
+    """How many reactions one run may add."""
+    allowed: list[str] | None = None
+    """Emoji names the agent may use (None: any)."""
+
+
 class Outputs(_Model):
     """Privileged actions the agent may ask for; a kind not listed here is refused."""
 
@@ -190,6 +203,10 @@ class Outputs(_Model):
     """Review the subject pull request."""
     merge_pull_request: MergePullRequestOutput | None = None
     """Merge the subject pull request."""
+    slack_reply: SlackReplyOutput | None = None
+    """Reply in the run's Slack thread."""
+    slack_react: SlackReactOutput | None = None
+    """React to a message of the run's Slack thread."""
 
     @model_validator(mode="before")
     @classmethod

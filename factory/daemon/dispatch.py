@@ -113,6 +113,10 @@ class Decision:
 class Dispatcher:
     """Turns stored events into runs; picks which queued run may start next."""
 
+    absorb: Callable[[EventRecord], bool] | None = None
+    """Asked first for each event: True means it was handled without a run (a Slack thread
+    reply ``factory.daemon.followup`` turned into an issue comment)."""
+
     def __init__(
         self,
         store: RunStore,
@@ -140,6 +144,8 @@ class Dispatcher:
 
     def dispatch(self, record: EventRecord) -> list[Decision]:
         """Create a queued or skipped run for each automation ``record`` triggers."""
+        if self.absorb is not None and self.absorb(record):
+            return []
         event = record.event
         decisions = []
         for automation in self.config().automations.values():

@@ -5,10 +5,12 @@ returns what was made; ``find`` looks on GitHub for a write an earlier attempt a
 (by the hidden marker carrying the idempotency key, or by state for labels and closing) and
 returns it, or None. ``find`` must never write.
 
-``BUILTIN_PERFORMERS`` covers comment, create_issue, add_labels, remove_labels, close_issue
-and review_pull_request. open_pull_request and merge_pull_request need the workspace and the
-merge policy: the daemon adds performers for them to the mapping it gives ``OutputGate``
-(their payloads are described in ``factory.forge.output_requests.prepare``).
+``BUILTIN_PERFORMERS`` covers comment, create_issue, add_labels, remove_labels, close_issue,
+review_pull_request, and the Slack kinds slack_reply and slack_react (written in
+``factory.forge.slack_outputs``; they need ``RunContext.slack``). open_pull_request and
+merge_pull_request need the workspace and the merge policy: the daemon adds performers for
+them to the mapping it gives ``OutputGate`` (their payloads are described in
+``factory.forge.output_requests.prepare``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from github.Issue import Issue
 from github.IssueComment import IssueComment
 
+from factory.forge import slack_outputs
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.output_requests import PreparedOutput, RunContext
 
@@ -235,6 +238,25 @@ def find_review(
     return None
 
 
+# -- Slack (factory.forge.slack_outputs) ------------------------------------------------
+
+
+def _slack(
+    perform: Callable[[RunContext, PreparedOutput, str], slack_outputs.Written],
+    find: Callable[[RunContext, PreparedOutput, str, datetime], slack_outputs.Written | None],
+) -> OutputPerformer:
+    def performed(ctx: RunContext, prepared: PreparedOutput, key: str) -> Applied:
+        return Applied(*perform(ctx, prepared, key))
+
+    def found(
+        ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
+    ) -> Applied | None:
+        written = find(ctx, prepared, key, since)
+        return None if written is None else Applied(*written)
+
+    return OutputPerformer(performed, found)
+
+
 BUILTIN_PERFORMERS: Mapping[str, OutputPerformer] = {
     "comment": OutputPerformer(perform_comment, find_comment),
     "create_issue": OutputPerformer(perform_create_issue, find_created_issue),
@@ -242,5 +264,7 @@ BUILTIN_PERFORMERS: Mapping[str, OutputPerformer] = {
     "remove_labels": OutputPerformer(perform_remove_labels, find_removed_labels),
     "close_issue": OutputPerformer(perform_close_issue, find_closed_issue),
     "review_pull_request": OutputPerformer(perform_review, find_review),
+    "slack_reply": _slack(slack_outputs.perform_reply, slack_outputs.find_reply),
+    "slack_react": _slack(slack_outputs.perform_react, slack_outputs.find_react),
 }
 """Performers built here; the daemon adds open_pull_request and merge_pull_request."""

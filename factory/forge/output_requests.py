@@ -29,6 +29,8 @@ from factory.config.automation import CloseReason, Outputs, ReviewEvent
 from factory.errors import OutputRefused
 from factory.events import Trust
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
+from factory.forge.slack_outputs import SlackReactRequest, SlackReplyRequest, prepare_slack
+from factory.slack.messages import SlackSide
 
 if TYPE_CHECKING:
     from github.Repository import Repository
@@ -108,7 +110,7 @@ class MergePullRequestRequest(_Request):
     """Why it is ready to merge (recorded with the output)."""
 
 
-REQUEST_MODELS: dict[str, type[_Request]] = {
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "create_issue": CreateIssueRequest,
     "comment": CommentRequest,
     "add_labels": AddLabelsRequest,
@@ -117,6 +119,8 @@ REQUEST_MODELS: dict[str, type[_Request]] = {
     "review_pull_request": ReviewPullRequestRequest,
     "open_pull_request": OpenPullRequestRequest,
     "merge_pull_request": MergePullRequestRequest,
+    "slack_reply": SlackReplyRequest,
+    "slack_react": SlackReactRequest,
 }
 """The request model of each output kind (the keys are the fields of ``Outputs``)."""
 
@@ -152,6 +156,9 @@ class RunContext:
     """What idempotency keys are scoped to; default the run id. The daemon passes one value
     for every attempt of the same (event, automation), so a retry after a crash finds what
     the crashed attempt already wrote instead of writing it again."""
+    slack: SlackSide | None = None
+    """The Slack client and the run's thread (None: no Slack; Slack outputs are refused).
+    Build it with ``factory.forge.slack_outputs.run_slack_side``."""
 
     @property
     def scope(self) -> str:
@@ -305,6 +312,8 @@ def prepare(
     elif isinstance(request, MergePullRequestRequest):
         target = _subject(ctx, kind)
         payload = {"method": config.method, "reason": sanitize_body(request.reason, secrets)}
+    elif isinstance(request, SlackReplyRequest | SlackReactRequest):
+        target, payload = None, prepare_slack(request, ctx, config, notes)
     else:
         raise OutputRefused(f"{kind}: unknown output kind")
     return PreparedOutput(kind, target, payload, tuple(notes))

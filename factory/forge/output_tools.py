@@ -26,6 +26,8 @@ _SUMMARY: dict[str, str] = {
     "review_pull_request": "Submit a review of this run's pull request.",
     "open_pull_request": "Open a pull request with the changes made in the workspace.",
     "merge_pull_request": "Ask to merge this run's pull request (the merge policy decides).",
+    "slack_reply": "Post a message in the Slack thread this run came from.",
+    "slack_react": "Add an emoji reaction to the Slack message that started this run.",
 }
 
 _REQUEST_NOTE = (

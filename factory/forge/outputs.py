@@ -27,10 +27,11 @@ from github.GithubException import GithubException
 from pydantic import ValidationError
 
 from factory.crashpoints import crashpoint
-from factory.errors import OutputRefused, PatchRefused
+from factory.errors import OutputFailed, OutputRefused, PatchRefused
 from factory.forge.output_performers import BUILTIN_PERFORMERS, Applied, OutputPerformer
 from factory.forge.output_requests import REQUEST_MODELS, PreparedOutput, RunContext, prepare
 from factory.forge.sanitize import redact_secrets
+from factory.forge.slack_outputs import link_output
 from factory.ids import new_id
 from factory.store import RunStore
 from factory.store.records import OutputRecord
@@ -159,6 +160,8 @@ class OutputGate:
             applied = performer.perform(ctx, prepared, key)
         except GithubException as exc:
             return self._failed(ctx, output_id, prepared.kind, exc)
+        except OutputFailed as exc:
+            return self._failed(ctx, output_id, prepared.kind, str(exc))
         except (OutputRefused, PatchRefused) as exc:
             # A performer may refuse late (the patch breaks policy, the merge policy says
             # no): the model is told why, as for any refusal.
@@ -184,6 +187,8 @@ class OutputGate:
             found = performer.find(ctx, prepared, record.idempotency_key, record.created_at)
         except GithubException as exc:
             return self._failed(ctx, record.id, record.kind, exc)
+        except OutputFailed as exc:
+            return self._failed(ctx, record.id, record.kind, str(exc))
         if found is not None:
             return self._applied(ctx, record.id, prepared, found, duplicate=True)
         return self._perform(ctx, record.id, prepared, record.idempotency_key)
@@ -198,6 +203,7 @@ class OutputGate:
         duplicate: bool,
     ) -> OutputDecision:
         ctx.store.mark_output(output_id, "applied", applied.result, applied.url)
+        link_output(ctx, prepared.kind, applied.result, output_id)
         log.info(
             "output_found" if duplicate else "output_applied",
             run_id=ctx.run_id,

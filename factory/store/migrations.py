@@ -159,11 +159,49 @@ def _m004_events_ignored(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE events ADD COLUMN ignored TEXT")
 
 
+def _m005_subject_links_and_followups(conn: Connection) -> None:
+    """Add subject_links (Slack thread <-> issue <-> pull request, with what made each link)
+    and followups (the daemon's thread updates and thread-to-issue comments, intent first)."""
+    md = MetaData()
+    Table(
+        "subject_links",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("from_key", String(200), nullable=False),
+        Column("to_key", String(200), nullable=False),
+        Column("run_id", String(26)),
+        Column("output_id", Integer),
+        Column("event_id", Integer),
+        Column("created_at", UTCDateTime(), nullable=False),
+        UniqueConstraint("from_key", "to_key", name="uq_subject_links_from_to"),
+    )
+    Table(
+        "followups",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("key", String(500), nullable=False, unique=True),
+        Column("kind", String(50), nullable=False),
+        Column("thread", String(200), nullable=False),
+        Column("target_key", String(200), nullable=False),
+        Column("request", JSON, nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("url", String(1000)),
+        Column("error", Text),
+        Column("event_id", Integer),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+    )
+    md.create_all(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_subject_links_to_key ON subject_links (to_key)")
+    conn.exec_driver_sql("CREATE INDEX ix_followups_status ON followups (status)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("001_initial", _m001_initial),
     Migration("002_search_text_and_indexes", _m002_search_text_and_indexes),
     Migration("003_steps_full_text_search", _m003_steps_full_text_search),
     Migration("004_events_ignored", _m004_events_ignored),
+    Migration("005_subject_links_and_followups", _m005_subject_links_and_followups),
 )
 """Every migration, in the order it is applied."""
 

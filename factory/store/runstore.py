@@ -19,6 +19,7 @@ from factory.events import as_utc, utcnow
 from factory.ids import new_id
 from factory.interfaces import Usage
 from factory.store.event_log import EventLog
+from factory.store.lineage import LineageLog
 from factory.store.output_log import OutputLog
 from factory.store.records import RunRecord, StepRecord
 from factory.store.redaction import redact_json, redact_text
@@ -29,7 +30,7 @@ log = structlog.get_logger(__name__)
 INTERRUPTED_ERROR = "the daemon stopped while the run was running"
 
 
-class RunStore(EventLog, OutputLog):
+class RunStore(EventLog, OutputLog, LineageLog):
     """The factory's SQLite store. Open with ``RunStore.open(path, readonly=False)``."""
 
     # -- runs -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from sqlalchemy import (
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted", "skipped")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "interrupted", "skipped")
 OUTPUT_STATUSES = ("intent", "applied", "refused", "failed")
+FOLLOWUP_STATUSES = ("intent", "applied", "failed")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -147,4 +148,37 @@ outputs = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_outputs_status", "status"),
     Index("ix_outputs_run_id", "run_id"),
+)
+
+# Added by migration 005:
+subject_links = Table(
+    "subject_links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("from_key", String(200), nullable=False),
+    Column("to_key", String(200), nullable=False),
+    Column("run_id", String(26)),
+    Column("output_id", Integer),
+    Column("event_id", Integer),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("from_key", "to_key", name="uq_subject_links_from_to"),
+    Index("ix_subject_links_to_key", "to_key"),
+)
+
+followups = Table(
+    "followups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(500), nullable=False, unique=True),
+    Column("kind", String(50), nullable=False),
+    Column("thread", String(200), nullable=False),
+    Column("target_key", String(200), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("url", String(1000)),
+    Column("error", Text),
+    Column("event_id", Integer),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_followups_status", "status"),
 )
