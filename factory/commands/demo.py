@@ -1,11 +1,14 @@
-"""``factoryd demo``: the whole factory offline — FakeGitHub, a scripted model, the real daemon.
+"""``factoryd demo``: the whole factory offline — FakeGitHub, FakeSlack, a scripted model, the
+real daemon.
 
 The daemon is the one ``factoryd start`` runs, unchanged, pointed by its settings at
-FakeGitHub (a sample repository with three issues) and at FakeAnthropic playing a scripted
-builder that really edits the sample code and runs its tests in the sandbox. The
-maintainer-labelled issue becomes a pull request; the outsider's is skipped by the trust
-gate. Without ``serve`` it prints what happened and stops; with it, everything keeps running
-for a person to poke at.
+FakeGitHub (a sample repository with a bug), at FakeSlack (a #bugs channel, in Socket Mode)
+and at FakeAnthropic playing a scripted intake and builder that really edit the sample code
+and run its tests in the sandbox. The maintainer reports the bug by tagging the bot in Slack:
+the intake files the issue and answers in the thread with its link, the builder opens a pull
+request, and the daemon tells the thread. An outsider's ready label on another issue is
+skipped by the trust gate. Without ``serve`` it prints what happened and stops; with it,
+everything keeps running for a person to poke at (Slack HTTP mode included).
 """
 
 from __future__ import annotations
@@ -17,13 +20,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from factory.commands.transcript import runs_table
 from factory.daemon.process import Daemon
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_slack import FakeSlack
 from factory.testing.relay import WebhookRelay
-from factory.testing.sample import REPO, ScriptedBuilder, fake_settings, label_world, seed_world
+from factory.testing.sample import (
+    OUTSIDER,
+    READY,
+    REPO,
+    fake_settings,
+    outsider_wish,
+    seed_repo,
+)
+from factory.testing.sample_slack import ScriptedIntake, seed_slack, with_slack_policy
 
 DEMO_SECRET = "demo-webhook-secret"  # noqa: S105  (a demo value, printed on purpose)
 """The demo's webhook secret (printed with --serve so a person can sign deliveries)."""
@@ -36,6 +50,8 @@ class DemoResult:
     pull_requests: list[str]
     runs: str
     db_path: Path
+    thread: list[str]
+    """The Slack thread the bug was reported in, one line a message."""
 
 
 def run_demo(
@@ -54,41 +70,69 @@ def run_demo(
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    with FakeGitHub(root / "github") as github, FakeAnthropic() as anthropic:
-        anthropic.responder = ScriptedBuilder()
-        world = seed_world(github, label=False)
-        daemon = Daemon(
-            fake_settings(
-                github, anthropic, data_dir=root / "data", webhook_secret=DEMO_SECRET, port=port
-            )
+    harness = Path(shutil.copytree(Path("harness"), root / "harness"))
+    policy = harness / "policy.yaml"
+    policy.write_text(with_slack_policy(policy.read_text()))
+    with (
+        FakeGitHub(root / "github") as github,
+        FakeAnthropic() as anthropic,
+        FakeSlack() as slack,
+    ):
+        anthropic.responder = ScriptedIntake()
+        seed_repo(github)
+        wish = outsider_wish(github)
+        people = seed_slack(slack)
+        settings = fake_settings(
+            github,
+            anthropic,
+            data_dir=root / "data",
+            webhook_secret=DEMO_SECRET,
+            harness_dir=harness,
+            port=port,
+        ).model_copy(
+            update={
+                "slack_bot_token": SecretStr(slack.bot_token),
+                "slack_app_token": SecretStr(slack.app_token),
+                "slack_signing_secret": SecretStr(slack.signing_secret),
+                "slack_api_url": slack.api_url,
+            }
         )
+        daemon = Daemon(settings)
         daemon.start()
         assert daemon.http is not None
         url = f"http://127.0.0.1:{daemon.http.port}"
         relay = WebhookRelay(github, f"{url}/webhooks/github", DEMO_SECRET).start()
         say(f"factoryd demo: daemon on {url}, FakeGitHub on {github.api_url}")
-        say(
-            f"labelling #{world.bug} (by maintainer mara) and #{world.outsider_ready} "
-            "(by outsider otto) with factory:ready …"
-        )
+        say(f"FakeSlack on {slack.api_url} (Socket Mode)")
         loop = threading.Thread(target=daemon.run_loop, name="daemon-loop", daemon=True)
         loop.start()
-        label_world(github, world)
+        if not slack.wait_connected(timeout=30):
+            raise TimeoutError("the daemon did not connect to FakeSlack's Socket Mode")
+        say(f"outsider otto labels #{wish} with {READY} …")
+        github.add_labels(REPO, wish, READY, as_user=OUTSIDER)
+        say(f"maintainer mara tags the bot in #bugs: {REPORT!r} …")
+        report = slack.mention(people.maintainer, people.channel, REPORT)
+        slack.deliver_socket(report)
+        thread_ts = str(report["event"]["ts"])
         try:
-            _wait_for_builder(daemon, timeout_s)
+            _wait_for_factory(daemon, slack, people.channel, thread_ts, timeout_s)
         finally:
             if not serve:
                 daemon.stopping.set()
                 daemon.wake.set()
                 loop.join(timeout=30)
                 relay.stop()
-        result = _summary(daemon, github)
+        result = _summary(daemon, github, slack, people.channel, thread_ts)
         _report(result, say, url)
         if serve:
             say("")
             say(f"serving: daemon {url}  (viewer {url}/runs, health {url}/healthz)")
             say(f"FakeGitHub API {github.api_url}  repository {REPO}")
             say(f"webhook secret: {DEMO_SECRET}  (sign deliveries to {url}/webhooks/github)")
+            say(
+                f"slack signing secret: {slack.signing_secret}  "
+                f"(sign deliveries to {url}/slack/events)"
+            )
             say("Ctrl-C stops everything.")
             try:
                 while loop.is_alive():
@@ -101,24 +145,51 @@ def run_demo(
         return result
 
 
-def _wait_for_builder(daemon: Daemon, timeout_s: float) -> None:
+REPORT = "add() returns the difference: calc.add(2, 3) gives -1, it should be 5"
+"""What the maintainer tells the bot in Slack."""
+
+
+def _wait_for_factory(
+    daemon: Daemon, slack: FakeSlack, channel: str, thread_ts: str, timeout_s: float
+) -> None:
+    """Wait for the intake run, both builder runs and the thread's pull request update."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        runs = daemon.store.list_runs(automation="builder", limit=100)
-        if len(runs) >= 2 and all(r.finished for r in runs):
+        intake = daemon.store.list_runs(automation="slack-intake", limit=10)
+        builds = daemon.store.list_runs(automation="builder", limit=100)
+        told = any(
+            "pull request for" in str(m.get("text", "")) for m in _bot(slack, channel, thread_ts)
+        )
+        if (
+            intake
+            and all(r.finished for r in intake)
+            and len(builds) >= 2
+            and all(r.finished for r in builds)
+            and told
+        ):
             return
         time.sleep(0.2)
-    raise TimeoutError(f"the demo's builder runs did not finish within {timeout_s:.0f}s")
+    raise TimeoutError(f"the demo's runs did not finish within {timeout_s:.0f}s")
 
 
-def _summary(daemon: Daemon, github: FakeGitHub) -> DemoResult:
+def _bot(slack: FakeSlack, channel: str, thread_ts: str) -> list[dict[str, object]]:
+    return [m for m in slack.thread(channel, thread_ts) if m.get("bot_id")]
+
+
+def _summary(
+    daemon: Daemon, github: FakeGitHub, slack: FakeSlack, channel: str, thread_ts: str
+) -> DemoResult:
     pulls = [
         f"#{p.number} {github.issue(REPO, p.number).title} (branch {p.head_ref})"
         for p in github.repo(REPO).pulls.values()
     ]
+    thread = [
+        f"{'bot' if m.get('bot_id') else m.get('user')}: {m.get('text')}"
+        for m in slack.thread(channel, thread_ts)
+    ]
     with RunStore.open(daemon.settings.db_path, readonly=True) as store:
         table = runs_table(store.list_runs(limit=50))
-    return DemoResult(pulls, table, daemon.settings.db_path)
+    return DemoResult(pulls, table, daemon.settings.db_path, thread)
 
 
 def _report(result: DemoResult, say: Callable[[str], None], url: str) -> None:
@@ -128,6 +199,10 @@ def _report(result: DemoResult, say: Callable[[str], None], url: str) -> None:
     say("")
     say("pull requests opened:" if result.pull_requests else "no pull request was opened")
     for line in result.pull_requests:
+        say(f"  {line}")
+    say("")
+    say("the Slack thread:")
+    for line in result.thread:
         say(f"  {line}")
     say("")
     say("look closer:")

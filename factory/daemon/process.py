@@ -11,7 +11,6 @@ swept at start and every ``sweep_interval_s`` while running.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import threading
@@ -23,34 +22,34 @@ from types import FrameType
 from typing import IO, Any
 
 import structlog
-from github import GithubException
 
 from factory import __version__
 from factory.config.automation import Automation
 from factory.config.reload import ConfigWatcher
 from factory.daemon.dispatch import Dispatcher, enqueue_manual
+from factory.daemon.followup import Followup
 from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
 from factory.daemon.server import HttpServer, build_daemon_app, health_route, webhook_route
-from factory.daemon.slack_side import slack_routes, slack_source, start_socket_mode
+from factory.daemon.slack_side import slack_parts, slack_routes, start_socket_mode
 from factory.daemon.wiring import (
     Sandboxes,
+    ensure_factory_labels,
     github_side,
     instance_id,
     probe_bwrap,
     select_subjects,
+    take_lock,
     workspaces_for,
 )
 from factory.errors import (
     ConfigError,
-    DaemonAlreadyRunning,
     SandboxUnavailable,
     StartRefused,
     StoreError,
 )
 from factory.events import Subject
-from factory.forge.labels import ensure_labels
 from factory.interfaces import Model
 from factory.logs import redactor
 from factory.settings import Settings
@@ -98,6 +97,7 @@ class Daemon:
         self.sandboxes = Sandboxes()
         self.http: HttpServer | None = None
         self.slack: SlackSource | None = None
+        self.followup: Followup | None = None
         self._lock_file: IO[str] | None = None
         self._threads: list[threading.Thread] = []
         self._signals = 0
@@ -114,7 +114,7 @@ class Daemon:
         settings = self.settings
         self._preflight()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._take_lock()
+        self._lock_file = take_lock(self.data_dir)
         redactor.add(settings.secret_values())
         self.instance = instance_id(self.data_dir)
         self.store = RunStore.open(settings.db_path)
@@ -124,10 +124,18 @@ class Daemon:
             self.model = make_model(settings)
         if self.github is None:
             self.github = github_side(settings, self.watcher.config.policy, self.data_dir)
-        self._ensure_labels()
+        ensure_factory_labels(self.github.repo, self.watcher.config.policy)
         self.dispatcher = Dispatcher(
             self.store, lambda: self.watcher.config, global_concurrency=settings.concurrency
         )
+        self.slack, slack, self.followup = slack_parts(
+            settings,
+            self.store,
+            lambda: self.watcher.config.policy,
+            self.wake.set,
+            self.github.repo,
+        )
+        self.dispatcher.absorb = self.followup.absorb if self.followup else None
         self.env = RunEnv(
             store=self.store,
             config=lambda: self.watcher.config,
@@ -137,6 +145,7 @@ class Daemon:
             holder=self.instance,
             github=self.github,
             workspaces=workspaces_for(self.github, settings),
+            slack=slack,
             secrets=tuple(settings.secret_values()),
             retry_delay=self.dispatcher.retry_delay,
         )
@@ -174,9 +183,6 @@ class Daemon:
                 on_stored=self.wake.set,
             )
             self._thread("poller", poller.run)
-        self.slack = slack_source(
-            settings, self.store, lambda: self.watcher.config.policy, self.wake.set
-        )
         start_socket_mode(self.slack, settings)
         self.http = HttpServer(self._app(), settings.host, settings.port)
         self.http.start()
@@ -210,28 +216,6 @@ class Daemon:
                 problems.append(f"sandbox: {exc}")
         if problems:
             raise StartRefused(problems)
-
-    def _ensure_labels(self) -> None:
-        """Create the factory's labels the repository lacks (missing rights: logged only)."""
-        assert self.github is not None
-        try:
-            created = ensure_labels(self.github.repo, self.watcher.config.policy)
-        except GithubException as exc:
-            log.warning("labels_not_ensured", status=exc.status)
-            return
-        if created:
-            log.info("labels_created", labels=created)
-
-    def _take_lock(self) -> None:
-        handle = (self.data_dir / "daemon.lock").open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise DaemonAlreadyRunning(
-                f"another factoryd is running on data directory {self.data_dir}"
-            ) from None
-        self._lock_file = handle
 
     def _thread(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, args=(self.stopping,), name=name, daemon=True)
@@ -278,6 +262,8 @@ class Daemon:
     def tick(self) -> None:
         """Dispatch stored events, then start every run the limits allow."""
         self.dispatcher.dispatch_pending()
+        if self.followup is not None:
+            self.followup.perform_pending()
         while not self.stopping.is_set():
             running = self.store.list_runs(status="running", limit=1000)
             found = self.dispatcher.runnable(running)

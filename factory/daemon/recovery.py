@@ -142,6 +142,7 @@ def reconcile_outputs(
             secrets=env.secrets,
             bot_login=github.bot_login,
             key_scope=key_scope(run),
+            slack=env.slack.side(store, run.subject_key, None) if env.slack else None,
         )
 
     return len(gate.reconcile_pending(store, context_for))

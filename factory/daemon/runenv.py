@@ -21,6 +21,7 @@ from github.Repository import Repository
 from factory.config.automation import Automation
 from factory.config.harness import TrustPolicy
 from factory.config.loader import FactoryConfig
+from factory.daemon.slack_side import SlackRuns
 from factory.errors import (
     ClaimLost,
     GitError,
@@ -69,6 +70,8 @@ class RunEnv:
     """This daemon instance's id (claims, run rows)."""
     github: GitHubSide | None = None
     workspaces: Workspaces | None = None
+    slack: SlackRuns | None = None
+    """Slack's client and the bot's ids, when Slack is configured."""
     secrets: tuple[str, ...] = ()
     retry_delay: Callable[[Automation, int], timedelta | None] = field(
         default=lambda automation, attempt: None

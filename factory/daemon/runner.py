@@ -63,6 +63,7 @@ from factory.events import utcnow
 from factory.forge.claims import Heartbeat
 from factory.forge.output_tools import output_tools
 from factory.forge.read_tool import github_read_tool
+from factory.forge.slack_read import slack_read_tool
 from factory.forge.subjects import (
     approval_problem,
     approval_text_problem,
@@ -246,6 +247,9 @@ class Runner:
                 registry.add(github_read_tool(gh.github, gh.repo))
                 names.append("github_read")
             ctx = run_context(env, run, automation, snap, event, config)
+            if "slack_read" in automation.tools and env.slack and ctx.slack:
+                registry.add(slack_read_tool(ctx.slack, env.slack.trust_of(config.policy)))
+                names.append("slack_read")
             gate = output_gate(env, run, automation, workspace, sandbox, snap, config)
             for tool in output_tools(gate, ctx):
                 registry.add(tool)

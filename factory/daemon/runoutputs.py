@@ -39,6 +39,7 @@ def run_context(
         trust=event.trust if event else "anyone",  # an unknown cause approves nothing
         approval_labels=frozenset({config.policy.labels.ready}),
         key_scope=key_scope(run),
+        slack=env.slack.side(env.store, run.subject_key, event) if env.slack else None,
     )
 
 

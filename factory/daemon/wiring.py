@@ -6,21 +6,24 @@ Everything external is reached through URLs in Settings (``GITHUB_API_URL``,
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import structlog
 from github import Github, GithubException
+from github.Repository import Repository
 
 from factory.agent.model import AnthropicModel
 from factory.config.harness import Policy
 from factory.daemon.runenv import GitHubSide
-from factory.errors import ForgeError, SandboxUnavailable
+from factory.errors import DaemonAlreadyRunning, ForgeError, SandboxUnavailable
 from factory.events import Subject
 from factory.forge.claims import Claims
 from factory.forge.client import Pacing, app_bot_login, git_auth_header, make_github
+from factory.forge.labels import ensure_labels
 from factory.forge.trust import PermissionTrust
 from factory.interfaces import Model, Sandbox
 from factory.sandbox import BwrapSandbox, make_sandbox
@@ -156,3 +159,28 @@ def select_subjects(gh: GitHubSide, select: Any) -> list[Subject]:
         if len(subjects) >= select.limit:
             break
     return subjects
+
+
+def take_lock(data_dir: Path) -> IO[str]:
+    """Return the held lock file of ``data_dir``; raises DaemonAlreadyRunning when another
+    factoryd holds it."""
+    handle = (data_dir / "daemon.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DaemonAlreadyRunning(
+            f"another factoryd is running on data directory {data_dir}"
+        ) from None
+    return handle
+
+
+def ensure_factory_labels(repo: Repository, policy: Policy) -> None:
+    """Create the factory's labels the repository lacks (missing rights: logged only)."""
+    try:
+        created = ensure_labels(repo, policy)
+    except GithubException as exc:
+        log.warning("labels_not_ensured", status=exc.status)
+        return
+    if created:
+        log.info("labels_created", labels=created)

@@ -249,10 +249,17 @@ class Hub:
         )
         repo.next_number += 1
         repo.issues[issue.number] = issue
-        for name in labels or []:
-            issue.labels.append(self._ensure_label(repo, name).name)
+        given = [self._ensure_label(repo, name) for name in dict.fromkeys(labels or [])]
+        issue.labels.extend(label.name for label in given)
+        # Like GitHub: labels given at creation are labeled events (and webhooks) by the author.
+        for label in given:
+            self.record(repo, issue, actor, "labeled", label=label)
         if not is_pr:
             self._issue_hook(repo, issue, "opened", actor)
+            for label in given:
+                self._issue_hook(
+                    repo, issue, "labeled", actor, label=self.render.label(repo, label)
+                )
         return issue
 
     def record(self, repo: Repo, issue: Issue, actor: str, event: str, **kw: Any) -> IssueEvent:

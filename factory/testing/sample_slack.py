@@ -34,14 +34,19 @@ INTAKE_BODY = (
 )
 
 
-def slack_policy_yaml() -> str:
-    """Return the ``slack:`` section of policy.yaml for the sample workspace."""
-    return (
+def with_slack_policy(policy_yaml: str) -> str:
+    """Return policy.yaml text with its ``slack:`` section replaced by the sample workspace's:
+    mara a maintainer, #bugs the listed channel. Raises ValueError without such a section."""
+    section = (
         "slack:\n"
         f"  maintainers: [{SLACK_MAINTAINER}]\n"
         "  collaborators: []\n"
         f"  channels: [{BUGS_CHANNEL}]\n"
     )
+    found = re.search(r"^slack:\n(?:[ ].*\n)*", policy_yaml, re.MULTILINE)
+    if found is None:
+        raise ValueError("policy.yaml has no 'slack:' section to replace")
+    return policy_yaml[: found.start()] + section + policy_yaml[found.end() :]
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,9 @@ def _results(body: dict[str, Any]) -> list[str]:
 
 def _first_text(body: dict[str, Any]) -> str:
     first = body["messages"][0]["content"]
-    return first if isinstance(first, str) else json.dumps(first)
+    if isinstance(first, str):
+        return first
+    return "\n".join(str(b.get("text", "")) for b in first if isinstance(b, dict))
 
 
 def _tool(turn: int, name: str, tool_input: dict[str, Any], text: str) -> FakeReply:

@@ -28,6 +28,18 @@ def test_label_event_names_who_applied_it(fake: FakeGitHub, call: Any) -> None:
     ]
 
 
+def test_labels_given_at_creation_are_labeled_events_by_the_author(
+    fake: FakeGitHub, call: Any
+) -> None:
+    """Creating an issue with labels records who applied them, as GitHub's events do."""
+    call("POST", f"{R}/issues", {"title": "x", "labels": ["bug", "factory:ready"]}, token="t-bob")
+    got = call("GET", f"{R}/issues/1/events")
+    assert [(e["event"], e["actor"]["login"], e["label"]["name"]) for e in got.body] == [
+        ("labeled", "bob", "bug"),
+        ("labeled", "bob", "factory:ready"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("login", "association"),
     [("alice", "MEMBER"), ("bob", "COLLABORATOR"), ("eve", "NONE")],
