@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from factory.commands.transcript import runs_table
 from factory.daemon.process import Daemon
 from factory.store import RunStore
@@ -37,7 +35,12 @@ from factory.testing.sample import (
     outsider_wish,
     seed_repo,
 )
-from factory.testing.sample_slack import ScriptedIntake, seed_slack, with_slack_policy
+from factory.testing.sample_slack import (
+    ScriptedIntake,
+    seed_slack,
+    with_fake_slack,
+    with_slack_policy,
+)
 
 DEMO_SECRET = "demo-webhook-secret"  # noqa: S105  (a demo value, printed on purpose)
 """The demo's webhook secret (printed with --serve so a person can sign deliveries)."""
@@ -89,14 +92,8 @@ def run_demo(
             webhook_secret=DEMO_SECRET,
             harness_dir=harness,
             port=port,
-        ).model_copy(
-            update={
-                "slack_bot_token": SecretStr(slack.bot_token),
-                "slack_app_token": SecretStr(slack.app_token),
-                "slack_signing_secret": SecretStr(slack.signing_secret),
-                "slack_api_url": slack.api_url,
-            }
         )
+        settings = with_fake_slack(settings, slack)
         daemon = Daemon(settings)
         daemon.start()
         assert daemon.http is not None

@@ -15,7 +15,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
+
+from factory.settings import Settings
 from factory.testing.fake_anthropic import FakeReply
+from factory.testing.fake_slack import FakeSlack
 from factory.testing.sample import READY, ScriptedBuilder
 
 SLACK_MAINTAINER = "U0MARA0001"
@@ -49,6 +53,18 @@ def with_slack_policy(policy_yaml: str) -> str:
     return policy_yaml[: found.start()] + section + policy_yaml[found.end() :]
 
 
+def with_fake_slack(settings: Settings, slack: FakeSlack, *, socket_mode: bool = True) -> Settings:
+    """Return ``settings`` pointed at ``slack``: bot token, signing secret (HTTP mode at
+    ``/slack/events``), and the app token too when ``socket_mode``."""
+    update: dict[str, Any] = {
+        "slack_bot_token": SecretStr(slack.bot_token),
+        "slack_signing_secret": SecretStr(slack.signing_secret),
+        "slack_api_url": slack.api_url,
+        "slack_app_token": SecretStr(slack.app_token) if socket_mode else None,
+    }
+    return settings.model_copy(update=update)
+
+
 @dataclass(frozen=True)
 class SlackWorld:
     """Ids of the seeded Slack workspace."""
@@ -58,7 +74,7 @@ class SlackWorld:
     channel: str = BUGS_CHANNEL
 
 
-def seed_slack(slack: Any) -> SlackWorld:
+def seed_slack(slack: FakeSlack) -> SlackWorld:
     """Add the sample's people and the #bugs channel to a FakeSlack; return their ids."""
     slack.add_user(SLACK_MAINTAINER, "mara", display_name="Mara")
     slack.add_user(SLACK_OUTSIDER, "otto", display_name="Otto")
@@ -105,8 +121,11 @@ class ScriptedIntake:
     """A deterministic Slack intake session (a FakeAnthropic responder); others go to the
     scripted builder."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe: str | None = None) -> None:
+        """``probe``: a shell command the session runs first, the way a curious (or
+        compromised) model would look around the sandbox; tests read what it saw."""
         self.builder = ScriptedBuilder()
+        self.probe = probe
 
     def __call__(self, body: dict[str, Any]) -> FakeReply:
         """Return the next reply for the conversation in ``body``."""
@@ -142,6 +161,8 @@ class ScriptedIntake:
                 "No duplicate; filing it.",
             ),
         ]
+        if self.probe is not None:
+            steps.insert(0, ("bash", {"command": self.probe}, "Looking around first."))
         if turn < len(steps):
             return _tool(turn, *steps[turn])
         if turn == len(steps):
