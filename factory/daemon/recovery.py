@@ -23,7 +23,7 @@ from github.GithubException import GithubException
 from factory.config.automation import Outputs
 from factory.config.loader import FactoryConfig
 from factory.crashpoints import crashpoint
-from factory.daemon.runenv import GitHubSide, RunEnv, holder_of, key_scope
+from factory.daemon.runenv import GitHubSide, RunEnv, claimed_on_github, holder_of, key_scope
 from factory.errors import StoreError
 from factory.events import parse_subject_key
 from factory.forge.markers import append_marker, has_marker
@@ -96,7 +96,7 @@ def stranded_runs(store: RunStore, marked: set[str]) -> list[RunRecord]:
 
 def release_claim(github: GitHubSide, instance: str, run: RunRecord) -> None:
     """Release the claim ``run`` held under this daemon's id, if it still holds it."""
-    if run.subject_key is None or run.subject_key.startswith("commit:"):
+    if run.subject_key is None or not claimed_on_github(run.subject_key):
         return
     holder = holder_of(instance, run)
     current = github.claims.current(run.subject_key)

@@ -118,6 +118,12 @@ def holder_of(instance: str, run: RunRecord) -> str:
     return make_holder(instance, key_scope(run))
 
 
+def claimed_on_github(subject_key: str | None) -> bool:
+    """Return True for the subjects a run claims on GitHub: issues and pull requests (a
+    commit has no claim ref; a Slack thread is held only by the local dispatch)."""
+    return (subject_key or "").startswith(("issue:", "pull_request:"))
+
+
 def key_scope(run: RunRecord) -> str:
     """Return the idempotency scope shared by every attempt of a run's (event, automation)."""
     if run.event_id is None:

@@ -38,6 +38,7 @@ from factory.daemon.runenv import (
     NO_SPACE,
     RunEnv,
     RunState,
+    claimed_on_github,
     holder_of,
     is_retryable,
     key_scope,
@@ -205,8 +206,7 @@ class Runner:
         event = env.store.get_event(run.event_id).event if run.event_id is not None else None
         snap: SubjectSnapshot | None = None
         crashpoint("run_before_claim")
-        on_github = (run.subject_key or "").startswith(("issue:", "pull_request:"))
-        if gh is not None and run.subject_key and on_github:
+        if gh is not None and run.subject_key and claimed_on_github(run.subject_key):
             claim = gh.claims.claim(run.subject_key, holder_of(env.holder, run), gh.lease_s)
             if claim is None:
                 raise SubjectBusy(f"subject {run.subject_key} is claimed by another holder")
