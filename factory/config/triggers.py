@@ -144,12 +144,33 @@ class SentryTrigger(_Model):
 
 
 class SlackTrigger(_Model):
-    """A Slack message to the bot."""
+    """A Slack message to the bot: a mention in a channel the policy lists, or a DM."""
 
     channel: str | None = None
-    """Only this channel (name without '#', or id); None: any channel the bot is in."""
+    """Only this channel, by id (``C…``, ``G…``, or ``D…`` for a DM): Slack's events carry
+    ids, not names, so a name would never match. None: any channel the policy lists."""
     mention: bool = True
-    """Only messages that mention the bot."""
+    """Only messages addressed to the bot (a mention, or a direct message); the only kind
+    the Slack source takes, so false is refused rather than silently meaning the same."""
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[CGD][A-Z0-9]{2,}", value):
+            raise ValueError(
+                f"slack channel {value!r} is not a channel id (C…, G… or D…; copy it from"
+                " the channel's details in Slack)"
+            )
+        return value
+
+    @field_validator("mention")
+    @classmethod
+    def _mention_only(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "slack triggers fire on messages to the bot only: mention: false is not supported"
+            )
+        return value
 
 
 class ManualTrigger(_Model):
