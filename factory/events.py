@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Source = Literal["github", "sentry", "slack", "schedule", "manual"]
 Trust = Literal["maintainers", "collaborators", "anyone", "data"]
-SubjectKind = Literal["issue", "pull_request", "commit", "slack", "none"]
+SubjectKind = Literal["issue", "pull_request", "commit", "slack", "sentry", "none"]
 
 _SLACK_THREAD = re.compile(r"[CDG][A-Z0-9]{2,}/[0-9]{6,}\.[0-9]{6}")
 """A Slack thread in a subject key: channel id (C, D or G), '/', the thread's parent ts."""
@@ -34,13 +34,15 @@ class Subject(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: SubjectKind
-    """issue, pull_request, commit, slack (a Slack thread), or none (nothing in particular)."""
+    """issue, pull_request, commit, slack (a Slack thread), sentry (a Sentry issue), or none."""
     number: int | None = None
     """Issue or pull request number, for those kinds."""
     sha: str | None = None
     """Commit sha, for commits (or a pull request's head)."""
     thread: str | None = None
     """A Slack thread as ``CHANNEL/THREAD_TS`` (e.g. ``C123/1712345678.000100``), for slack."""
+    sentry_id: str | None = None
+    """The Sentry issue id (digits, e.g. ``"1170820242"``), for sentry."""
     title: str | None = None
     """Issue/PR title or commit summary, when known."""
     url: str | None = None
@@ -91,7 +93,7 @@ def as_utc(value: datetime) -> datetime:
 
 def subject_key(subject: Subject | None) -> str | None:
     """Return the key that names a subject: "issue:12", "pull_request:7", "commit:<sha>",
-    "slack:C123/1712345678.000100".
+    "slack:C123/1712345678.000100", "sentry:1170820242".
 
     Returns None for no subject and for a subject of kind ``none``.
     Raises ValueError if the subject lacks the number or sha its kind needs.
@@ -106,6 +108,10 @@ def subject_key(subject: Subject | None) -> str | None:
         if not subject.thread or not _SLACK_THREAD.fullmatch(subject.thread):
             raise ValueError("a slack subject needs a thread 'CHANNEL/THREAD_TS'")
         return f"slack:{subject.thread}"
+    if subject.kind == "sentry":
+        if not subject.sentry_id or not subject.sentry_id.isdigit():
+            raise ValueError("a sentry subject needs a numeric sentry_id")
+        return f"sentry:{subject.sentry_id}"
     if subject.number is None:
         raise ValueError(f"a {subject.kind} subject needs a number")
     return f"{subject.kind}:{subject.number}"
@@ -125,6 +131,10 @@ def parse_subject_key(key: str) -> Subject:
         if not _SLACK_THREAD.fullmatch(rest):
             raise ValueError(f"subject key {key!r} needs 'CHANNEL/THREAD_TS' after ':'")
         return Subject(kind="slack", thread=rest)
+    if kind == "sentry":
+        if not rest.isdigit():
+            raise ValueError(f"subject key {key!r} needs a Sentry issue id after ':'")
+        return Subject(kind="sentry", sentry_id=rest)
     if kind in ("issue", "pull_request"):
         if not rest.isdigit():
             raise ValueError(f"subject key {key!r} needs a number after ':'")

@@ -90,7 +90,15 @@ class Settings(BaseSettings):
     sentry_auth_token: SecretStr | None = Field(
         default=None, validation_alias=_env("SENTRY_AUTH_TOKEN")
     )
-    """Sentry API auth token (read scope)."""
+    """Sentry API auth token (read scope; write too where an automation may resolve)."""
+    sentry_client_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("SENTRY_CLIENT_SECRET")
+    )
+    """The internal integration's client secret: verifies ``Sentry-Hook-Signature``."""
+    sentry_api_url: str = Field(
+        default="https://sentry.io/api/0/", validation_alias=_env("SENTRY_API_URL")
+    )
+    """Sentry REST API base URL (FakeSentry's ``api_url`` in tests and the demo)."""
     sentry_dsn: SecretStr | None = Field(default=None, validation_alias=_env("SENTRY_DSN"))
     """DSN for reporting factoryd's own errors; unset means not reported."""
 

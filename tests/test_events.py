@@ -20,10 +20,11 @@ from factory.events import TRUST_ORDER, Event, Subject, parse_subject_key, subje
             Subject(kind="slack", thread="C123ABC/1712345678.000100"),
             "slack:C123ABC/1712345678.000100",
         ),
+        (Subject(kind="sentry", sentry_id="1170820242"), "sentry:1170820242"),
         (Subject(kind="none"), None),
         (None, None),
     ],
-    ids=["issue", "pull_request", "commit", "slack", "none", "missing"],
+    ids=["issue", "pull_request", "commit", "slack", "sentry", "none", "missing"],
 )
 def test_subject_key(subject: Subject | None, key: str | None) -> None:
     """subject_key names a subject by kind and number or sha."""
@@ -44,7 +45,14 @@ def test_subject_key_needs_a_number() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["issue:12", "pull_request:7", "commit:abc123", "slack:D0LAN2Q65/1712345678.000100"]
+    "key",
+    [
+        "issue:12",
+        "pull_request:7",
+        "commit:abc123",
+        "slack:D0LAN2Q65/1712345678.000100",
+        "sentry:42",
+    ],
 )
 def test_parse_subject_key_round_trips(key: str) -> None:
     """parse_subject_key reverses subject_key."""
@@ -53,7 +61,17 @@ def test_parse_subject_key_round_trips(key: str) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["issue", "issue:", "issue:x", "gist:3", "slack:C123", "slack:c123/1.2", "slack:C1/../x"],
+    [
+        "issue",
+        "issue:",
+        "issue:x",
+        "gist:3",
+        "slack:C123",
+        "slack:c123/1.2",
+        "slack:C1/../x",
+        "sentry:",
+        "sentry:abc",
+    ],
     ids=str,
 )
 def test_parse_subject_key_refuses_bad_keys(key: str) -> None:

@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"daemon"}),
     frozenset({"sources"}),
     frozenset({"forge"}),
-    frozenset({"workspace", "agent", "slack"}),
+    frozenset({"workspace", "agent", "slack", "sentry"}),
     frozenset({"sandbox", "config", "store"}),
 )
 """Rooms from the top down: a room imports rooms in lower layers, never its siblings."""

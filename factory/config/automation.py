@@ -265,7 +265,7 @@ class AutomationSpec(_Model):
     """Whether events start runs of it."""
     on: list[Trigger] = Field(min_length=1)
     """What starts a run."""
-    subject: Literal["issue", "pull_request", "commit", "slack", "none"] = "issue"
+    subject: Literal["issue", "pull_request", "commit", "slack", "sentry", "none"] = "issue"
     """What a run is about (the unit of mutual exclusion)."""
     trust: RunTrust = "maintainers"
     """The least trusted actor whose events may start a run: maintainers | collaborators |
