@@ -18,6 +18,8 @@ RATE_HEADERS = {
     "x-sentry-rate-limit-concurrentlimit",
     "x-sentry-rate-limit-concurrentremaining",
 }
+MAX_PAGES = 20
+"""Bound on pages a follow-the-next-link test reads (a cursor bug must fail, not hang)."""
 LINK = re.compile(
     r'<(?P<url>[^>]+)>; rel="(?P<rel>previous|next)"; results="(?P<results>true|false)"; '
     r'cursor="(?P<cursor>-?\d+:\d+:[01])"'
@@ -213,7 +215,9 @@ def test_following_next_links_visits_every_issue_once(
     made = [sentry.add_issue(title=f"KeyError: '{n}'") for n in range(7)]
     seen: list[str] = []
     url: str | None = sentry.api_url + issues_path(sentry) + "?limit=3"
-    while url is not None:
+    for _ in range(MAX_PAGES):
+        if url is None:
+            break
         resp = api.get(url)
         seen += ids(resp)
         nxt = links(resp)["next"]
@@ -325,3 +329,36 @@ def test_calls_are_recorded(sentry: FakeSentry, api: httpx.Client) -> None:
     """calls lists (method, path, query) for each request."""
     api.get(issues_path(sentry), params={"query": "is:unresolved"})
     assert sentry.calls == [("GET", f"/api/0/{issues_path(sentry)}", {"query": ["is:unresolved"]})]
+
+
+def test_paging_through_equal_sort_keys_visits_each_once(
+    sentry: FakeSentry, api: httpx.Client
+) -> None:
+    """With sort=freq and equal counts, the cursor offsets still visit every issue once."""
+    made = [sentry.add_issue(title=f"KeyError: '{n}'") for n in range(5)]
+    seen: list[str] = []
+    url: str | None = sentry.api_url + issues_path(sentry) + "?limit=2&sort=freq"
+    for _ in range(MAX_PAGES):
+        if url is None:
+            break
+        resp = api.get(url)
+        seen += ids(resp)
+        nxt = links(resp)["next"]
+        url = nxt["url"] if nxt["results"] == "true" else None
+    assert sorted(seen) == sorted(made)
+
+
+def test_unknown_endpoint_is_404_with_rate_headers(api: httpx.Client) -> None:
+    """A path the fake has no endpoint for answers 404 with the detail and rate headers."""
+    resp = api.get("organizations/acme/releases/")
+    assert (resp.status_code, resp.json(), set(resp.headers) >= RATE_HEADERS) == (
+        404,
+        {"detail": "The requested resource does not exist"},
+        True,
+    )
+
+
+def test_wrong_method_is_405(sentry: FakeSentry, api: httpx.Client) -> None:
+    """DELETE on the issue list answers 405 with DRF's detail."""
+    resp = api.delete(issues_path(sentry))
+    assert (resp.status_code, resp.json()) == (405, {"detail": 'Method "DELETE" not allowed.'})
