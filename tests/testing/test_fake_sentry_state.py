@@ -208,3 +208,13 @@ def test_get_comments_lists_newest_first(sentry: FakeSentry, api: httpx.Client) 
         api.post(f"issues/{issue_id}/comments/", json={"text": text})
     got = api.get(f"issues/{issue_id}/comments/").json()
     assert [n["data"]["text"] for n in got] == ["two", "one"]
+
+
+def test_late_old_event_does_not_move_last_seen_back(sentry: FakeSentry) -> None:
+    """An event stamped earlier than the latest one leaves lastSeen at the latest."""
+    now = datetime.now(UTC)
+    issue_id = sentry.add_issue(at=now - timedelta(minutes=1))
+    before = sentry.issue_state(issue_id)["lastSeen"]
+    sentry.add_events(issue_id, at=now - timedelta(hours=2))
+    state = sentry.issue_state(issue_id)
+    assert (state["lastSeen"], state["count"]) == (before, 2)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from factory.testing.fake_sentry import FakeSentry
@@ -141,3 +142,18 @@ def test_deliver_with_other_secret_signs_with_it(sentry: FakeSentry, receiver: R
     headers, raw = receiver.got[0]
     expected = hmac.new(b"wrong", raw, hashlib.sha256).hexdigest()
     assert (headers["Sentry-Hook-Signature"], headers["Request-ID"]) == (expected, "r-1")
+
+
+def test_comment_body_carries_the_latest_comment(sentry: FakeSentry) -> None:
+    """A comment.created body names the issue, its project and the latest comment's text."""
+    issue_id = sentry.add_issue()
+    headers = {"Authorization": f"Bearer {sentry.token}"}
+    url = f"{sentry.api_url}issues/{issue_id}/comments/"
+    httpx.post(url, json={"text": "looking into it"}, headers=headers, timeout=10)
+    data = sentry.webhook_body("comment", "created", issue_id)["data"]
+    assert (data["comment"], data["issue_id"], data["project_slug"], set(data)) == (
+        "looking into it",
+        int(issue_id),
+        "web",
+        {"comment", "project_slug", "comment_id", "issue_id", "timestamp"},
+    )
