@@ -1,3 +1,21 @@
 """Tests that kill mutants `make mutants` found alive in the markers module."""
 
 from __future__ import annotations
+
+import pytest
+
+from factory.forge.markers import render_marker
+
+
+def test_bad_run_id_is_named_as_a_run_id() -> None:
+    """A run id that cannot go in a marker is named, quoted, as the run id."""
+    with pytest.raises(ValueError) as caught:
+        render_marker("a b", "key")
+    assert str(caught.value) == "run id 'a b' cannot be put in a marker"
+
+
+def test_bad_key_is_named_as_an_idempotency_key() -> None:
+    """A key that cannot go in a marker is named, quoted, as the idempotency key."""
+    with pytest.raises(ValueError) as caught:
+        render_marker("run", "a>b")
+    assert str(caught.value) == "idempotency key 'a>b' cannot be put in a marker"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from factory.errors import PatchRefused
@@ -416,3 +418,21 @@ def test_precheck_judges_file_modes(header: str, what: str | None) -> None:
 def test_path_problem_of_odd_paths(path: str, problem: str | None) -> None:
     """Odd spellings of .git and .gitmodules and of non-relative paths are caught."""
     assert path_problem(path) == problem
+
+
+def test_precheck_keeps_spaces_in_a_header_path() -> None:
+    """A path with a space is read whole (up to a tab), so its protection is not dodged."""
+    assert _precheck_refusal(_diff("+++ b/my docs/.env")) == (
+        f"run {RUN}: the patch touches protected path 'my docs/.env'"
+    )
+
+
+def test_unquote_of_an_octal_escape_finishes() -> None:
+    """Decoding steps past each octal escape: a path with several of them is decoded promptly."""
+    done: list[str] = []
+    worker = threading.Thread(
+        target=lambda: done.append(_unquote(b'"a\\303\\251b\\101"')), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert done == ["a\u00e9bA"]

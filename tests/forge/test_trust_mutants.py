@@ -8,7 +8,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from factory.config.harness import TrustPolicy
-from factory.forge.trust import PermissionTrust, label_applier, sender_trust
+from factory.forge.trust import (
+    PermissionTrust,
+    authored_association,
+    label_applier,
+    sender_trust,
+)
 from factory.testing.fake_github import FakeGitHub
 from tests.forge.test_trust import REPO, fake_fixture, repo_fixture  # noqa: F401  (fixtures)
 
@@ -82,3 +87,21 @@ def test_label_applied_by_a_deleted_account_has_no_applier(fake: FakeGitHub, rep
 # Equivalent mutants (no test can kill them):
 # - x_label_applier__mutmut_2: `found = False` -> `found = None` at the start: both are
 #   falsy, and `found` is only read by `if not found`.
+
+
+def test_association_that_is_not_a_string_is_none() -> None:
+    """A malformed author_association (not a string) says nothing about the sender."""
+    payload = {
+        "sender": {"login": "carol"},
+        "issue": {"user": {"login": "carol"}, "author_association": 5},
+    }
+    assert authored_association("issues", payload) is None
+
+
+def test_login_that_is_not_a_string_is_no_login() -> None:
+    """A user whose login is not a string is no user: nothing is authored by them."""
+    payload = {
+        "sender": {"login": 5},
+        "issue": {"user": {"login": 5}, "author_association": "OWNER"},
+    }
+    assert authored_association("issues", payload) is None
