@@ -62,6 +62,8 @@ HARDENING_FLAGS = ("--disable-userns", "--cap-drop", "--new-session")
 """Flags that each close one attack (nested user namespaces, capabilities, TIOCSTI).
 
 ``BwrapSandbox(without=...)`` leaves some out: only for the tests that prove each is needed."""
+PROBE_TIMEOUT_S = 30.0
+"""How long the probe's ``true`` may take before bubblewrap counts as broken."""
 CGROUP_OVERHEAD = 2
 """Tasks in a pids cgroup that are not the command: bwrap (the sh wrapper execs it), its pid 1."""
 
@@ -130,7 +132,13 @@ class BwrapSandbox:
                     )
             with tempfile.TemporaryDirectory(prefix="factoryd-probe-") as tmp:
                 result = self._run(
-                    ["true"], binary, Path(tmp), "none", SandboxLimits(timeout_s=30), None, None
+                    ["true"],
+                    binary,
+                    Path(tmp),
+                    "none",
+                    SandboxLimits(timeout_s=PROBE_TIMEOUT_S),
+                    None,
+                    None,
                 )
             if result.exit_code != 0:
                 detail = (result.stderr.strip() or f"exit code {result.exit_code}")[:500]

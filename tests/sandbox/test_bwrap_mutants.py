@@ -396,3 +396,12 @@ def test_command_cgroup_allows_its_processes_plus_bwrap_and_is_removed(
     limits = [(p / "pids.max").read_text().strip() for p in _cgroups() - before]
     thread.join(timeout=20)
     assert (limits, _cgroups() - before) == (["9"], set())
+
+
+def test_sandbox_without_cgroup_runs_and_logs_only_the_command(workspace: Path) -> None:
+    """With use_cgroup=False no cgroup is made: the command runs and only sandbox_exec is logged."""
+    sandbox = BwrapSandbox(use_cgroup=False)
+    sandbox.probe()
+    with capture_logs() as logs:
+        result = sandbox.exec(["true"], workspace=workspace)
+    assert (result.exit_code, [line["event"] for line in logs]) == (0, ["sandbox_exec"])
