@@ -21,6 +21,15 @@ from .patch_helpers import make_policy
 # Equivalent mutants (no observable difference):
 # - x__unquote__mutmut_7, _25, _121: "utf-8" -> "UTF-8"; Python normalizes codec names, so
 #   both spell the same codec.
+# - x_path_problem__mutmut_3 (`not path or path.startswith("/")` -> `and`) and _6 (the "/"
+#   spelled "XX/XX"): an empty or absolute path also has an empty part ("".split("/") is
+#   [""], "/etc".split("/") starts with ""), which the loop refuses with the same words.
+# - x_precheck__mutmut_8, _25, _34: `in_header = False` -> `None`; it is only tested for
+#   truth, and None is as false as False.
+# Timeouts no test can turn into a kill (each loops forever on any quoted path, and every
+# test that decodes one hangs before a guarded one could fail):
+# - x__unquote__mutmut_99, _100 (`i += 4` -> `i = 4` / `i -= 4` after an octal escape),
+#   _109 (`i += 2` -> `i -= 2` after an escape), _113 (`i += 1` -> `i = 1`).
 
 RUN = "01JRUNAAAAAAAAAAAAABCDEFGH"
 
@@ -399,6 +408,7 @@ def test_precheck_judges_file_modes(header: str, what: str | None) -> None:
         (".github/x", None),
         ("a/.gitignore", None),
         ("a/..b", None),
+        (".gitX/config", None),
     ],
     ids=[
         "empty",
@@ -413,6 +423,7 @@ def test_precheck_judges_file_modes(header: str, what: str | None) -> None:
         "github",
         "gitignore",
         "dots-in-a-name",
+        "git-then-a-letter",
     ],
 )
 def test_path_problem_of_odd_paths(path: str, problem: str | None) -> None:
