@@ -76,6 +76,14 @@ FIX_HINT = (
     "set `sandbox: {backend: none}` to run commands unsandboxed."
 )
 
+NO_PIDS_CGROUP = (
+    "running as root, so a pids cgroup is needed to limit processes "
+    "(RLIMIT_NPROC does not bind root) but no writable cgroup with the "
+    "pids controller was found. Fix: run factoryd as a normal user, or "
+    "give it a writable /sys/fs/cgroup (e.g. systemd Delegate=yes)."
+)
+"""Why a root daemon without a writable pids cgroup cannot sandbox, and how to fix it."""
+
 
 class BwrapSandbox:
     """Runs each command under bubblewrap; holds no secrets and shows only the workspace."""
@@ -124,12 +132,7 @@ class BwrapSandbox:
             if self._use_cgroup:
                 self._cgroup_base = find_pids_root()
                 if self._cgroup_base is None:
-                    raise SandboxUnavailable(
-                        "running as root, so a pids cgroup is needed to limit processes "
-                        "(RLIMIT_NPROC does not bind root) but no writable cgroup with the "
-                        "pids controller was found. Fix: run factoryd as a normal user, or "
-                        "give it a writable /sys/fs/cgroup (e.g. systemd Delegate=yes)."
-                    )
+                    raise SandboxUnavailable(NO_PIDS_CGROUP)
             with tempfile.TemporaryDirectory(prefix="factoryd-probe-") as tmp:
                 result = self._run(
                     ["true"],
