@@ -19,3 +19,9 @@ def test_bad_key_is_named_as_an_idempotency_key() -> None:
     with pytest.raises(ValueError) as caught:
         render_marker("run", "a>b")
     assert str(caught.value) == "idempotency key 'a>b' cannot be put in a marker"
+
+
+# Equivalent mutants (no test can kill them):
+# - x__strip_once__mutmut_7, _8: `close = -1` -> `+1` / `-2`. `close` is only compared with
+#   `start`, which is at least 4 (an opener's index plus len("<!--")), so any start value
+#   below 4 makes the first comment search its close the same way.
