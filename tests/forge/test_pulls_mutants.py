@@ -432,3 +432,23 @@ def test_failed_suite_is_named_by_its_app(fake: FakeGitHub, repo: Repository) ->
     suite = fake.add_check_suite(REPO, _head(fake, number), app="github-actions")
     fake.complete_check_suite(REPO, suite.id, "failure")
     assert _gate(repo, number).reasons == ("check suite of github-actions is failure",)
+
+
+def test_merge_without_a_method_squashes(fake: FakeGitHub, repo: Repository) -> None:
+    """Without a method the gate asks GitHub for a squash merge: one commit on main."""
+    number = _ready(fake)
+    decision = merge_pull_request(repo, number, make_policy())
+    sha = decision.merge_sha
+    assert sha is not None
+    assert (decision.merged, fake.repo(REPO).git.resolve(f"{sha}^2")) == (True, None)
+
+
+# Not killable with the fake (and not equivalent on real GitHub):
+# - the DISMISSED review state (a dismissed approval stops counting): FakeGitHub has no
+#   route to dismiss a review, so a mutant of the "DISMISSED" string survives.
+# - `exc.status not in (405, 409)` with 409 mutated: GitHub answers 409 when the head moved
+#   between reading it and merging, a race a single-threaded test cannot make.
+# Equivalent (GitHub never sends what would tell them apart):
+# - `outcome or "pending"` for check runs and suites, with "pending" mutated: a completed
+#   run or suite always has a conclusion and one not completed always has a status, so the
+#   fallback is never used.
