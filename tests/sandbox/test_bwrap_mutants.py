@@ -422,11 +422,16 @@ def test_command_killed_at_its_timeout_logs_the_reason(workspace: Path) -> None:
 
 # Not killable here (each needs a broken host, not something a test may break):
 # - xǁBwrapSandboxǁprobe__mutmut_4: the message when /usr/bin/prlimit is missing.
-# - xǁBwrapSandboxǁprobe__mutmut_7: the message when a root daemon finds no writable pids
-#   cgroup (this host has one; the cgroup root is shared with other processes).
+# - xǁBwrapSandboxǁprobe__mutmut_7: the message (NO_PIDS_CGROUP) when a root daemon finds
+#   no writable pids cgroup (this host has one; its root is shared with other processes).
 # - xǁBwrapSandboxǁ_run__mutmut_26: the message when making the command's cgroup fails.
-# Equivalent in effect:
+# Equivalent:
 # - xǁBwrapSandboxǁ_run__mutmut_35, _41, _42 drop `on_kill=cgroup.kill`. Killing bwrap's
 #   process group already ends the whole sandbox: --die-with-parent kills the namespace's
 #   pid 1, and the pid namespace dies with it, so no process is left for the cgroup kill
 #   to reach; it is defence in depth that no test can tell from its absence.
+# - xǁBwrapSandboxǁprobe__mutmut_15, _27, _28: the probe's network "none" -> None,
+#   "XXnoneXX", "NONE". build_argv shares the network only for "full"; every other value
+#   means no network, so the probe's command line is the same.
+# - xǁBwrapSandboxǁ__init____mutmut_26: `self._probed = False` -> `None`; it is only
+#   tested for truth.
