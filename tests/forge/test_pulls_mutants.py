@@ -443,6 +443,17 @@ def test_merge_without_a_method_squashes(fake: FakeGitHub, repo: Repository) -> 
     assert (decision.merged, fake.repo(REPO).git.resolve(f"{sha}^2")) == (True, None)
 
 
+def test_suite_after_an_explained_one_still_blocks(fake: FakeGitHub, repo: Repository) -> None:
+    """A failing run's suite is reported by the run; another App's queued suite still blocks."""
+    number = _ready(fake)
+    fake.add_check_run(REPO, _head(fake, number), "e2e", "failure", as_user="alice")
+    fake.add_check_suite(REPO, _head(fake, number), app="github-actions")
+    assert _gate(repo, number).reasons == (
+        "check 'e2e' is failure",
+        "check suite of github-actions is queued",
+    )
+
+
 # Not killable with the fake (and not equivalent on real GitHub):
 # - the DISMISSED review state (a dismissed approval stops counting): FakeGitHub has no
 #   route to dismiss a review, so a mutant of the "DISMISSED" string survives.
@@ -452,3 +463,8 @@ def test_merge_without_a_method_squashes(fake: FakeGitHub, repo: Repository) -> 
 # - `outcome or "pending"` for check runs and suites, with "pending" mutated: a completed
 #   run or suite always has a conclusion and one not completed always has a status, so the
 #   fallback is never used.
+# - `run.id > latest` -> `>=` (x__check_reasons__mutmut_9): check run ids are unique, so
+#   a run is never compared with one of the same id.
+# Not killable with the fake: x__suite_reasons__mutmut_13 (a suite whose `app` is null,
+#   named "#ID" instead of its App): FakeGitHub makes every suite for an App.
+# The "pending" fallback above is x__suite_reasons__mutmut_17, _18 for suites.
