@@ -468,3 +468,8 @@ def test_suite_after_an_explained_one_still_blocks(fake: FakeGitHub, repo: Repos
 # Not killable with the fake: x__suite_reasons__mutmut_13 (a suite whose `app` is null,
 #   named "#ID" instead of its App): FakeGitHub makes every suite for an App.
 # The "pending" fallback above is x__suite_reasons__mutmut_17, _18 for suites.
+# The "pending" fallback for check runs is x__check_reasons__mutmut_19, _20.
+# Not killable with the fake: x__check_reasons__mutmut_32 (the reason "the combined commit
+#   status is ..." replaced by None). It is given only when every listed status is green but
+#   GitHub's combined state is not, which happens when failing statuses are past the first
+#   page; FakeGitHub lists every status in the combined view.
