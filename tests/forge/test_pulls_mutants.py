@@ -454,9 +454,28 @@ def test_suite_after_an_explained_one_still_blocks(fake: FakeGitHub, repo: Repos
     )
 
 
+def test_approval_after_a_comment_review_counts(fake: FakeGitHub, repo: Repository) -> None:
+    """A comment review before an approval is skipped; the reviews after it still count."""
+    number = _pr_with(fake, DOCS)
+    _green(fake, number)
+    fake.review(REPO, number, "COMMENT", "looking", as_user="alice")
+    _approve(fake, number)
+    assert _gate(repo, number).merged is True
+
+
+def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repository) -> None:
+    """An outsider's review before a maintainer's approval is skipped; the approval counts."""
+    number = _pr_with(fake, DOCS)
+    _green(fake, number)
+    _approve(fake, number, "otto")
+    _approve(fake, number)
+    assert _gate(repo, number).merged is True
+
+
 # Not killable with the fake (and not equivalent on real GitHub):
 # - the DISMISSED review state (a dismissed approval stops counting): FakeGitHub has no
-#   route to dismiss a review, so a mutant of the "DISMISSED" string survives.
+#   route to dismiss a review, so a mutant of the "DISMISSED" string survives
+#   (x__review_reasons__mutmut_8, _9).
 # - `exc.status not in (405, 409)` with 409 mutated: GitHub answers 409 when the head moved
 #   between reading it and merging, a race a single-threaded test cannot make.
 # Equivalent (GitHub never sends what would tell them apart):
