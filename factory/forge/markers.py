@@ -24,6 +24,7 @@ stripping markers, or the removal could join a marker again.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 MARKER_VERSION = "v1"
@@ -34,6 +35,7 @@ _TOKEN_RE = re.compile(_WORD)
 _MARKER_RE = re.compile(rf"<!-- factoryd:v1 run=(?P<run>{_WORD}) key=(?P<key>{_WORD}) -->")
 _NAME_RE = re.compile("factoryd", re.I)
 _OPEN, _CLOSE = "<!--", "-->"
+_OPEN_RE = re.compile(re.escape(_OPEN))
 
 MAX_STRIP_PASSES = 8
 """Stripping passes before the remaining comment openers are escaped instead."""
@@ -94,27 +96,27 @@ def strip_markers(text: str) -> str:
 def _strip_once(text: str) -> str:
     """Remove each HTML comment (closed, or running to the end) whose content names factoryd.
 
-    One left-to-right scan: for the opener at ``i`` the comment ends at the first ``-->``
-    at or after ``i + 4``, which stays the same for every later opener before it, so it is
-    searched once per comment, not once per opener (linear, not quadratic, on ``<!--<!--…``).
+    One left-to-right scan over the openers (``<!--`` cannot overlap itself, so the regex's
+    non-overlapping matches are every opener): for the opener at ``i`` the comment ends at
+    the first ``-->`` at or after ``i + 4``, which stays the same for every later opener
+    before it, so it is searched once per comment, not once per opener (linear, not
+    quadratic, on ``<!--<!--…``). Openers inside a comment already removed are skipped.
     """
     names = [m.start() for m in _NAME_RE.finditer(text)]
     kept: list[str] = []
-    copied = name = 0
+    copied = 0
     close = -1
-    opener = text.find(_OPEN)
-    while opener != -1:
+    for found_opener in _OPEN_RE.finditer(text):
+        opener = found_opener.start()
+        if opener < copied:
+            continue
         start = opener + len(_OPEN)
         if close < start:
             found = text.find(_CLOSE, start)
             close = len(text) if found == -1 else found
-        while name < len(names) and names[name] < start:
-            name += 1
+        name = bisect_left(names, start)
         if name < len(names) and names[name] + len("factoryd") <= close:
             kept.append(text[copied:opener])
             copied = close + len(_CLOSE)
-            opener = text.find(_OPEN, copied)
-        else:
-            opener = text.find(_OPEN, opener + 1)
     kept.append(text[copied:])
     return "".join(kept)

@@ -20,10 +20,11 @@ from factory.config.automation import MergePullRequestOutput, OpenPullRequestOut
 from factory.config.harness import Policy
 from factory.crashpoints import crashpoint
 from factory.errors import OutputRefused
+from factory.forge.merge_gate import merge_pull_request
 from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.output_requests import PreparedOutput, RunContext
 from factory.forge.patches import Identity, apply_patch, branch_name
-from factory.forge.pulls import find_pull_request, merge_pull_request, open_pull_request
+from factory.forge.pulls import find_pull_request, open_pull_request
 from factory.forge.risk import assess_risk, branch_changes
 from factory.interfaces import Sandbox
 from factory.workspace import Mirror, Workspace, export_patch

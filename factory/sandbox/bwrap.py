@@ -62,6 +62,8 @@ HARDENING_FLAGS = ("--disable-userns", "--cap-drop", "--new-session")
 """Flags that each close one attack (nested user namespaces, capabilities, TIOCSTI).
 
 ``BwrapSandbox(without=...)`` leaves some out: only for the tests that prove each is needed."""
+PROBE_TIMEOUT_S = 30.0
+"""How long the probe's ``true`` may take before bubblewrap counts as broken."""
 CGROUP_OVERHEAD = 2
 """Tasks in a pids cgroup that are not the command: bwrap (the sh wrapper execs it), its pid 1."""
 
@@ -73,6 +75,14 @@ FIX_HINT = (
     "--security-opt seccomp=unconfined --security-opt apparmor=unconfined; or, knowingly, "
     "set `sandbox: {backend: none}` to run commands unsandboxed."
 )
+
+NO_PIDS_CGROUP = (
+    "running as root, so a pids cgroup is needed to limit processes "
+    "(RLIMIT_NPROC does not bind root) but no writable cgroup with the "
+    "pids controller was found. Fix: run factoryd as a normal user, or "
+    "give it a writable /sys/fs/cgroup (e.g. systemd Delegate=yes)."
+)
+"""Why a root daemon without a writable pids cgroup cannot sandbox, and how to fix it."""
 
 
 class BwrapSandbox:
@@ -122,15 +132,16 @@ class BwrapSandbox:
             if self._use_cgroup:
                 self._cgroup_base = find_pids_root()
                 if self._cgroup_base is None:
-                    raise SandboxUnavailable(
-                        "running as root, so a pids cgroup is needed to limit processes "
-                        "(RLIMIT_NPROC does not bind root) but no writable cgroup with the "
-                        "pids controller was found. Fix: run factoryd as a normal user, or "
-                        "give it a writable /sys/fs/cgroup (e.g. systemd Delegate=yes)."
-                    )
+                    raise SandboxUnavailable(NO_PIDS_CGROUP)
             with tempfile.TemporaryDirectory(prefix="factoryd-probe-") as tmp:
                 result = self._run(
-                    ["true"], binary, Path(tmp), "none", SandboxLimits(timeout_s=30), None, None
+                    ["true"],
+                    binary,
+                    Path(tmp),
+                    "none",
+                    SandboxLimits(timeout_s=PROBE_TIMEOUT_S),
+                    None,
+                    None,
                 )
             if result.exit_code != 0:
                 detail = (result.stderr.strip() or f"exit code {result.exit_code}")[:500]

@@ -32,6 +32,48 @@ def test_document_is_read_as_utf_8(tmp_path: Path) -> None:
     assert load_harness(harness_dir).document("harness/note.md") == "Grüße — ✓\n"
 
 
+def _harness(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(ROOT / "harness", tmp_path / "harness"))
+
+
+def test_policy_with_a_duplicate_key_gives_no_harness(tmp_path: Path) -> None:
+    """A policy that validates but repeats a key is refused with the YAML issue alone."""
+    harness_dir = _harness(tmp_path)
+    policy = harness_dir / "policy.yaml"
+    policy.write_text(policy.read_text() + "required_checks: []\n")  # it has one already
+    harness, issues = read_harness(harness_dir)
+    assert (harness, [i.message.split(" (")[0] for i in issues]) == (
+        None,
+        ["duplicate key 'required_checks'"],
+    )
+
+
+def test_policy_syntax_error_names_the_policy_file(tmp_path: Path) -> None:
+    """An issue of a policy that does not parse names the policy file's path."""
+    harness_dir = _harness(tmp_path)
+    (harness_dir / "policy.yaml").write_text("risk_tiers: [\n")
+    _, issues = read_harness(harness_dir)
+    assert {i.file for i in issues} == {str(harness_dir / "policy.yaml")}
+
+
+def test_documents_in_subfolders_are_read_by_their_path(tmp_path: Path) -> None:
+    """A document in a subfolder is keyed by its path; the folder itself is no document."""
+    harness_dir = _harness(tmp_path)
+    (harness_dir / "guides").mkdir()
+    (harness_dir / "guides" / "style.md").write_text("Be brief.\n")
+    harness = load_harness(harness_dir)
+    assert (harness.document("harness/guides/style.md"), "harness/guides" in harness.documents) == (
+        "Be brief.\n",
+        False,
+    )
+
+
+def test_harness_keeps_the_folder_it_was_loaded_from(tmp_path: Path) -> None:
+    """The loaded harness's root is the folder as the caller named it."""
+    harness_dir = _harness(tmp_path)
+    assert load_harness(harness_dir).root == harness_dir
+
+
 # Equivalent mutants (no test can kill them):
 # - x_read_harness__mutmut_19 / _21: `load_yaml(policy_path, str(policy_path))` -> the name
 #   None or left out: load_yaml names the file `str(path)` when no name is given.
@@ -39,3 +81,6 @@ def test_document_is_read_as_utf_8(tmp_path: Path) -> None:
 #   either (None, a non-empty list) or (a harness, []), so both conditions agree.
 # - xǁHarnessǁdocument__mutmut_3: `decode("utf-8")` -> `decode("UTF-8")`: codec names are
 #   case-insensitive.
+# - x_read_harness__mutmut_23: `policy = None` -> `policy = ""` before parsing: the value is
+#   read only when load_yaml gave no document, and then it always gave an issue too
+#   ("file is empty" at least), so `policy is None or issues` is true either way.

@@ -9,9 +9,10 @@ from github.Repository import Repository
 
 from factory.config.automation import OpenPullRequestOutput, Outputs
 from factory.forge.markers import parse_markers
+from factory.forge.merge_gate import MergeDecision, merge_pull_request
 from factory.forge.output_requests import OpenPullRequestRequest, RunContext, prepare
 from factory.forge.patches import PushedBranch, apply_patch
-from factory.forge.pulls import MergeDecision, merge_pull_request, open_pull_request
+from factory.forge.pulls import open_pull_request
 from factory.testing.fake_github import FakeGitHub
 
 from .patch_helpers import (

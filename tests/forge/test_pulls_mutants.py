@@ -1,12 +1,17 @@
-"""Tests that kill mutants `make mutants` found alive in the pulls module."""
+"""Tests that kill mutants `make mutants` found alive in the pulls and merge_gate modules.
+
+The merge gate's tests are in the second half (the file predates the split of the modules).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from github.Repository import Repository
 from structlog.testing import capture_logs
 
+from factory.forge.merge_gate import MergeDecision, merge_pull_request
 from factory.forge.patches import PushedBranch
 from factory.forge.pulls import closes_line, open_pull_request
 from factory.forge.risk import RiskAssessment
@@ -16,8 +21,10 @@ from .patch_helpers import (
     BOT,
     REPO,
     fake_fixture,  # noqa: F401  (fixture "fake")
+    make_policy,
     repo_fixture,  # noqa: F401  (fixture "repo")
 )
+from .test_pulls import _head, _pr_with
 
 # Not killable with the fake (and not equivalent on real GitHub):
 # - x_find_pull_request__mutmut_4 drops the head="owner:branch" filter; the loop's own
@@ -156,3 +163,336 @@ def test_open_logs_the_found_pull_request(fake: FakeGitHub, repo: Repository) ->
             "branch": BRANCH,
         }
     ]
+
+
+# --- the merge gate ------------------------------------------------------------------------
+
+DOCS = {"docs/guide.md": "Guide v2.\n"}
+
+
+def _gate(repo: Repository, number: int, method: str = "squash", **kwargs: object) -> MergeDecision:
+    return merge_pull_request(repo, number, make_policy(), method, **kwargs)  # type: ignore[arg-type]
+
+
+def _green(fake: FakeGitHub, number: int) -> None:
+    """One green check run on the head."""
+    fake.add_check_run(REPO, _head(fake, number), "tests", "success", as_user="alice")
+
+
+def _approve(fake: FakeGitHub, number: int, as_user: str = "alice") -> None:
+    fake.review(REPO, number, "APPROVE", as_user=as_user)
+
+
+def _ready(fake: FakeGitHub) -> int:
+    """A docs PR with a green check and a maintainer's approval of its head."""
+    number = _pr_with(fake, DOCS)
+    _green(fake, number)
+    _approve(fake, number)
+    return number
+
+
+def test_merged_decision_summary_names_the_merge_commit() -> None:
+    """A merged decision says so, with the merge commit."""
+    assert MergeDecision(7, True, (), merge_sha="abc").summary() == (
+        "pull request #7 was merged (abc)"
+    )
+
+
+def test_refused_decision_summary_joins_the_reasons() -> None:
+    """A refused decision names every reason, joined by semicolons."""
+    assert MergeDecision(7, False, ("a", "b")).summary() == ("pull request #7 was not merged: a; b")
+
+
+def test_merge_returns_the_merge_commit_and_the_risk(fake: FakeGitHub, repo: Repository) -> None:
+    """A merge returns merged, no reasons, the low tier and the merge commit GitHub made."""
+    number = _ready(fake)
+    decision = _gate(repo, number)
+    assert (decision.merged, decision.reasons, decision.risk.tier if decision.risk else None) == (
+        True,
+        (),
+        "low",
+    )
+    assert decision.merge_sha == fake.pull(REPO, number).merge_commit_sha
+
+
+def test_merge_uses_the_method_asked_for(fake: FakeGitHub, repo: Repository) -> None:
+    """The merge method is passed to GitHub: one it does not allow is a refusal with its reply."""
+    number = _ready(fake)
+    decision = _gate(repo, number, "rebase")
+    assert (
+        decision.merged,
+        decision.reasons[0].startswith("GitHub refused the merge (405): "),
+    ) == (
+        False,
+        True,
+    )
+
+
+def test_merge_logs_the_merged_pull_request(fake: FakeGitHub, repo: Repository) -> None:
+    """A merge logs pull_request_merged with the number, the merge commit and the tier."""
+    number = _ready(fake)
+    with capture_logs() as logs:
+        decision = _gate(repo, number)
+    assert [e for e in logs if e["event"].startswith("pull_request_")] == [
+        {
+            "event": "pull_request_merged",
+            "log_level": "info",
+            "number": number,
+            "sha": decision.merge_sha,
+            "tier": "low",
+        }
+    ]
+
+
+def test_refusal_logs_needs_human_with_the_reason_count(fake: FakeGitHub, repo: Repository) -> None:
+    """A refusal logs pull_request_needs_human with the number, the tier and how many reasons."""
+    number = _pr_with(fake, DOCS)
+    with capture_logs() as logs:
+        _gate(repo, number)
+    assert [e for e in logs if e["event"].startswith("pull_request_")] == [
+        {
+            "event": "pull_request_needs_human",
+            "log_level": "info",
+            "number": number,
+            "tier": "low",
+            "reasons": 2,
+        }
+    ]
+
+
+def test_closed_pull_request_is_not_merged_nor_labelled(fake: FakeGitHub, repo: Repository) -> None:
+    """A closed PR is refused as closed, without a risk and without the needs-human label."""
+    number = _ready(fake)
+    fake.close_issue(REPO, number, as_user="alice")
+    decision = _gate(repo, number)
+    assert (decision, fake.labels_of(REPO, number)) == (
+        MergeDecision(number, False, ("it is closed",)),
+        [],
+    )
+
+
+def test_merged_pull_request_is_refused_as_already_merged(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Asking again after a merge says it is already merged."""
+    number = _ready(fake)
+    _gate(repo, number)
+    assert _gate(repo, number) == MergeDecision(number, False, ("it is already merged",))
+
+
+def test_draft_pull_request_is_not_merged(fake: FakeGitHub, repo: Repository) -> None:
+    """A draft is refused as a draft, green and approved or not."""
+    number = _ready(fake)
+    fake.pull(REPO, number).draft = True
+    assert _gate(repo, number).reasons == ("it is a draft",)
+
+
+def test_conflicting_pull_request_is_not_merged(fake: FakeGitHub, repo: Repository) -> None:
+    """A PR whose change conflicts with its base is refused for the conflict."""
+    number = _ready(fake)
+    fake.commit_files(REPO, "main", {"docs/guide.md": "Guide v3.\n"}, "conflicting change")
+    assert _gate(repo, number).reasons == ("it has merge conflicts with its base",)
+
+
+def test_caller_and_policy_required_checks_are_both_required(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Checks the caller requires join the policy's; each missing one is named, sorted."""
+    number = _ready(fake)
+    policy = make_policy(required_checks=["zeta"])
+    decision = merge_pull_request(repo, number, policy, "squash", required_checks=["alpha"])
+    assert decision.reasons == (
+        "required check 'alpha' has not run",
+        "required check 'zeta' has not run",
+    )
+
+
+def test_present_required_check_does_not_block(fake: FakeGitHub, repo: Repository) -> None:
+    """A required check that ran green is no reason."""
+    number = _ready(fake)
+    assert _gate(repo, number, required_checks=["tests"]).merged is True
+
+
+@pytest.mark.parametrize("conclusion", ["neutral", "skipped"])
+def test_neutral_or_skipped_check_is_green(
+    fake: FakeGitHub, repo: Repository, conclusion: str
+) -> None:
+    """A check that concluded neutral or skipped does not block the merge."""
+    number = _ready(fake)
+    fake.add_check_run(REPO, _head(fake, number), "lint", conclusion, as_user="alice")
+    assert _gate(repo, number).merged is True
+
+
+def test_later_green_run_of_a_check_replaces_a_failed_one(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Only a check's latest run counts: a failure re-run green does not block."""
+    number = _pr_with(fake, DOCS)
+    fake.add_check_run(REPO, _head(fake, number), "tests", "failure", as_user="alice")
+    fake.add_check_run(REPO, _head(fake, number), "tests", "success", as_user="alice")
+    _approve(fake, number)
+    assert _gate(repo, number).merged is True
+
+
+def test_failing_checks_are_named_in_name_order(fake: FakeGitHub, repo: Repository) -> None:
+    """Every failing check is one reason, sorted by name."""
+    number = _ready(fake)
+    fake.add_check_run(REPO, _head(fake, number), "zz", "failure", as_user="alice")
+    fake.add_check_run(REPO, _head(fake, number), "aa", "cancelled", as_user="alice")
+    assert _gate(repo, number).reasons == ("check 'aa' is cancelled", "check 'zz' is failure")
+
+
+def test_failing_statuses_are_named_in_context_order(fake: FakeGitHub, repo: Repository) -> None:
+    """Every status not success is one reason, sorted by context; success ones are not."""
+    number = _ready(fake)
+    sha = _head(fake, number)
+    fake.set_status(REPO, sha, "error", "zz", as_user="alice")
+    fake.set_status(REPO, sha, "success", "mm", as_user="alice")
+    fake.set_status(REPO, sha, "failure", "aa", as_user="alice")
+    assert _gate(repo, number).reasons == ("status 'aa' is failure", "status 'zz' is error")
+
+
+def test_green_status_alone_is_enough_checks(fake: FakeGitHub, repo: Repository) -> None:
+    """A green commit status without check runs counts as checks that ran."""
+    number = _pr_with(fake, DOCS)
+    fake.set_status(REPO, _head(fake, number), "success", "ci", as_user="alice")
+    _approve(fake, number)
+    assert _gate(repo, number).merged is True
+
+
+def test_queued_check_run_is_named_by_its_status(fake: FakeGitHub, repo: Repository) -> None:
+    """A check run that has not completed is named with its status, not a conclusion."""
+    number = _ready(fake)
+    fake.add_check_run(REPO, _head(fake, number), "slow", as_user="alice")
+    assert _gate(repo, number).reasons[0] == "check 'slow' is queued"
+
+
+def test_requests_for_changes_name_every_reviewer_sorted(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """All trusted reviewers requesting changes are named, sorted, in one reason."""
+    number = _ready(fake)
+    fake.review(REPO, number, "REQUEST_CHANGES", "no", as_user="bob")
+    fake.review(REPO, number, "REQUEST_CHANGES", "no", as_user="alice")
+    assert _gate(repo, number).reasons == ("changes requested by alice, bob",)
+
+
+def test_later_approval_replaces_a_request_for_changes(fake: FakeGitHub, repo: Repository) -> None:
+    """A reviewer's latest review counts: changes requested, then approved, approves."""
+    number = _pr_with(fake, DOCS)
+    _green(fake, number)
+    fake.review(REPO, number, "REQUEST_CHANGES", "no", as_user="bob")
+    _approve(fake, number, "bob")
+    assert _gate(repo, number).merged is True
+
+
+def test_comment_review_does_not_undo_an_approval(fake: FakeGitHub, repo: Repository) -> None:
+    """A plain comment review after an approval leaves the approval standing."""
+    number = _ready(fake)
+    fake.review(REPO, number, "COMMENT", "nice", as_user="alice")
+    assert _gate(repo, number).merged is True
+
+
+def test_collaborator_approval_counts(fake: FakeGitHub, repo: Repository) -> None:
+    """A collaborator's (write permission) approval is enough."""
+    number = _pr_with(fake, DOCS)
+    _green(fake, number)
+    _approve(fake, number, "bob")
+    assert _gate(repo, number).merged is True
+
+
+def test_outsider_request_for_changes_does_not_block(fake: FakeGitHub, repo: Repository) -> None:
+    """A reader's request for changes is not a trusted review: it blocks nothing."""
+    number = _ready(fake)
+    fake.review(REPO, number, "REQUEST_CHANGES", "no", as_user="otto")
+    assert _gate(repo, number).merged is True
+
+
+def test_factory_request_for_changes_does_not_block(fake: FakeGitHub, repo: Repository) -> None:
+    """The factory's own review is ignored, a request for changes included."""
+    number = _pr_with(fake, DOCS, "people/y", author="bob")
+    _green(fake, number)
+    _approve(fake, number)
+    fake.review(REPO, number, "REQUEST_CHANGES", "no", as_user=BOT)
+    assert _gate(repo, number, factory_logins=[BOT]).merged is True
+
+
+def test_refused_pull_request_gets_the_needs_human_label(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """A refusal puts the policy's needs-human label on the PR."""
+    number = _pr_with(fake, DOCS)
+    _gate(repo, number)
+    assert fake.labels_of(REPO, number) == ["needs-human"]
+
+
+def test_failed_suite_is_named_by_its_app(fake: FakeGitHub, repo: Repository) -> None:
+    """A suite completed red with no runs is named by its App's slug and conclusion."""
+    number = _ready(fake)
+    suite = fake.add_check_suite(REPO, _head(fake, number), app="github-actions")
+    fake.complete_check_suite(REPO, suite.id, "failure")
+    assert _gate(repo, number).reasons == ("check suite of github-actions is failure",)
+
+
+def test_merge_without_a_method_squashes(fake: FakeGitHub, repo: Repository) -> None:
+    """Without a method the gate asks GitHub for a squash merge: one commit on main."""
+    number = _ready(fake)
+    decision = merge_pull_request(repo, number, make_policy())
+    sha = decision.merge_sha
+    assert sha is not None
+    assert (decision.merged, fake.repo(REPO).git.resolve(f"{sha}^2")) == (True, None)
+
+
+def test_suite_after_an_explained_one_still_blocks(fake: FakeGitHub, repo: Repository) -> None:
+    """A failing run's suite is reported by the run; another App's queued suite still blocks."""
+    number = _ready(fake)
+    fake.add_check_run(REPO, _head(fake, number), "e2e", "failure", as_user="alice")
+    fake.add_check_suite(REPO, _head(fake, number), app="github-actions")
+    assert _gate(repo, number).reasons == (
+        "check 'e2e' is failure",
+        "check suite of github-actions is queued",
+    )
+
+
+def test_approval_after_a_comment_review_counts(fake: FakeGitHub, repo: Repository) -> None:
+    """A comment review before an approval is skipped; the reviews after it still count."""
+    number = _pr_with(fake, DOCS)
+    _green(fake, number)
+    fake.review(REPO, number, "COMMENT", "looking", as_user="alice")
+    _approve(fake, number)
+    assert _gate(repo, number).merged is True
+
+
+def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repository) -> None:
+    """An outsider's review before a maintainer's approval is skipped; the approval counts."""
+    number = _pr_with(fake, DOCS)
+    _green(fake, number)
+    _approve(fake, number, "otto")
+    _approve(fake, number)
+    assert _gate(repo, number).merged is True
+
+
+# Not killable with the fake (and not equivalent on real GitHub):
+# - the DISMISSED review state (a dismissed approval stops counting): FakeGitHub has no
+#   route to dismiss a review, so a mutant of the "DISMISSED" string survives
+#   (x__review_reasons__mutmut_8, _9).
+# - `exc.status not in (405, 409)` with 409 mutated: GitHub answers 409 when the head moved
+#   between reading it and merging, a race a single-threaded test cannot make
+#   (x_merge_pull_request__mutmut_64).
+# Equivalent (GitHub never sends what would tell them apart):
+# - `outcome or "pending"` for check runs and suites, with "pending" mutated: a completed
+#   run or suite always has a conclusion and one not completed always has a status, so the
+#   fallback is never used.
+# - `run.id > latest` -> `>=` (x__check_reasons__mutmut_9): check run ids are unique, so
+#   a run is never compared with one of the same id.
+# Not killable with the fake: x__suite_reasons__mutmut_13 (a suite whose `app` is null,
+#   named "#ID" instead of its App): FakeGitHub makes every suite for an App.
+# The "pending" fallback above is x__suite_reasons__mutmut_17, _18 for suites.
+# The "pending" fallback for check runs is x__check_reasons__mutmut_19, _20.
+# Not killable with the fake: x__check_reasons__mutmut_32 (the reason "the combined commit
+#   status is ..." replaced by None). It is given only when every listed status is green but
+#   GitHub's combined state is not, which happens when failing statuses are past the first
+#   page; FakeGitHub lists every status in the combined view.
+# Not killable (the same race): x_merge_pull_request__mutmut_61 drops `sha=head_sha` from the
+#   merge call; without it GitHub merges whatever the head is by then, which differs only
+#   when a push lands between the gate's reads and its merge.

@@ -12,7 +12,8 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from factory.config.harness import load_harness
-from factory.forge.pulls import merge_pull_request, open_pull_request
+from factory.forge.merge_gate import merge_pull_request
+from factory.forge.pulls import open_pull_request
 from factory.forge.risk import assess_risk, branch_changes
 from factory.testing.fake_github import FakeGitHub
 from tests.gitcmd import git
