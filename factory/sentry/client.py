@@ -173,12 +173,13 @@ class SentryClient:
         json: Any = None,
         issue_id: str | None = None,
     ) -> httpx.Response:
-        """Send one request, waiting out rate limits up to ``max_wait_s``; return a 2xx.
+        """Send one request, waiting out rate limits up to ``max_wait_s`` in all; return a 2xx.
 
         Raises SentryError for any other answer, or for a transport failure (status 0).
         """
+        waited = 0.0
         while True:
-            self._wait_for_reset(path, issue_id)
+            waited += self._wait_for_reset(path, issue_id, self.max_wait_s - waited)
             try:
                 response = self._http.request(method, path, params=params, json=json)
             except httpx.HTTPError as exc:
@@ -186,12 +187,14 @@ class SentryClient:
             self._note_limits(response)
             if response.status_code == 429:
                 wait = _retry_after(response)
-                if wait > self.max_wait_s:
+                if waited + wait > self.max_wait_s:
                     raise SentryError(
                         path, 429, _detail(response), issue_id=issue_id, retry_after=wait
                     )
                 log.info("sentry_rate_limited", path=path, wait_s=wait)
                 self._sleep(wait)
+                waited += wait
+                self._resume_at = 0.0  # Retry-After is the answer to this 429's reset
                 continue
             if response.status_code >= 300:
                 raise SentryError(path, response.status_code, _detail(response), issue_id=issue_id)
@@ -207,17 +210,21 @@ class SentryClient:
             except ValueError:
                 self._resume_at = 0.0
 
-    def _wait_for_reset(self, path: str, issue_id: str | None) -> None:
+    def _wait_for_reset(self, path: str, issue_id: str | None, budget: float) -> float:
+        """Sleep until the reset a previous answer announced; return the seconds slept.
+
+        Raises SentryError(429) when that is longer than ``budget``."""
         wait = self._resume_at - time.time()
         if wait <= 0:
-            return
-        if wait > self.max_wait_s:
+            return 0.0
+        if wait > budget:
             raise SentryError(
                 path, 429, "rate limit exhausted", issue_id=issue_id, retry_after=wait
             )
         log.info("sentry_rate_limit_wait", path=path, wait_s=round(wait, 1))
         self._sleep(wait)
         self._resume_at = 0.0
+        return wait
 
 
 def _retry_after(response: httpx.Response) -> float:

@@ -16,8 +16,11 @@ import pytest
 from pydantic import SecretStr
 from starlette.routing import Route
 
+from factory.sentry.client import SentryClient
 from factory.sources.sentry_http import sentry_signature_ok, sentry_webhook_route
+from factory.sources.sentry_poller import SentryPoller
 from factory.store import RunStore
+from factory.testing.fake_sentry import FakeSentry
 from tests.sources.slack_support import all_events
 
 Served = Callable[[Route], httpx.Client]
@@ -286,3 +289,50 @@ def test_non_positive_cap_is_refused(store: RunStore) -> None:
     """A route with max_body 0 cannot be built."""
     with pytest.raises(ValueError, match="max_body must be positive"):
         sentry_webhook_route(store, SecretStr(SECRET), max_body=0)
+
+
+def poll(sentry: FakeSentry, store: RunStore, tmp_path: Path) -> list[int]:
+    """Poll FakeSentry once into ``store``; return the new event ids."""
+    client = SentryClient(sentry.api_url, sentry.token, sentry.org)
+    return SentryPoller(client, store, tmp_path / "poll.json", project=sentry.project).poll_once()
+
+
+def test_issue_created_webhook_then_poll_is_one_event(
+    store: RunStore, served: Served, tmp_path: Path
+) -> None:
+    """An issue.created delivery and a later poll of the same issue store one event."""
+    with FakeSentry() as sentry:
+        client = served(sentry_webhook_route(store, SecretStr(sentry.client_secret)))
+        issue_id = sentry.add_issue()
+        body = sentry.webhook_body("issue", "created", issue_id)
+        sentry.deliver(f"{client.base_url}/webhooks/sentry", "issue", body)
+        poll(sentry, store, tmp_path)
+    assert [r.event.dedup_key for r in all_events(store)] == [f"sentry:issue:{issue_id}:created"]
+
+
+def test_poll_then_issue_created_webhook_is_a_duplicate(
+    store: RunStore, served: Served, tmp_path: Path
+) -> None:
+    """A poll first, then the issue.created delivery: the delivery is answered duplicate."""
+    with FakeSentry() as sentry:
+        client = served(sentry_webhook_route(store, SecretStr(sentry.client_secret)))
+        issue_id = sentry.add_issue()
+        poll(sentry, store, tmp_path)
+        body = sentry.webhook_body("issue", "created", issue_id)
+        answer = sentry.deliver(f"{client.base_url}/webhooks/sentry", "issue", body)
+    assert (answer.json()["duplicate"], len(all_events(store))) == (True, 1)
+
+
+def test_fake_sentry_deliveries_of_every_issue_action_are_accepted(
+    store: RunStore, served: Served
+) -> None:
+    """FakeSentry's signed issue deliveries (as Sentry sends them) are each stored."""
+    with FakeSentry() as sentry:
+        client = served(sentry_webhook_route(store, SecretStr(sentry.client_secret)))
+        issue_id = sentry.add_issue()
+        url = f"{client.base_url}/webhooks/sentry"
+        statuses = [
+            sentry.deliver(url, "issue", sentry.webhook_body("issue", action, issue_id)).status_code
+            for action in ("created", "assigned", "resolved", "unresolved")
+        ]
+    assert (statuses, len(all_events(store))) == ([202, 202, 202, 202], 4)
