@@ -56,7 +56,7 @@ def delivery_key(request_id: str, resource: str, resource_id: str, action: str) 
     return f"sentry:{request_id}:{resource}:{resource_id}:{action}"
 
 
-def _int(value: Any) -> int | None:
+def count_of(value: Any) -> int | None:
     """Sentry sends counts as strings ("150") or ints; None when absent or not a number."""
     if isinstance(value, bool):
         return None
@@ -85,8 +85,8 @@ def issue_payload(
         "level": _str(issue.get("level")),
         "project": _str(slug),
         "environment": environment,
-        "count": _int(issue.get("count")),
-        "user_count": _int(issue.get("userCount")),
+        "count": count_of(issue.get("count")),
+        "user_count": count_of(issue.get("userCount")),
         "first_seen": _str(issue.get("firstSeen")),
         "last_seen": _str(issue.get("lastSeen")),
         "permalink": _str(issue.get("permalink")),

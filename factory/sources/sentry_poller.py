@@ -34,7 +34,7 @@ import structlog
 
 from factory.events import Event, as_utc, utcnow
 from factory.sentry.client import SentryClient
-from factory.sources.sentry import issue_event
+from factory.sources.sentry import count_of, issue_event
 from factory.store.event_log import EventLog
 
 log = structlog.get_logger(__name__)
@@ -185,10 +185,9 @@ class SentryPoller:
 
 def _sight(issue: dict[str, Any], polled_at: datetime) -> dict[str, Any]:
     """What the poller remembers of an issue: its counts, lastSeen, substatus, and when."""
-    count, users = issue.get("count"), issue.get("userCount")
     return {
-        "count": int(count) if str(count).isdigit() else None,
-        "user_count": int(users) if str(users).isdigit() else None,
+        "count": count_of(issue.get("count")),
+        "user_count": count_of(issue.get("userCount")),
         "last_seen": issue.get("lastSeen"),
         "substatus": issue.get("substatus"),
         "polled_at": polled_at.isoformat(),
