@@ -336,3 +336,41 @@ def test_fake_sentry_deliveries_of_every_issue_action_are_accepted(
             for action in ("created", "assigned", "resolved", "unresolved")
         ]
     assert (statuses, len(all_events(store))) == ([202, 202, 202, 202], 4)
+
+
+@pytest.mark.parametrize(
+    ("resource", "action", "kind"),
+    [("event_alert", "triggered", "sentry.event_alert"), ("error", "created", "sentry.error")],
+)
+def test_event_deliveries_are_stored_about_their_issue_with_environment_and_project(
+    resource: str, action: str, kind: str, store: RunStore, served: Served
+) -> None:
+    """An event_alert or error delivery is stored on its issue, with the event's environment
+    and the project slug read from the event's URL."""
+    with FakeSentry() as sentry:
+        client = served(sentry_webhook_route(store, SecretStr(sentry.client_secret)))
+        issue_id = sentry.add_issue(environment="production")
+        body = sentry.webhook_body(resource, action, issue_id)
+        sentry.deliver(f"{client.base_url}/webhooks/sentry", resource, body)
+    event = all_events(store)[0].event
+    found = (event.kind, event.subject_key, event.payload["environment"], event.payload["project"])
+    assert found == (kind, f"sentry:{issue_id}", "production", "web")
+
+
+def test_comment_resource_stores_nothing(store: RunStore, served: Served) -> None:
+    """A comment delivery (a resource the source does not take) is answered 200, no event."""
+    with FakeSentry() as sentry:
+        client = served(sentry_webhook_route(store, SecretStr(sentry.client_secret)))
+        issue_id = sentry.add_issue()
+        body = sentry.webhook_body("comment", "created", issue_id)
+        answer = sentry.deliver(f"{client.base_url}/webhooks/sentry", "comment", body)
+    assert (answer.status_code, all_events(store)) == (200, [])
+
+
+def test_signed_delivery_without_request_id_is_400(client: httpx.Client, store: RunStore) -> None:
+    """A signed delivery lacking Request-ID cannot be deduplicated: 400, nothing stored."""
+    body = issue_body()
+    headers = signed(body, "issue")
+    del headers["Request-ID"]
+    response = post(client, body, headers)
+    assert (response.status_code, all_events(store)) == (400, [])
