@@ -11,6 +11,7 @@ from factory.testing.fake_anthropic import (
     spend_limit_error,
 )
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_sentry import FakeSentry
 from factory.testing.fake_slack import FakeSlack
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "FakeError",
     "FakeGitHub",
     "FakeReply",
+    "FakeSentry",
     "FakeSlack",
     "FakeStreamCut",
     "RecordedCall",

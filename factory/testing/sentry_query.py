@@ -45,6 +45,14 @@ SORTS: dict[str, Callable[[Issue], int]] = {
     "user": lambda i: i.user_count,
 }
 SUBSTATUSES = {"new", "ongoing", "regressed", "escalating"}
+IS_VALUES = {
+    "unresolved",
+    "resolved",
+    "ignored",
+    "archived",
+    "assigned",
+    "unassigned",
+} | SUBSTATUSES
 
 
 def _bad_query(text: str) -> SentryApiError:
@@ -134,6 +142,16 @@ def _token_test(key: str, value: str, issue: Issue, now: datetime) -> bool:
     return value_l in [v.lower() for v in simple.get(key, [])]
 
 
+def _validate(key: str, value: str) -> None:
+    """Raise SentryApiError 400 for a token value Sentry could not parse."""
+    if key in ("lastSeen", "firstSeen", "age"):
+        _time_test(value, datetime.now(UTC))
+    elif key == "timesSeen":
+        _number_test(value)
+    elif key == "is" and value.lower() not in IS_VALUES:
+        raise _bad_query(f"Invalid value for is: {value}")
+
+
 @dataclass
 class Search:
     """A parsed ``query``: its ``key:value`` tokens and free text."""
@@ -154,6 +172,7 @@ class Search:
             key, sep, value = word.partition(":")
             if sep and key and value and re.fullmatch(r"!?[A-Za-z_.]+", key):
                 tokens.append((key.startswith("!"), key.lstrip("!"), value))
+                _validate(key.lstrip("!"), value)
             else:
                 text.append(word.lower())
         return cls(tokens, text)

@@ -11,6 +11,7 @@ stays so when events come.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -188,8 +189,9 @@ class Org:
         return issue
 
     def add_event(self, issue: Issue, event: Event) -> None:
-        """Record one event; a resolved issue regresses (see the module docstring)."""
-        issue.events.append(event)
+        """Record one event (events stay in time order); a resolved issue regresses (see the
+        module docstring)."""
+        bisect.insort(issue.events, event, key=lambda e: e.when)
         if issue.status != "resolved":
             return
         if issue.status_details.get("inNextRelease") and event.release == issue.resolved_release:
