@@ -9,11 +9,13 @@ whichever sees it first stores it and the other finds the key taken:
 
 - a new issue: ``sentry:issue:{id}:created`` — the ``issue.created`` webhook, and the
   poller the first time it lists the issue (a redelivery, a later poll: the same key);
-- a regression (the issue unresolved again): ``sentry:issue:{id}:unresolved:{lastSeen}``
-  — the ``issue.unresolved`` webhook, and the poller when an issue it knew turns
-  ``substatus: regressed``. Both read Sentry's ``lastSeen``; they agree when the poll runs
-  before a further event moves it (otherwise two events: the consumer must treat a second
-  regression of an already reopened issue as a no-op);
+- a regression (the issue unresolved again): ``sentry:issue:{id}:unresolved:{T}`` with T
+  the time of the event that regressed it, in one form (``canonical_time``) — the
+  ``issue.unresolved`` webhook's ``lastSeen`` (Sentry sends it on that event), and the
+  poller's newest ``set_regression`` activity date of a regressed issue. A person
+  unresolving an issue by hand (no new event) gets the webhook's ``lastSeen`` at that time,
+  which no poll reproduces: such an unresolve may be stored twice if polled too, and each
+  new regression is a new key;
 - a changed issue (the poller only): ``sentry:issue:{id}:seen:{lastSeen}:{count}``;
 - anything else a webhook says (issue resolved, ignored, assigned; ``event_alert``;
   ``error``): ``sentry:{Request-ID}:{resource}:{resource id}:{action}``, so a redelivery
@@ -23,9 +25,10 @@ whichever sees it first stores it and the other finds the key taken:
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
-from factory.events import Event, Subject
+from factory.events import Event, Subject, as_utc
 
 ISSUE_ACTIONS = frozenset({"created", "resolved", "ignored", "archived", "assigned", "unresolved"})
 """The ``issue`` webhook actions turned into Events (``archived`` is Sentry's newer name for
@@ -41,9 +44,24 @@ def created_key(issue_id: str) -> str:
     return f"sentry:issue:{issue_id}:created"
 
 
-def unresolved_key(issue_id: str, last_seen: str | None) -> str:
-    """The dedup key of a regression, by the issue's ``lastSeen`` (webhook and poll alike)."""
-    return f"sentry:issue:{issue_id}:unresolved:{last_seen or 'unknown'}"
+def canonical_time(value: str | None) -> str:
+    """Return a Sentry time in one form (``2019-08-19T20:58:37.391000Z``) whatever its
+    precision or zone notation, so keys built from two sources' times compare; an
+    unparsable value is returned as is ("unknown" for None)."""
+    if not value:
+        return "unknown"
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return as_utc(when).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def unresolved_key(issue_id: str, regressed_at: str | None) -> str:
+    """The dedup key of a regression, by the time of the event that regressed the issue:
+    the webhook's ``lastSeen`` (sent on that event), the poller's ``set_regression``
+    activity date (webhook and poll alike)."""
+    return f"sentry:issue:{issue_id}:unresolved:{canonical_time(regressed_at)}"
 
 
 def seen_key(issue_id: str, last_seen: str | None, count: int | None) -> str:
@@ -105,14 +123,16 @@ def issue_event(
     via: str = "webhook",
     previous: dict[str, Any] | None = None,
     environment: str | None = None,
+    regressed_at: str | None = None,
 ) -> Event:
     """Return the Event for ``action`` on ``issue``: ``created``, ``unresolved`` and ``seen``
     get the shared keys, other actions the delivery key (``request_id`` is then required).
 
     ``previous`` (the poller's last sight of the issue: ``count``, ``user_count``,
     ``last_seen``) goes into the payload as ``previous``, so a trigger can tell a threshold
-    just crossed. Raises ValueError for an issue without a numeric id, or another action
-    without ``request_id``.
+    just crossed; ``regressed_at`` (the poller: the regression activity's date) keys an
+    ``unresolved`` instead of ``lastSeen``. Raises ValueError for an issue without a
+    numeric id, or another action without ``request_id``.
     """
     issue_id = str(issue.get("id", ""))
     if not issue_id.isdigit():
@@ -124,7 +144,7 @@ def issue_event(
     if action == "created":
         key = created_key(issue_id)
     elif action == "unresolved":
-        key = unresolved_key(issue_id, payload["last_seen"])
+        key = unresolved_key(issue_id, regressed_at or payload["last_seen"])
     elif action == "seen":
         key = seen_key(issue_id, payload["last_seen"], payload["count"])
     elif request_id:

@@ -8,7 +8,9 @@ and turns what it finds into the Events the webhook produces, with the same dedu
 
 - an issue the poller never saw → ``sentry.issue.created`` (key shared with the
   ``issue.created`` webhook: whichever comes first stores it);
-- a known issue now ``substatus: regressed`` that was not before → ``sentry.issue.unresolved``;
+- a known issue now ``substatus: regressed`` that was not before, or whose newest
+  ``set_regression`` activity (the issue read in full) is one not stored yet →
+  ``sentry.issue.unresolved``, keyed by that regression's time as the webhook's is;
 - a known issue whose ``lastSeen`` or ``count`` moved → ``sentry.issue.seen``, carrying the
   previous sight (count, users, lastSeen, when polled) so a trigger can tell a threshold just
   crossed (factory.config.triggers.SentryTrigger.matches).
@@ -141,7 +143,7 @@ class SentryPoller:
             if not issue_id.isdigit():
                 continue
             sight = _sight(issue, polled_at)
-            for event in _events_of(issue, known.get(issue_id)):
+            for event in self._events_of(issue, known.get(issue_id)):
                 event_id, is_new = self.store.add_event(event)
                 if is_new:
                     created.append(event_id)
@@ -167,6 +169,39 @@ class SentryPoller:
             except Exception as exc:  # one poll is the unit of work; see docstring
                 log.warning("sentry_poll_failed", error=type(exc).__name__, detail=str(exc)[:500])
             stop.wait(self.every_s)
+
+    def _events_of(self, issue: dict[str, Any], previous: dict[str, Any] | None) -> list[Event]:
+        """Return the Events one listed issue makes, given the poller's previous sight.
+
+        A regressed issue whose substatus or lastSeen moved is read in full (one GET) for
+        its newest regression's date: a second regression after a resolution the poller
+        never saw (resolved issues are not listed) is then a new key, not a mere ``seen``.
+        """
+        if previous is None:
+            return [issue_event(issue, "created", via="poller")]
+        now = _sight(issue, utcnow())
+        moved = (now["count"], now["last_seen"]) != (
+            previous.get("count"),
+            previous.get("last_seen"),
+        )
+        regressed = now["substatus"] == "regressed"
+        if regressed and (moved or previous.get("substatus") != "regressed"):
+            when = _regressed_at(self.client.issue(str(issue["id"])))
+            if when is not None or previous.get("substatus") != "regressed":
+                key_time = when or now["last_seen"]
+                unresolved = issue_event(
+                    issue, "unresolved", via="poller", previous=previous, regressed_at=key_time
+                )
+                if not self._stored(unresolved):
+                    return [unresolved]
+        return [issue_event(issue, "seen", via="poller", previous=previous)] if moved else []
+
+    def _stored(self, event: Event) -> bool:
+        """True when ``event``'s dedup key is already stored (the webhook came first, or an
+        earlier poll saw this regression)."""
+        assert event.subject_key is not None
+        found = self.store.subject_events(event.subject_key, [event.kind])
+        return any(record.event.dedup_key == event.dedup_key for record in found)
 
     def _issues(self, since: datetime) -> list[dict[str, Any]]:
         """Return every unresolved issue seen at or after ``since``, following the cursor
@@ -194,12 +229,12 @@ def _sight(issue: dict[str, Any], polled_at: datetime) -> dict[str, Any]:
     }
 
 
-def _events_of(issue: dict[str, Any], previous: dict[str, Any] | None) -> list[Event]:
-    """Return the Events one listed issue makes, given the poller's previous sight of it."""
-    if previous is None:
-        return [issue_event(issue, "created", via="poller")]
-    now = _sight(issue, utcnow())
-    if now["substatus"] == "regressed" and previous.get("substatus") != "regressed":
-        return [issue_event(issue, "unresolved", via="poller", previous=previous)]
-    moved = (now["count"], now["last_seen"]) != (previous.get("count"), previous.get("last_seen"))
-    return [issue_event(issue, "seen", via="poller", previous=previous)] if moved else []
+def _regressed_at(detail: dict[str, Any]) -> str | None:
+    """Return the date of the newest ``set_regression`` in an issue's activity (Sentry lists
+    it newest first), or None."""
+    activity = detail.get("activity")
+    for entry in activity if isinstance(activity, list) else []:
+        if isinstance(entry, dict) and entry.get("type") == "set_regression":
+            when = entry.get("dateCreated")
+            return str(when) if when else None
+    return None

@@ -4,19 +4,25 @@ file, pagination, and the dedup keys it shares with the webhook."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from pydantic import SecretStr
+from starlette.routing import Route
 
 from factory.errors import SentryError
 from factory.events import utcnow
 from factory.sentry.client import SentryClient
+from factory.sources.sentry_http import sentry_webhook_route
 from factory.sources.sentry_poller import SentryPoller
 from factory.store import RunStore
 from factory.testing.fake_sentry import FakeSentry
 from tests.sources.slack_support import all_events
+
+Served = Callable[[Route], httpx.Client]
 
 
 @pytest.fixture
@@ -218,3 +224,50 @@ def test_bad_intervals_are_refused(sentry: FakeSentry, store: RunStore, tmp_path
     """A non-positive interval cannot build a poller."""
     with pytest.raises(ValueError, match="every_s must be positive"):
         poller_for(sentry, store, tmp_path, every_s=0)
+
+
+def test_second_regression_is_a_second_unresolved_event(
+    sentry: FakeSentry, store: RunStore, tmp_path: Path
+) -> None:
+    """Regressed, resolved unseen by the poller, regressed again: two unresolved events."""
+    issue_id = sentry.add_issue()
+    poller = poller_for(sentry, store, tmp_path)
+    poller.poll_once()
+    for _ in range(2):
+        sentry.resolve(issue_id)
+        sentry.regress(issue_id)
+        poller.poll_once()
+    assert kinds(store).count("sentry.issue.unresolved") == 2
+
+
+def test_more_events_of_a_regressed_issue_are_seen_not_a_new_regression(
+    sentry: FakeSentry, store: RunStore, tmp_path: Path
+) -> None:
+    """Further events after one regression make a seen event, not a second unresolved."""
+    issue_id = sentry.add_issue()
+    poller = poller_for(sentry, store, tmp_path)
+    poller.poll_once()
+    sentry.resolve(issue_id)
+    sentry.regress(issue_id)
+    poller.poll_once()
+    sentry.add_events(issue_id, n=3)
+    poller.poll_once()
+    assert kinds(store) == ["sentry.issue.created", "sentry.issue.unresolved", "sentry.issue.seen"]
+
+
+def test_unresolved_webhook_then_poll_after_more_events_is_one_regression(
+    sentry: FakeSentry, store: RunStore, tmp_path: Path, served: Served
+) -> None:
+    """The issue.unresolved delivery sent on the regressing event, then a poll after three
+    more events: one unresolved event (the poll keys on the regression's time)."""
+    client = served(sentry_webhook_route(store, SecretStr(sentry.client_secret)))
+    issue_id = sentry.add_issue()
+    poller = poller_for(sentry, store, tmp_path)
+    poller.poll_once()
+    sentry.resolve(issue_id)
+    sentry.regress(issue_id)
+    body = sentry.webhook_body("issue", "unresolved", issue_id)
+    sentry.deliver(f"{client.base_url}/webhooks/sentry", "issue", body)
+    sentry.add_events(issue_id, n=3)
+    poller.poll_once()
+    assert kinds(store).count("sentry.issue.unresolved") == 1
