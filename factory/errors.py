@@ -218,3 +218,28 @@ class GitHubRateLimited(ForgeError):
         self.resume_at = datetime.now(UTC) + timedelta(seconds=wait_s)
         limit = f"rate limit ({resource})" if resource else "secondary rate limit"
         super().__init__(f"{request} refused by GitHub's {limit}: retry in {wait_s:.0f} s")
+
+
+class SentryError(FactoryError):
+    """Sentry's REST API refused or failed a request; carries the path, status and ``detail``.
+
+    ``issue_id`` names the Sentry issue the request was about, when it was about one;
+    ``retry_after`` is the wait Sentry asked for when it refused for rate limits.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        status: int,
+        detail: str,
+        *,
+        issue_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.path = path
+        self.status = status
+        self.detail = detail
+        self.issue_id = issue_id
+        self.retry_after = retry_after
+        about = f" (Sentry issue {issue_id})" if issue_id else ""
+        super().__init__(f"Sentry {path}{about} answered {status}: {detail}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +11,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from factory.config.durations import Duration, PositiveDuration
+from factory.events import Event, as_utc
 
 GITHUB_EVENTS: frozenset[str] = frozenset(
     {
@@ -132,15 +134,119 @@ class ScheduleTrigger(_Model):
         return self
 
 
-class SentryTrigger(_Model):
-    """A Sentry issue alert."""
+SentryLevel = Literal["debug", "info", "warning", "error", "fatal"]
+"""Sentry's levels."""
+SENTRY_LEVELS: tuple[SentryLevel, ...] = ("debug", "info", "warning", "error", "fatal")
+"""Sentry's levels, least severe first."""
+SentryAction = Literal[
+    "created", "unresolved", "resolved", "ignored", "assigned", "triggered", "error", "seen"
+]
+"""What happened to a Sentry issue: an ``issue`` webhook action, ``triggered`` (an issue
+alert rule fired), ``error`` (one error event), ``seen`` (the poller saw it change)."""
 
-    level: Literal["debug", "info", "warning", "error", "fatal"] = "error"
-    """Minimum level of the event."""
+
+def _default_levels() -> list[SentryLevel]:
+    return ["error", "warning"]
+
+
+def _default_actions() -> list[SentryAction]:
+    return ["created", "unresolved", "triggered", "seen"]
+
+
+def _action_of(kind: str) -> str | None:
+    """Return the SentryAction of a Sentry event kind ("sentry.issue.created" → created)."""
+    if kind.startswith("sentry.issue."):
+        return kind.removeprefix("sentry.issue.")
+    return {"sentry.event_alert": "triggered", "sentry.error": "error"}.get(kind)
+
+
+class SentryTrigger(_Model):
+    """A Sentry issue that is new, regressed or alerted on, and passes the gates below —
+    like Sentry's own autofix thresholds, so one noisy error does not start ten runs."""
+
+    level: list[SentryLevel] = Field(default_factory=_default_levels, min_length=1)
+    """Levels that fire, e.g. [error, warning]; a single level ("warning") means that level
+    and every more severe one."""
     project: str | None = None
     """Only this Sentry project slug."""
     environment: str | None = None
-    """Only this environment, e.g. "production"."""
+    """Only this environment, e.g. "production". Issue webhooks and issue listings carry no
+    environment: with this set, only events that name one (``event_alert``, ``error``) fire."""
+    min_events: int = Field(default=0, ge=0)
+    """Only an issue with at least this many events (Sentry's ``count``)."""
+    min_users: int = Field(default=0, ge=0)
+    """Only an issue that affected at least this many users (Sentry's ``userCount``)."""
+    min_age: Duration = 0
+    """Only an issue first seen at least this long ago, e.g. "1h" (0: no minimum)."""
+    actions: list[SentryAction] = Field(default_factory=_default_actions, min_length=1)
+    """What fires: a new issue, a regression, an alert rule, and ``seen`` — a polled change
+    that carries the issue across ``min_events`` / ``min_users`` / ``min_age`` for the first
+    time (never fires without such a gate: the issue's creation already did)."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level_and_above(cls, value: Any) -> Any:
+        if isinstance(value, str) and value in SENTRY_LEVELS:
+            return list(SENTRY_LEVELS[SENTRY_LEVELS.index(value) :])
+        return value
+
+    def matches(self, event: Event) -> bool:
+        """True when the Sentry ``event`` fires this trigger: its action is one of
+        ``actions``, its level, project and environment fit, and the issue passes the
+        count and age gates (a ``seen`` event: passes them now and did not at the previous
+        sight). An ``event_alert`` carries no counts: Sentry's alert rule is its threshold."""
+        action = _action_of(event.kind)
+        payload = event.payload
+        if event.source != "sentry" or action not in self.actions:
+            return False
+        if str(payload.get("level") or "error") not in self.level:
+            return False
+        if self.project is not None and payload.get("project") != self.project:
+            return False
+        if self.environment is not None and payload.get("environment") != self.environment:
+            return False
+        exempt = action == "triggered"
+        now = event.received_at
+        if not self._passes(payload, payload.get("count"), payload.get("user_count"), now, exempt):
+            return False
+        if action != "seen":
+            return True
+        previous = payload.get("previous")
+        if not isinstance(previous, dict) or not self._gated:
+            return False
+        then = _time(previous.get("polled_at")) or now
+        return not self._passes(
+            payload, previous.get("count"), previous.get("user_count"), then, False
+        )
+
+    @property
+    def _gated(self) -> bool:
+        return bool(self.min_events or self.min_users or self.min_age)
+
+    def _passes(
+        self, payload: dict[str, Any], count: Any, users: Any, now: datetime, exempt: bool
+    ) -> bool:
+        """True when ``count``, ``users`` and the age at ``now`` pass the gates; unknown
+        values pass only when ``exempt``."""
+        for value, minimum in ((count, self.min_events), (users, self.min_users)):
+            if minimum and not (exempt if not isinstance(value, int) else value >= minimum):
+                return False
+        if self.min_age:
+            first = _time(payload.get("first_seen"))
+            if first is None:
+                return exempt
+            return (now - first).total_seconds() >= self.min_age
+        return True
+
+
+def _time(value: Any) -> datetime | None:
+    """Return an ISO time Sentry wrote ("2019-08-19T20:58:37.391000Z") as UTC, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
 
 
 class SlackTrigger(_Model):

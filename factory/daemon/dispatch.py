@@ -77,15 +77,7 @@ def trigger_matches(trigger: Trigger, automation: Automation, event: Event) -> b
         wanted = "schedule" if trigger.schedule is not None else "manual"
         return event.source == wanted and event.payload.get("automation") == automation.name
     if trigger.sentry is not None:
-        levels = ["debug", "info", "warning", "error", "fatal"]
-        level = str(event.payload.get("level", "error"))
-        project = trigger.sentry.project
-        return (
-            event.source == "sentry"
-            and level in levels
-            and levels.index(level) >= levels.index(trigger.sentry.level)
-            and (project is None or event.payload.get("project") == project)
-        )
+        return trigger.sentry.matches(event)
     if trigger.slack is not None:
         channel = trigger.slack.channel
         return event.source == "slack" and (
@@ -190,7 +182,8 @@ class Dispatcher:
         return Decision(automation.name, run_id, status, reason)
 
     def _refusal(self, automation: Automation, event: Event) -> str | None:
-        if TRUST_ORDER[event.trust] < TRUST_ORDER[automation.trust]:
+        # Sentry's data may start what anyone may (trust: anyone); it approves nothing.
+        if max(TRUST_ORDER[event.trust], TRUST_ORDER["anyone"]) < TRUST_ORDER[automation.trust]:
             who = event.actor or "unknown actor"
             return (
                 f"trust: {who} is trusted as '{event.trust}', "

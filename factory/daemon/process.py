@@ -31,6 +31,7 @@ from factory.daemon.followup import Followup
 from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
+from factory.daemon.sentry_side import sentry_poller, sentry_routes
 from factory.daemon.server import HttpServer, build_daemon_app, health_route, webhook_route
 from factory.daemon.slack_side import slack_parts, slack_routes, start_socket_mode
 from factory.daemon.wiring import (
@@ -183,6 +184,8 @@ class Daemon:
                 on_stored=self.wake.set,
             )
             self._thread("poller", poller.run)
+        if sentry := sentry_poller(settings, self.store, self.data_dir, self.wake.set):
+            self._thread("sentry-poller", sentry.run)
         start_socket_mode(self.slack, settings)
         self.http = HttpServer(self._app(), settings.host, settings.port)
         self.http.start()
@@ -248,6 +251,7 @@ class Daemon:
             ),
             webhook_route(self.store, self.settings.github_webhook_secret, gh, self.wake.set),
             *slack_routes(self.slack, self.settings),
+            *sentry_routes(self.settings, self.store, self.wake.set),
         ]
         return build_daemon_app(routes, viewer)
 

@@ -32,6 +32,8 @@ from factory.config.harness import TrustPolicy
 from factory.events import Trust
 from factory.forge.normalize import foreign_key, foreign_repository, normalize
 from factory.forge.trust import MEMBERSHIP_EVENTS, TrustResolver, sender_trust
+from factory.sources.http_body import RejectedError as _RejectedError
+from factory.sources.http_body import read_capped as _read_capped
 from factory.store.event_log import EventLog
 
 log = structlog.get_logger(__name__)
@@ -40,15 +42,6 @@ DEFAULT_MAX_BODY = 25 * 1024 * 1024
 """GitHub caps webhook payloads at 25 MB; nothing larger is a real delivery."""
 
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
-
-
-class _RejectedError(Exception):
-    """A delivery refused with an HTTP status; ``reason`` goes to the log and the reply."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        self.status = status
-        self.reason = reason
-        super().__init__(reason)
 
 
 def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -143,24 +136,6 @@ def github_webhook_route(
         return JSONResponse({"event_id": event_id, "duplicate": not created}, status_code=202)
 
     return Route(path, receive, methods=["POST"], name="github_webhook")
-
-
-async def _read_capped(request: Request, max_body: int) -> bytes:
-    """Return the raw body; raises _RejectedError(413) past ``max_body``, (400) on bad length."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise _RejectedError(400, "bad_content_length")
-        if int(declared) > max_body:
-            raise _RejectedError(413, "body_too_large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise _RejectedError(413, "body_too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _check_signature(key: bytes, body: bytes, headers: Mapping[str, str]) -> None:

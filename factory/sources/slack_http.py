@@ -31,6 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from factory.sources.http_body import RejectedError as _RejectedError
+from factory.sources.http_body import read_capped as _read_capped
 from factory.sources.slack import SlackSource
 
 log = structlog.get_logger(__name__)
@@ -41,15 +43,6 @@ MAX_AGE_S = 300
 """Slack's replay window: a request whose timestamp is further from now is refused."""
 
 _SIGNATURE = re.compile(r"v0=([0-9a-f]{64})")
-
-
-class _RejectedError(Exception):
-    """A request refused with an HTTP status; ``reason`` goes to the log and the reply."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        self.status = status
-        self.reason = reason
-        super().__init__(reason)
 
 
 def slack_signature_ok(secret: bytes, timestamp: str, body: bytes, header: str | None) -> bool:
@@ -146,24 +139,6 @@ def _signature_header(headers: Mapping[str, str]) -> str:
     if _SIGNATURE.fullmatch(value.strip()) is None:
         raise _RejectedError(401, "malformed_signature")
     return value
-
-
-async def _read_capped(request: Request, max_body: int) -> bytes:
-    """Return the raw body; raises _RejectedError(413) past ``max_body``, (400) on bad length."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise _RejectedError(400, "bad_content_length")
-        if int(declared) > max_body:
-            raise _RejectedError(413, "body_too_large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise _RejectedError(413, "body_too_large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _challenge(body: bytes, content_type: str) -> str | None:

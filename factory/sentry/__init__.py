@@ -1,0 +1,1 @@
+"""The Sentry REST API side (issues, events, updates, comments), no GitHub."""
