@@ -242,7 +242,10 @@ def _check_tool(name: str) -> str:
 
 def _check_run_trust(trust: Trust) -> Trust:
     if trust == "data":
-        raise ValueError("trust 'data' is what Sentry's events carry; data never starts a run")
+        raise ValueError(
+            "trust 'data' is what Sentry's events carry, not a level an automation can ask"
+            " for: 'anyone' takes data events too, and nothing above it does"
+        )
     return trust
 
 
