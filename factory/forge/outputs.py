@@ -259,7 +259,7 @@ def _redacted(payload: Mapping[str, Any], secrets: tuple[str, ...]) -> dict[str,
     try:
         loaded = json.loads(text)
     except json.JSONDecodeError:
-        return {"redacted": text}
+        loaded = None
     return loaded if isinstance(loaded, dict) else {"redacted": text}
 
 

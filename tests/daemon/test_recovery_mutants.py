@@ -498,14 +498,11 @@ def test_run_interrupted_the_maximum_times_is_given_up_not_requeued(rig: Rig) ->
     assert (len(rig.store.list_runs()), len(_given_up_steps(rig, run))) == (1, 1)
 
 
-def test_give_up_note_says_why_and_what_to_do() -> None:
+def test_give_up_note_says_why_and_what_to_do(rig: Rig) -> None:
     """The note names the run, its automation, the count and how to re-run it."""
-    run = RunRecord.__new__(RunRecord)
-    object.__setattr__(run, "id", "01RUN")
-    object.__setattr__(run, "automation", "builder")
-    object.__setattr__(run, "attempt", 5)
+    run = _looped(rig)
     assert give_up_note(run) == (
-        "factoryd gave up on run 01RUN (builder): it was interrupted 5 times in a row (the "
+        f"factoryd gave up on run {run.id} (builder): it was interrupted 5 times in a row (the "
         "daemon died while it ran), so it is not re-queued again. A person should look; "
         "re-run it with `factoryd run` once fixed."
     )
