@@ -8,8 +8,9 @@ Equivalent mutants (no test can tell them apart):
   names the branch ``find_open`` looks up first, and no run ever pushes a branch named after
   it (the runner names branches after the subject), so the lookup falls through to the
   marker either way; upper case is folded by ``branch_name`` anyway.
-- those that set ``data_dir``, ``auth_header`` or ``secrets`` to None: the side without a
-  workspace refuses to open a pull request before it uses any of them.
+- those that set ``mirror``, ``data_dir``, ``auth_header`` or ``secrets`` to None, or drop
+  ``auth_header`` (its default answers None too): the side without a workspace refuses to
+  open a pull request before it uses any of them, and merging uses none of them.
 - those that give the context no automation name (``None``), or ``Outputs()`` / None instead
   of the automation's ``outputs`` (including ``automation = None`` and
   ``automations.get(None)``): settling a recorded intent never consults the config (it was
@@ -410,6 +411,30 @@ def test_merge_intent_of_a_merged_pull_request_is_applied(rig: Rig) -> None:
     _reconcile(rig)
     [output] = rig.store.outputs_for_run(run.id)
     assert (output.status, output.result) == ("applied", {"number": number})
+
+
+def test_merge_intent_of_an_open_pull_request_is_decided_by_the_policy(rig: Rig) -> None:
+    """A merge intent whose pull request is still open goes to the merge policy, which refuses.
+
+    The shipped policy wants checks and an approval this pull request does not have.
+    """
+    main = rig.fake.repo(REPO).git.resolve("refs/heads/main")
+    assert main is not None
+    rig.fake.repo(REPO).git.create_ref("refs/heads/factory/y", main)
+    rig.fake.commit_files(REPO, "factory/y", {"docs/y.md": "y\n"}, "change")
+    number = rig.fake.create_pull(REPO, "factory/y", "Change", "Body.", as_user=BOT).number
+    run = rig.run(subject=f"pull_request:{number}", event=False, automation="pr-reviewer")
+    rig.store.record_output_intent(
+        run.id, "merge_pull_request", "k:merge", {"target": number, "payload": {}}
+    )
+    _reconcile(rig)
+    [output] = rig.store.outputs_for_run(run.id)
+    reason = str(output.result.get("reason", ""))
+    assert (
+        output.status,
+        reason.startswith("merge_pull_request: "),
+        rig.fake.pull(REPO, number).merged,
+    ) == ("refused", True, False)
 
 
 # -- re-queuing ------------------------------------------------------------------------------
