@@ -239,6 +239,14 @@ def test_run_whose_next_attempt_exists_is_not_recovered_again(rig: Rig) -> None:
     assert _stranded(rig) == []
 
 
+def test_run_with_a_next_attempt_does_not_end_the_scan(rig: Rig) -> None:
+    """An older run whose next attempt exists is passed over; a newer stranded run is found."""
+    older = rig.run(subject=rig.bug(), status="interrupted")
+    rig.store.retry_run(older.id)
+    newer = rig.run(subject=rig.bug(), status="interrupted")
+    assert _stranded(rig) == [newer.id]
+
+
 def test_run_already_given_up_is_not_recovered_again(rig: Rig) -> None:
     """An interrupted run carrying a given_up step is not stranded."""
     run = rig.run(subject=rig.bug(), status="interrupted")
