@@ -3,23 +3,24 @@
 Recovery is driven directly (no daemon) over a real RunStore and a real PyGithub client
 against FakeGitHub; the crash points are proved in a child process that really dies.
 
-Equivalent mutants (no test can tell them apart):
-- ``x_reconcile_outputs__mutmut_*`` that change ``subject_slug="recovered"``: the slug only
-  names the branch ``find_open`` looks up first, and no run ever pushes a branch named after
-  it (the runner names branches after the subject), so the lookup falls through to the
-  marker either way; upper case is folded by ``branch_name`` anyway.
-- those that set ``mirror``, ``data_dir``, ``auth_header`` or ``secrets`` to None, or drop
-  ``auth_header`` (its default answers None too): the side without a workspace refuses to
-  open a pull request before it uses any of them, and merging uses none of them.
-- those that give the context no automation name (``None``), or ``Outputs()`` / None instead
-  of the automation's ``outputs`` (including ``automation = None`` and
-  ``automations.get(None)``): settling a recorded intent never consults the config (it was
-  checked when the intent was recorded) and the name only appears in refusal messages of
-  new requests.
-- those that set ``key_scope`` to None (the scope falls back to the run id): the scope only
-  names the branch looked up first, which (see the slug) never exists.
-- ``x_stranded_runs__mutmut_*`` with ``limit=None``: the store reads no limit as all rows,
-  a superset of the newest 500 that the scan would see in any test short of 500 runs.
+Equivalent mutants (no test can tell them apart), by name under ``factory.daemon.recovery.``:
+- ``x_reconcile_outputs__mutmut_16``/``_17`` (``subject_slug`` "XXrecoveredXX"/"RECOVERED"):
+  the slug only names the branch ``find_open`` looks up first, and no run ever pushes a
+  branch named after it (the runner names branches after the subject), so the lookup falls
+  through to the marker either way; upper case is folded by ``branch_name`` anyway.
+- ``x_reconcile_outputs__mutmut_2``/``_4``/``_6``/``_15``/``_35``/``_44`` (``mirror``,
+  ``data_dir``, ``auth_header``, ``secrets`` None, or ``auth_header``/``secrets`` dropped,
+  whose defaults are the same): the side without a workspace refuses to open a pull request
+  before it uses any of them, and merging uses none of them.
+- ``x_reconcile_outputs__mutmut_23``/``_24``/``_30``/``_31``/``_47`` (no automation, no
+  automation name, or ``Outputs()``/None instead of its ``outputs``): settling a recorded
+  intent never consults the config (it was checked when the intent was recorded) and the
+  name only appears in refusal messages of new requests.
+- ``x_reconcile_outputs__mutmut_37``/``_46`` (``key_scope`` None or dropped: the scope falls
+  back to the run id): the scope only names the branch looked up first, which (see the slug)
+  never exists.
+- ``x_stranded_runs__mutmut_4`` (``limit=None``): the store reads no limit as all rows, a
+  superset of the newest 500 that the scan sees in any test short of 500 runs.
 """
 
 from __future__ import annotations
