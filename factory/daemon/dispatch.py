@@ -3,93 +3,31 @@
 Invariants:
 - one run per (event, automation, attempt): the store's unique key makes dispatching an
   event twice harmless, so recovery can simply dispatch whatever is not marked dispatched;
-- a refusal (trust gate, daily budget) is a ``skipped`` run carrying the reason, so a person
-  can see why nothing happened;
+- a refusal (``trust_gate``'s trust refusal, the daily budget) is a ``skipped`` run carrying
+  the reason, so a person can see why nothing happened;
 - events caused by the factory's own writes start nothing unless the trigger says
-  ``include_factory: true`` (no self-trigger loops).
+  ``include_factory: true`` (no self-trigger loops; ``trust_gate`` decides which trigger fires).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
 from factory.config.automation import Automation
 from factory.config.loader import FactoryConfig
-from factory.config.triggers import GithubTrigger, Trigger
 from factory.crashpoints import crashpoint
+from factory.daemon.trust_gate import subject_fits, trigger_matches, trust_refusal
 from factory.errors import DuplicateRun
-from factory.events import TRUST_ORDER, Event, Subject, utcnow
+from factory.events import Event, Subject, utcnow
 from factory.sources.manual import manual_event
 from factory.store import EventRecord, RunRecord, RunStore
 
 log = structlog.get_logger(__name__)
-
-
-def _label_of(payload: dict[str, Any]) -> str | None:
-    label = payload.get("label")
-    return label.get("name") if isinstance(label, dict) else None
-
-
-def _branch_of(event: Event) -> str | None:
-    payload = event.payload
-    ref = payload.get("ref")
-    if isinstance(ref, str) and ref.startswith("refs/heads/"):
-        return ref.removeprefix("refs/heads/")
-    pull = payload.get("pull_request")
-    if isinstance(pull, dict):
-        base = pull.get("base")
-        if isinstance(base, dict) and isinstance(base.get("ref"), str):
-            return str(base["ref"])
-    return None
-
-
-def _github_matches(trigger: GithubTrigger, event: Event) -> bool:
-    name, _, action = event.kind.partition(".")
-    if name != trigger.webhook_event:
-        return False
-    if trigger.action is not None and action != trigger.action:
-        return False
-    if trigger.label is not None and _label_of(event.payload) != trigger.label:
-        return False
-    if trigger.branch is not None:
-        branch = _branch_of(event)
-        if branch is None or not fnmatch.fnmatchcase(branch, trigger.branch):
-            return False
-    if trigger.draft is not None:
-        pull = event.payload.get("pull_request")
-        if not isinstance(pull, dict) or bool(pull.get("draft")) != trigger.draft:
-            return False
-    return not event.by_factory or trigger.include_factory
-
-
-def trigger_matches(trigger: Trigger, automation: Automation, event: Event) -> bool:
-    """True when ``trigger`` (one of ``automation``'s) is fired by ``event``."""
-    if trigger.github is not None:
-        return event.source == "github" and _github_matches(trigger.github, event)
-    if trigger.schedule is not None or trigger.manual is not None:
-        wanted = "schedule" if trigger.schedule is not None else "manual"
-        return event.source == wanted and event.payload.get("automation") == automation.name
-    if trigger.sentry is not None:
-        return trigger.sentry.matches(event)
-    if trigger.slack is not None:
-        channel = trigger.slack.channel
-        return event.source == "slack" and (
-            channel is None or event.payload.get("channel") in (channel, f"#{channel}")
-        )
-    return False
-
-
-def _subject_fits(automation: Automation, event: Event) -> bool:
-    if automation.subject == "none":
-        return True
-    return event.subject is not None and event.subject.kind == automation.subject
 
 
 @dataclass(frozen=True)
@@ -141,7 +79,7 @@ class Dispatcher:
         event = record.event
         decisions = []
         for automation in self.config().automations.values():
-            if not automation.enabled or not _subject_fits(automation, event):
+            if not automation.enabled or not subject_fits(automation, event):
                 continue
             if not any(trigger_matches(t, automation, event) for t in automation.on):
                 continue
@@ -182,14 +120,7 @@ class Dispatcher:
         return Decision(automation.name, run_id, status, reason)
 
     def _refusal(self, automation: Automation, event: Event) -> str | None:
-        # Sentry's data may start what anyone may (trust: anyone); it approves nothing.
-        if max(TRUST_ORDER[event.trust], TRUST_ORDER["anyone"]) < TRUST_ORDER[automation.trust]:
-            who = event.actor or "unknown actor"
-            return (
-                f"trust: {who} is trusted as '{event.trust}', "
-                f"automation {automation.name} needs '{automation.trust}'"
-            )
-        return self.budget_refusal(automation)
+        return trust_refusal(automation, event) or self.budget_refusal(automation)
 
     def budget_refusal(self, automation: Automation) -> str | None:
         """Return why ``automation`` may not start another run today (USD spent), or None."""

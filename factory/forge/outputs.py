@@ -17,6 +17,7 @@ Invariants (see DESIGN.md, "Outputs are requests"):
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -262,11 +263,11 @@ def _number(record: OutputRecord) -> int | None:
 def _redacted(payload: Mapping[str, Any], secrets: tuple[str, ...]) -> dict[str, Any]:
     # A refused request is kept as asked, minus secrets (the viewer shows it).
     text = redact_secrets(json.dumps(dict(payload), default=str), secrets)
-    try:
+    with contextlib.suppress(json.JSONDecodeError):
         loaded = json.loads(text)
-    except json.JSONDecodeError:
-        return {"redacted": text}
-    return loaded if isinstance(loaded, dict) else {"redacted": text}
+        if isinstance(loaded, dict):
+            return loaded
+    return {"redacted": text}
 
 
 def _errors(exc: ValidationError) -> str:

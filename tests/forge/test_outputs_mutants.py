@@ -8,9 +8,6 @@ Equivalent mutants (no observable difference):
 - ``x__number__mutmut_1`` (``or`` -> ``and``) and ``x__number__mutmut_11`` (``or True``):
   every row the gate writes is either applied with a dict result whose number is GitHub's
   int, or not applied with no number in its result, so both reach the same answer.
-- ``x__redacted__mutmut_16``, ``_17``, ``_18``: the dumped dict starts with ``{`` and ends
-  with ``}``; redaction inserts ``[redacted]``, never valid JSON outside a string, so what
-  parses is always a dict and the non-dict branch cannot be reached.
 - ``x__errors__mutmut_9``, ``_10`` (``'input'``): the request models have no model-level
   validator, so every validation error has a field location.
 Not killable in-process: ``xǁOutputGateǁ_perform__mutmut_50`` (``crashpoint(None)``) only
@@ -442,4 +439,30 @@ def test_found_write_logs_output_found(make_ctx: MakeCtx) -> None:
             "output_id": output_id,
             "url": url,
         },
+    ]
+
+
+# -- settling every pending intent (daemon start) ----------------------------------------------
+
+
+def test_reconcile_pending_settles_every_runs_intents(make_ctx: MakeCtx) -> None:
+    """Intents of two runs are both settled, each in the context built for its own run."""
+    first, second = make_ctx({"create_issue": {}}), make_ctx({"create_issue": {}})
+    contexts = {first.run_id: first, second.run_id: second}
+    ids = [_crashed_create_issue(ctx)[0] for ctx in (first, second)]
+    decisions = OutputGate().reconcile_pending(first.store, lambda r: contexts[r.run_id])
+    assert [(d.output_id, d.status, d.duplicate) for d in decisions] == [
+        (ids[0], "applied", True),
+        (ids[1], "applied", True),
+    ]
+
+
+def test_reconcile_pending_logs_how_many_it_settled(make_ctx: MakeCtx) -> None:
+    """Settling the pending intents logs outputs_reconciled with their count."""
+    ctx = make_ctx({"create_issue": {}})
+    _crashed_create_issue(ctx)
+    with capture_logs() as logs:
+        OutputGate().reconcile_pending(ctx.store, lambda record: ctx)
+    assert [e for e in logs if e["event"] == "outputs_reconciled"] == [
+        {"event": "outputs_reconciled", "log_level": "info", "count": 1}
     ]
