@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from factory.events import Event
-from factory.sources.http_body import RejectedError, read_capped
+from factory.sources.http_body import RejectedError, check_fresh, header_value, read_capped
 from factory.sources.sentry import webhook_event
 from factory.store.event_log import EventLog
 
@@ -135,25 +135,13 @@ def _store(store: EventLog, event: Event) -> tuple[int, bool]:
 def _check_timestamp(headers: Mapping[str, str], now: float) -> None:
     """Raise RejectedError(401) unless Sentry-Hook-Timestamp is recent (seconds, maybe with
     a fraction)."""
-    value = headers.get("sentry-hook-timestamp")
-    if value is None:
-        raise RejectedError(401, "missing_timestamp")
-    value = value.strip()
-    if _TIMESTAMP.fullmatch(value) is None:
-        raise RejectedError(401, "malformed_timestamp")
-    age = now - float(value)
-    if age > MAX_AGE_S or age < -MAX_SKEW_S:
-        raise RejectedError(401, "stale_timestamp")
+    value = header_value(headers, "sentry-hook-timestamp", _TIMESTAMP, "timestamp")
+    check_fresh(float(value), now, max_age_s=MAX_AGE_S, max_ahead_s=MAX_SKEW_S)
 
 
 def _signature_header(headers: Mapping[str, str]) -> str:
     """Return Sentry-Hook-Signature; raises RejectedError(401) when missing or malformed."""
-    value = headers.get("sentry-hook-signature")
-    if value is None:
-        raise RejectedError(401, "missing_signature")
-    if _SIGNATURE.fullmatch(value.strip()) is None:
-        raise RejectedError(401, "malformed_signature")
-    return value
+    return header_value(headers, "sentry-hook-signature", _SIGNATURE, "signature")
 
 
 def _parse(body: bytes) -> dict[str, Any]:
