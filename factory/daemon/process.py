@@ -31,7 +31,7 @@ from factory.daemon.followup import Followup
 from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
-from factory.daemon.sentry_side import sentry_poller, sentry_routes
+from factory.daemon.sentry_side import sentry_client, sentry_poller, sentry_routes
 from factory.daemon.server import HttpServer, build_daemon_app, health_route, webhook_route
 from factory.daemon.slack_side import slack_parts, slack_routes, start_socket_mode
 from factory.daemon.wiring import (
@@ -147,6 +147,7 @@ class Daemon:
             github=self.github,
             workspaces=workspaces_for(self.github, settings),
             slack=slack,
+            sentry=sentry_client(settings),
             secrets=tuple(settings.secret_values()),
             retry_delay=self.dispatcher.retry_delay,
         )

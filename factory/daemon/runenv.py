@@ -36,6 +36,7 @@ from factory.forge.client import SECONDARY_WAIT_S, rate_limit_wait
 from factory.forge.trust import TrustResolver
 from factory.interfaces import Model, Sandbox
 from factory.logs import redactor
+from factory.sentry.client import SentryClient
 from factory.store import RunRecord, RunStore
 from factory.workspace import Mirror, Workspaces
 
@@ -72,6 +73,8 @@ class RunEnv:
     workspaces: Workspaces | None = None
     slack: SlackRuns | None = None
     """Slack's client and the bot's ids, when Slack is configured."""
+    sentry: SentryClient | None = None
+    """Sentry's REST client, when an auth token and an organization are set."""
     secrets: tuple[str, ...] = ()
     retry_delay: Callable[[Automation, int], timedelta | None] = field(
         default=lambda automation, attempt: None

@@ -12,6 +12,7 @@ from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
 from factory.interfaces import Sandbox
+from factory.sentry.side import run_sentry_side
 from factory.store import RunRecord
 from factory.workspace import Workspace
 
@@ -37,10 +38,19 @@ def run_context(
         secrets=env.secrets,
         bot_login=gh.bot_login,
         trust=event.trust if event else "anyone",  # an unknown cause approves nothing
-        approval_labels=frozenset({config.policy.labels.ready}),
+        approval_labels=approval_labels(config, event),
         key_scope=key_scope(run),
         slack=env.slack.side(env.store, run.subject_key, event) if env.slack else None,
+        sentry=run_sentry_side(env.store, env.sentry, run.subject_key) if env.sentry else None,
     )
+
+
+def approval_labels(config: FactoryConfig, event: Event | None) -> frozenset[str]:
+    """Return the labels only a maintainer's run may apply: the policy's ready label, except
+    for a run Sentry started when the policy lets the incident responder approve."""
+    if event is not None and event.source == "sentry" and config.policy.sentry.approve:
+        return frozenset()
+    return frozenset({config.policy.labels.ready})
 
 
 def output_gate(

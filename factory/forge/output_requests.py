@@ -30,6 +30,7 @@ from factory.errors import OutputRefused
 from factory.events import Trust
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
 from factory.forge.slack_outputs import SlackReactRequest, SlackReplyRequest, prepare_slack
+from factory.sentry.side import SentrySide
 from factory.slack.messages import SlackSide
 
 if TYPE_CHECKING:
@@ -159,6 +160,9 @@ class RunContext:
     slack: SlackSide | None = None
     """The Slack client and the run's thread (None: no Slack; Slack outputs are refused).
     Build it with ``factory.forge.slack_outputs.run_slack_side``."""
+    sentry: SentrySide | None = None
+    """The Sentry client and the run's Sentry issue (None: no Sentry; Sentry outputs are
+    refused). Build it with ``factory.sentry.side.run_sentry_side``."""
 
     @property
     def scope(self) -> str:

@@ -1,5 +1,5 @@
-"""Lineage: which subjects grew out of which (Slack thread → issue → pull request), and the
-daemon's follow-ups in a thread, recorded intent first.
+"""Lineage: which subjects grew out of which (Slack thread or Sentry issue → issue → pull
+request), and the daemon's follow-ups, recorded intent first.
 
 A link is ``from_key → to_key`` between subject keys (``slack:C1/1712.000100`` →
 ``issue:12`` → ``pull_request:15``), stored once per pair with the run, output or event that
@@ -28,6 +28,7 @@ from factory.store.redaction import redact_json, redact_text
 from factory.store.tables import FOLLOWUP_STATUSES, followups, subject_links
 
 SLACK_PREFIX = "slack:"
+SENTRY_PREFIX = "sentry:"
 
 
 @dataclass(frozen=True)
@@ -119,32 +120,45 @@ class LineageLog(StoreBase):
                 SubjectLink(**{k: r[k] for k in SubjectLink.__dataclass_fields__}) for r in rows
             ]
 
-    def slack_thread_of(self, key: str) -> str | None:
-        """Return the Slack thread (``CHANNEL/TS``) ``key`` came from, or None.
+    def origin_of(self, key: str, prefix: str) -> str | None:
+        """Return the ``prefix`` subject (its key without the prefix) ``key`` came from, or None.
 
-        An issue's thread is the one linked to it; a pull request's is its issue's (the
-        oldest linked issue that has a thread).
+        A subject of that kind is its own origin; an issue's is the one linked to it; a pull
+        request's is its own link's, else its issue's (the oldest linked issue that has one).
         """
-        if key.startswith(SLACK_PREFIX):
-            return key.removeprefix(SLACK_PREFIX)
-        for link in self.links_to(key):
-            if link.from_key.startswith(SLACK_PREFIX):
-                return link.from_key.removeprefix(SLACK_PREFIX)
+        if key.startswith(prefix):
+            return key.removeprefix(prefix)
+        links = self.links_to(key)
+        for link in links:
+            if link.from_key.startswith(prefix):
+                return link.from_key.removeprefix(prefix)
         if key.startswith("pull_request:"):
-            for link in self.links_to(key):
+            for link in links:
                 if link.from_key.startswith("issue:"):
-                    thread = self.slack_thread_of(link.from_key)
-                    if thread is not None:
-                        return thread
+                    found = self.origin_of(link.from_key, prefix)
+                    if found is not None:
+                        return found
         return None
+
+    def slack_thread_of(self, key: str) -> str | None:
+        """Return the Slack thread (``CHANNEL/TS``) ``key`` came from, or None."""
+        return self.origin_of(key, SLACK_PREFIX)
+
+    def sentry_issue_of(self, key: str) -> str | None:
+        """Return the Sentry issue id ``key`` came from, or None."""
+        return self.origin_of(key, SENTRY_PREFIX)
+
+    def issues_from(self, key: str) -> list[int]:
+        """Return the issue numbers linked from subject ``key``, oldest link first."""
+        return [
+            int(link.to_key.removeprefix("issue:"))
+            for link in self.links_from(key)
+            if link.to_key.startswith("issue:")
+        ]
 
     def issue_of_thread(self, thread: str) -> int | None:
         """Return the newest issue number linked from Slack thread ``thread``, or None."""
-        issues = [
-            int(link.to_key.removeprefix("issue:"))
-            for link in self.links_from(SLACK_PREFIX + thread)
-            if link.to_key.startswith("issue:")
-        ]
+        issues = self.issues_from(SLACK_PREFIX + thread)
         return issues[-1] if issues else None
 
     def issues_of_pull(self, number: int) -> list[int]:

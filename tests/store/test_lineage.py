@@ -126,3 +126,24 @@ def test_database_before_lineage_migrates_to_it(db_path: Path) -> None:
     RunStore.open(db_path, migrations=MIGRATIONS[:4]).close()
     with RunStore.open(db_path) as s:
         assert s.add_link(f"slack:{THREAD}", "issue:1") is True
+
+
+def test_pull_request_finds_the_sentry_issue_of_its_issue(store: RunStore) -> None:
+    """A pull request closing an issue filed from a Sentry issue finds that Sentry issue."""
+    store.add_link("sentry:1170820242", "issue:12")
+    store.add_link("issue:12", "pull_request:15")
+    assert store.sentry_issue_of("pull_request:15") == "1170820242"
+
+
+def test_thread_origin_is_not_a_sentry_origin(store: RunStore) -> None:
+    """An issue from a Slack thread has no Sentry issue, and the other way round."""
+    store.add_link(f"slack:{THREAD}", "issue:12")
+    store.add_link("sentry:77", "issue:13")
+    assert (store.sentry_issue_of("issue:12"), store.slack_thread_of("issue:13")) == (None, None)
+
+
+def test_sentry_issue_lists_its_issues_oldest_first(store: RunStore) -> None:
+    """Every GitHub issue filed for one Sentry issue is listed, oldest link first."""
+    store.add_link("sentry:77", "issue:13")
+    store.add_link("sentry:77", "issue:9")
+    assert store.issues_from("sentry:77") == [13, 9]
