@@ -34,7 +34,9 @@ SAMPLE_FILES: dict[str, str | bytes] = {
     "AGENTS.md": "# Working here\n\n- Code is in `calc.py`; tests in `test_calc.py`.\n"
     "- Run `python3 -m unittest -q` before proposing a change.\n",
     "calc.py": '"""Tiny calculator."""\n\n\ndef add(a, b):\n    """Return a + b."""\n'
-    '    return a - b\n\n\ndef mul(a, b):\n    """Return a * b."""\n    return a * b\n',
+    '    return a - b\n\n\ndef mul(a, b):\n    """Return a * b."""\n    return a * b\n\n\n'
+    'def mean(values):\n    """Return the average of values (0.0 for none)."""\n'
+    "    return sum(values) / len(values)\n",
     "test_calc.py": "import unittest\n\nimport calc\n\n\nclass CalcTest(unittest.TestCase):\n"
     "    def test_add(self):\n        self.assertEqual(calc.add(2, 3), 5)\n\n"
     "    def test_mul(self):\n        self.assertEqual(calc.mul(2, 3), 6)\n\n\n"
@@ -163,10 +165,48 @@ def _tool(turn: int, name: str, tool_input: dict[str, Any], text: str) -> FakeRe
     )
 
 
-PR_BODY = (
-    "Closes #{number}\n\n`add()` subtracted its arguments; it now adds them.\n\n"
-    "Tested: `python3 -m unittest -q` passes (2 tests)."
+@dataclass(frozen=True)
+class Fix:
+    """One bug of the sample and how the scripted builder fixes it."""
+
+    about: re.Pattern[str]
+    """Matches the issue text this fix is for."""
+    old: str
+    new: str
+    reason: str
+    title: str
+    pr_body: str
+
+
+FIXES = (
+    Fix(
+        re.compile(r"\bmean\b"),
+        "    return sum(values) / len(values)\n",
+        "    return sum(values) / len(values) if values else 0.0\n",
+        "mean() divides by zero on an empty list; it now returns 0.0 as documented.",
+        "Fix mean() dividing by zero on an empty list",
+        "Closes #{number}\n\n`mean([])` raised ZeroDivisionError; it now returns 0.0, as its "
+        "docstring says.\n\nTested: `python3 -m unittest -q` passes (2 tests).",
+    ),
+    Fix(
+        re.compile(r""),
+        "    return a - b\n",
+        "    return a + b\n",
+        "add() subtracts; the fix is to add.",
+        "Fix add() to return the sum",
+        "Closes #{number}\n\n`add()` subtracted its arguments; it now adds them.\n\n"
+        "Tested: `python3 -m unittest -q` passes (2 tests).",
+    ),
 )
+"""The sample's bugs, most specific first: the builder fixes the first whose ``about`` the
+issue text matches (the last matches anything)."""
+PR_BODY = FIXES[-1].pr_body
+
+
+def _fix_for(body: dict[str, Any]) -> Fix:
+    first = body["messages"][0]["content"]
+    text = first if isinstance(first, str) else json.dumps(first)
+    return next(fix for fix in FIXES if fix.about.search(text))
 
 
 COMMENT_BODY = "I asked for a pull request that fixes `add()`; the tests pass with it."
@@ -187,6 +227,7 @@ class ScriptedBuilder:
         turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
         tools = _tool_names(body)
         editor = "str_replace_based_edit_tool"
+        fix = _fix_for(body)
         steps: list[tuple[str, dict[str, Any], str]] = [
             (editor, {"command": "view", "path": "calc.py"}, "I'll read the code first."),
             (
@@ -194,17 +235,17 @@ class ScriptedBuilder:
                 {
                     "command": "str_replace",
                     "path": "calc.py",
-                    "old_str": "    return a - b\n",
-                    "new_str": "    return a + b\n",
+                    "old_str": fix.old,
+                    "new_str": fix.new,
                 },
-                "add() subtracts; the fix is to add.",
+                fix.reason,
             ),
             ("bash", {"command": "python3 -m unittest -q 2>&1; echo exit=$?"}, "Now the tests."),
         ]
         if "output_open_pull_request" in tools:
-            title, text = "Fix add() to return the sum", "Tests pass. Asking for the pull request."
-            pr_body = PR_BODY.format(number=_subject_number(body))
-            steps.append(("output_open_pull_request", {"title": title, "body": pr_body}, text))
+            text = "Tests pass. Asking for the pull request."
+            pr_body = fix.pr_body.format(number=_subject_number(body))
+            steps.append(("output_open_pull_request", {"title": fix.title, "body": pr_body}, text))
         if "output_comment" in tools:
             steps.append(("output_comment", {"body": COMMENT_BODY}, "Telling the issue."))
         if self.label is not None and "output_add_labels" in tools:
@@ -215,4 +256,4 @@ class ScriptedBuilder:
             return FakeReply([{"type": "text", "text": "The tests still fail; stopping here."}])
         if turn < len(steps):
             return _tool(turn, *steps[turn])
-        return FakeReply([{"type": "text", "text": "Done: add() fixed, tests pass, PR requested."}])
+        return FakeReply([{"type": "text", "text": "Done: fixed, tests pass, PR requested."}])
