@@ -321,7 +321,7 @@ def test_pull_request_with_the_line_redirects_nothing(
     assert len(_issues(github, repo)) == 1
 
 
-# -- after a crash ----------------------------------------------------------------------------------
+# -- after a crash ----------------------------------------------------------------------
 
 
 def _crash_filing(

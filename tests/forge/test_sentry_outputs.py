@@ -295,7 +295,7 @@ def test_sentry_refusal_is_a_failed_output(make_ctx: MakeCtx) -> None:
     assert (decision.status, "404" in decision.reason) == ("failed", True)
 
 
-# -- after a crash ------------------------------------------------------------------------------
+# -- after a crash ----------------------------------------------------------------------
 
 
 def _crashed(
