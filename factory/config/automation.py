@@ -184,6 +184,22 @@ class SlackReactOutput(OutputConfig):
     """Emoji names the agent may use (None: any)."""
 
 
+SentryAction = Literal["comment", "resolve", "resolve_in_next_release"]
+"""What a ``sentry_update`` may do to the run's Sentry issue."""
+DEFAULT_SENTRY_ACTIONS: tuple[SentryAction, ...] = ("comment",)
+
+
+class SentryUpdateOutput(OutputConfig):
+    """Change the run's Sentry issue: comment on it, resolve it (now or in the next release)."""
+
+    max: int = Field(default=2, ge=0)
+    """How many Sentry updates one run may make."""
+    allowed: list[SentryAction] = Field(
+        default_factory=lambda: list(DEFAULT_SENTRY_ACTIONS), min_length=1
+    )
+    """The actions the agent may ask for: comment, resolve, resolve_in_next_release."""
+
+
 class Outputs(_Model):
     """Privileged actions the agent may ask for; a kind not listed here is refused."""
 
@@ -207,6 +223,8 @@ class Outputs(_Model):
     """Reply in the run's Slack thread."""
     slack_react: SlackReactOutput | None = None
     """React to a message of the run's Slack thread."""
+    sentry_update: SentryUpdateOutput | None = None
+    """Comment on or resolve the run's Sentry issue."""
 
     @model_validator(mode="before")
     @classmethod

@@ -31,6 +31,7 @@ from factory.forge.output_performers import BUILTIN_PERFORMERS
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
+from factory.sentry.side import run_sentry_side
 from factory.store import OutputRecord, RunRecord, RunStore
 
 log = structlog.get_logger(__name__)
@@ -143,6 +144,7 @@ def reconcile_outputs(
             bot_login=github.bot_login,
             key_scope=key_scope(run),
             slack=env.slack.side(store, run.subject_key, None) if env.slack else None,
+            sentry=run_sentry_side(store, env.sentry, run.subject_key) if env.sentry else None,
         )
 
     return len(gate.reconcile_pending(store, context_for))

@@ -23,7 +23,7 @@ from typing import Any
 from github.Issue import Issue
 from github.IssueComment import IssueComment
 
-from factory.forge import slack_outputs
+from factory.forge import sentry_filing, sentry_outputs, slack_outputs
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.output_requests import PreparedOutput, RunContext
 
@@ -259,12 +259,13 @@ def _slack(
 
 BUILTIN_PERFORMERS: Mapping[str, OutputPerformer] = {
     "comment": OutputPerformer(perform_comment, find_comment),
-    "create_issue": OutputPerformer(perform_create_issue, find_created_issue),
+    "create_issue": _slack(*sentry_filing.filing(perform_create_issue, find_created_issue)),
     "add_labels": OutputPerformer(perform_add_labels, find_added_labels),
     "remove_labels": OutputPerformer(perform_remove_labels, find_removed_labels),
     "close_issue": OutputPerformer(perform_close_issue, find_closed_issue),
     "review_pull_request": OutputPerformer(perform_review, find_review),
     "slack_reply": _slack(slack_outputs.perform_reply, slack_outputs.find_reply),
     "slack_react": _slack(slack_outputs.perform_react, slack_outputs.find_react),
+    "sentry_update": _slack(sentry_outputs.perform_update, sentry_outputs.find_update),
 }
 """Performers built here; the daemon adds open_pull_request and merge_pull_request."""

@@ -29,6 +29,7 @@ from factory.config.automation import CloseReason, Outputs, ReviewEvent
 from factory.errors import OutputRefused
 from factory.events import Trust
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
+from factory.forge.sentry_outputs import SentryUpdateRequest, prepare_sentry
 from factory.forge.slack_outputs import SlackReactRequest, SlackReplyRequest, prepare_slack
 from factory.sentry.side import SentrySide
 from factory.slack.messages import SlackSide
@@ -122,6 +123,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "merge_pull_request": MergePullRequestRequest,
     "slack_reply": SlackReplyRequest,
     "slack_react": SlackReactRequest,
+    "sentry_update": SentryUpdateRequest,
 }
 """The request model of each output kind (the keys are the fields of ``Outputs``)."""
 
@@ -318,6 +320,8 @@ def prepare(
         payload = {"method": config.method, "reason": sanitize_body(request.reason, secrets)}
     elif isinstance(request, SlackReplyRequest | SlackReactRequest):
         target, payload = None, prepare_slack(request, ctx, config, notes)
+    elif isinstance(request, SentryUpdateRequest):
+        target, payload = None, prepare_sentry(request, ctx, config, notes, created)
     else:
         raise OutputRefused(f"{kind}: unknown output kind")
     return PreparedOutput(kind, target, payload, tuple(notes))

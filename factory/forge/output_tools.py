@@ -28,6 +28,7 @@ _SUMMARY: dict[str, str] = {
     "merge_pull_request": "Ask to merge this run's pull request (the merge policy decides).",
     "slack_reply": "Post a message in the Slack thread this run came from.",
     "slack_react": "Add an emoji reaction to the Slack message that started this run.",
+    "sentry_update": "Comment on, or resolve, the Sentry issue this run is about.",
 }
 
 _REQUEST_NOTE = (

@@ -29,10 +29,10 @@ from pydantic import ValidationError
 
 from factory.crashpoints import crashpoint
 from factory.errors import OutputFailed, OutputRefused, PatchRefused
+from factory.forge.output_links import link_output
 from factory.forge.output_performers import BUILTIN_PERFORMERS, Applied, OutputPerformer
 from factory.forge.output_requests import REQUEST_MODELS, PreparedOutput, RunContext, prepare
 from factory.forge.sanitize import redact_secrets
-from factory.forge.slack_outputs import link_output
 from factory.ids import new_id
 from factory.store import RunStore
 from factory.store.records import OutputRecord

@@ -210,22 +210,6 @@ def find_react(
     return None
 
 
-# -- lineage -------------------------------------------------------------------------------
-
-
-def link_output(ctx: RunContext, kind: str, result: Any, output_id: int) -> None:
-    """Record what an applied output links: an issue created by a run about a thread is
-    linked from that thread (``slack:C/TS → issue:N``)."""
-    side = ctx.slack
-    if kind != "create_issue" or side is None or not side.from_subject or side.thread is None:
-        return
-    number = result.get("number") if isinstance(result, dict) else None
-    if isinstance(number, int):
-        ctx.store.add_link(
-            f"slack:{side.thread}", f"issue:{number}", run_id=ctx.run_id, output_id=output_id
-        )
-
-
 def run_slack_side(
     store: RunStore,
     client: Any,

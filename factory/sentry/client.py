@@ -150,6 +150,19 @@ class SentryClient:
             "POST", f"{self._issue_path(issue_id)}comments/", issue_id, json={"text": text}
         )
 
+    def comments(
+        self, issue_id: str, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Return one page of the issue's comments (notes, newest first) and the next page's
+        cursor (None on the last page). Raises SentryError."""
+        params: dict[str, str | int] = {"cursor": cursor} if cursor else {}
+        path = f"{self._issue_path(issue_id)}comments/"
+        response = self._request("GET", path, params=params, issue_id=issue_id)
+        body = response.json()
+        if not isinstance(body, list):
+            raise SentryError(path, response.status_code, "expected a list", issue_id=issue_id)
+        return body, next_cursor(response.headers.get("link"))
+
     # -- plumbing ----------------------------------------------------------------------
 
     def _issue_path(self, issue_id: str) -> str:
