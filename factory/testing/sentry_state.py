@@ -84,6 +84,11 @@ class Issue:
     is_bookmarked: bool = False
     is_subscribed: bool = False
     is_public: bool = False
+    user: JSON | None = None
+    """What the SDK sent of the user (``email``, ``ip_address``, ``username``, ``name``,
+    ``data``); the event's user id is kept."""
+    extra: JSON = field(default_factory=dict)
+    """The events' ``extra`` data (the REST event's ``context``)."""
 
     @property
     def count(self) -> int:
