@@ -87,6 +87,7 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?(?![\w:])")
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+_EXCEPTION_NAME = re.compile(r"[a-z](?:Error|Exception|Warning|Failure|Denied|Expired|Invalid)$")
 _FENCE_OPEN = re.compile(r"<{3,}")
 _FENCE_CLOSE = re.compile(r">{3,}")
 
@@ -115,6 +116,14 @@ def _ip(match: re.Match[str]) -> str:
     return text if address.is_loopback or address.is_unspecified else IP
 
 
+def _keyed(match: re.Match[str]) -> str:
+    """Remove the value of a sensitive ``key=value`` or ``key: value``; an exception's
+    ``AuthError: message`` is a type and its message, not a key and a secret."""
+    if match["sep"].strip() == ":" and _EXCEPTION_NAME.search(match["key"]):
+        return match.group(0)
+    return f"{match['key']}{match['sep']}{REDACTED}"
+
+
 def _card(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     return CARD if 13 <= len(digits) <= 19 and _luhn(digits) else match.group(0)
@@ -133,7 +142,7 @@ class SentryScrubber:
         for pattern, replacement in _CREDENTIALS:
             text = pattern.sub(replacement, text)
         rule = _KEY_LITERAL if code else _KEY_VALUE
-        text = rule.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
+        text = rule.sub(_keyed, text)
         text = _EMAIL.sub(EMAIL, text)
         text = _IPV4.sub(_ip, text)
         text = _IPV6.sub(_ip, text)

@@ -157,6 +157,8 @@ class Org:
         self._users = 0
         self.short_seq: dict[str, int] = {}
         self.base_url = "http://127.0.0.1:0"
+        self.recommended_events = True
+        """False: ``events/recommended/`` answers 404, as on servers older than that route."""
 
     # -- lookups ---------------------------------------------------------------
 
