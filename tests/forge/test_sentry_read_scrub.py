@@ -10,12 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from factory.forge.sentry_read import SentryReader
+from factory.agent.model import AnthropicModel
+from factory.agent.session import Session, SessionConfig
+from factory.agent.tools import ToolRegistry
+from factory.forge.sentry_read import SentryReader, sentry_read_tool
 from factory.forge.sentry_scrub import SENSITIVE
 from factory.logs import REDACTED, redactor
 from factory.sentry.client import SentryClient
+from factory.sentry.side import SentrySide
+from factory.store import RunStore
+from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_sentry import FakeSentry
+from tests.conftest import SONNET_PRICES
 from tests.forge.sentry_read_helpers import (
+    client_of,
     frame,
     line,
     read,
@@ -248,3 +256,27 @@ def test_real_event_fixture_loses_its_pii() -> None:
     reader = SentryReader(SentryClient("http://127.0.0.1:9/api/0/", "sntrys_x", "acme"), "1")
     text = "\n".join(reader.render(issue, event))
     assert ("hell@boy.cat" in text, "192.168.1.1" in text, "Hell Boy" in text) == (False,) * 3
+
+
+def test_token_reaches_neither_the_model_nor_the_store(sentry: FakeSentry, tmp_path: Path) -> None:
+    """Through a real session, the Sentry token planted in an event is in no model request and
+    nowhere in the run's database, while the event itself is read."""
+    issue_id = sentry.add_issue(title=f"PermissionError: {sentry.token}", message=sentry.token)
+    side = SentrySide(client_of(sentry), issue_id, True)
+    with FakeAnthropic() as anthropic:
+        anthropic.enqueue_tool_use("sentry_read", {})
+        anthropic.enqueue_text("Read it.")
+        model = AnthropicModel("test-key", anthropic.base_url, max_retries=0, overloaded_retries=0)
+        with RunStore.open(tmp_path / "f.db") as store:
+            config = SessionConfig(model="claude-sonnet-test", tools=("sentry_read",))
+            registry = ToolRegistry([sentry_read_tool(side)])
+            run_id = store.create_run("incident-responder")
+            Session(model, registry, config, store, run_id, SONNET_PRICES.cost_usd).run(["s"], "c")
+        model.close()
+        sent = json.dumps(anthropic.requests)
+    stored = (tmp_path / "f.db").read_bytes()
+    assert (sentry.token in sent, sentry.token.encode() in stored, "PermissionError" in sent) == (
+        False,
+        False,
+        True,
+    )
