@@ -7,7 +7,8 @@ one event — ``recommended`` by default (Sentry's pick of the most useful one; 
 the server has no recommended event), or ``latest`` / ``oldest`` — with its tags, the
 exception chain (cause first), each exception's stack frames (in-app frames first, innermost
 first, with file, line, function and context lines; at most ``MAX_SYSTEM_FRAMES`` others,
-without context), the last ``MAX_BREADCRUMBS`` breadcrumbs, the request and the extra data.
+without context unless no frame is in-app: then the innermost one has it), the last
+``MAX_BREADCRUMBS`` breadcrumbs, the request and the extra data.
 Frame locals (``vars``) are not shown.
 
 Everything Sentry sends passes ``SentryScrubber`` (secrets, PII, sensitive keys, fence
@@ -238,8 +239,10 @@ class SentryReader:
             lines.extend(self._context(frame))
         if len(app) > MAX_APP_FRAMES:
             lines.append(f"  … {len(app) - MAX_APP_FRAMES} more in-app frames")
-        for frame in other[:MAX_SYSTEM_FRAMES]:
+        for index, frame in enumerate(other[:MAX_SYSTEM_FRAMES]):
             lines.append("  other " + self._where(frame))
+            if index == 0 and not app:  # no code of the app's own: the crash site's context
+                lines.extend(self._context(frame))
         if len(other) > MAX_SYSTEM_FRAMES:
             lines.append(f"  … {len(other) - MAX_SYSTEM_FRAMES} more other frames")
         return lines
@@ -286,7 +289,8 @@ class SentryReader:
         request = self._entry(event, "request")
         if not request:
             return ["request: none"]
-        lines = [f"request: {self.t(request.get('method') or '')} {self.t(request.get('url'))}"]
+        method = [self.t(request.get("method"))] if request.get("method") else []
+        lines = ["request: " + " ".join([*method, self.t(request.get("url"))])]
         for name, key, hide in (
             ("query", "query", False),
             ("headers", "headers", False),

@@ -26,6 +26,7 @@ from tests.forge.sentry_read_helpers import (
     frame,
     line,
     read,
+    request,
     text_of,
 )
 
@@ -162,6 +163,25 @@ def test_in_app_frame_has_numbered_context_lines(sentry: FakeSentry) -> None:
         "    >    7 | return a / b",
         "         8 | # after",
     ]
+
+
+def test_innermost_frame_has_context_when_none_is_in_app(sentry: FakeSentry) -> None:
+    """Without in-app frames the innermost other frame shows its source lines, no other does."""
+    frames = [frame("lib/a.py", "outer", 5, False), frame("lib/b.py", "inner", 8, False, "boom()")]
+    text = text_of(sentry, frames=frames)
+    start = text.splitlines().index("  other lib/b.py:8 in inner")
+    assert text.splitlines()[start + 1 : start + 5] == [
+        "         7 | # before",
+        "    >    8 | boom()",
+        "         9 | # after",
+        "  other lib/a.py:5 in outer",
+    ]
+
+
+def test_request_without_method_shows_its_url(sentry: FakeSentry) -> None:
+    """A request Sentry recorded without a method is shown by its URL alone."""
+    text = text_of(sentry, request=request(method=None))
+    assert line(text, "request:") == "request: https://web.example.com/calc"
 
 
 def test_other_frames_are_capped(sentry: FakeSentry) -> None:
