@@ -64,6 +64,7 @@ from factory.events import utcnow
 from factory.forge.claims import Heartbeat
 from factory.forge.output_tools import output_tools
 from factory.forge.read_tool import github_read_tool
+from factory.forge.sentry_read import sentry_read_tool
 from factory.forge.slack_read import slack_read_tool
 from factory.forge.subjects import (
     approval_problem,
@@ -250,6 +251,9 @@ class Runner:
             if "slack_read" in automation.tools and env.slack and ctx.slack:
                 registry.add(slack_read_tool(ctx.slack, env.slack.trust_of(config.policy)))
                 names.append("slack_read")
+            if "sentry_read" in automation.tools and ctx.sentry:
+                registry.add(sentry_read_tool(ctx.sentry, ctx.secrets))
+                names.append("sentry_read")
             gate = output_gate(env, run, automation, workspace, sandbox, snap, config)
             for tool in output_tools(gate, ctx):
                 registry.add(tool)

@@ -144,6 +144,8 @@ class FakeSentry(LoopbackServer):
         request: JSON | None = DEFAULT_REQUEST,
         platform: str = "python",
         at: datetime | None = None,
+        user: JSON | None = None,
+        extra: JSON | None = None,
     ) -> str:
         """Create an issue with its first event; return its id.
 
@@ -151,6 +153,8 @@ class FakeSentry(LoopbackServer):
         type/value come from ``title`` ("Type: value"). ``exceptions`` gives a whole chain
         instead (``[{"type", "value", "frames", "mechanism"}]``, cause first); ``[]`` makes a
         message issue without an exception. ``culprit`` defaults to the innermost in-app frame.
+        ``request`` may carry ``cookies`` and ``env`` besides url/method/headers/query/data;
+        ``user`` (email, ip_address, username, name) and ``extra`` go on every event.
         """
         if exceptions is None:
             kind, _, value = title.partition(": ")
@@ -180,6 +184,8 @@ class FakeSentry(LoopbackServer):
                     DEFAULT_BREADCRUMBS if breadcrumbs is None else breadcrumbs
                 ),
                 request=copy.deepcopy(request),
+                user=copy.deepcopy(user),
+                extra=copy.deepcopy(extra or {}),
             )
             self.state.add_issue(issue)
             self._event(issue, self.state.new_user(), environment, release, at)

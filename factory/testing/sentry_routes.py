@@ -149,6 +149,8 @@ def issue_event(org: Org, req: Request, captures: dict[str, str]) -> Answer:
     _org(org, captures)
     issue = org.issue(captures["issue"])
     which = captures["event"]
+    if which == "recommended" and not org.recommended_events:
+        raise SentryApiError(404, NOT_FOUND)
     if which in ("latest", "recommended"):
         index = len(issue.events) - 1
     elif which == "oldest":

@@ -84,6 +84,11 @@ class Issue:
     is_bookmarked: bool = False
     is_subscribed: bool = False
     is_public: bool = False
+    user: JSON | None = None
+    """What the SDK sent of the user (``email``, ``ip_address``, ``username``, ``name``,
+    ``data``); the event's user id is kept."""
+    extra: JSON = field(default_factory=dict)
+    """The events' ``extra`` data (the REST event's ``context``)."""
 
     @property
     def count(self) -> int:
@@ -152,6 +157,8 @@ class Org:
         self._users = 0
         self.short_seq: dict[str, int] = {}
         self.base_url = "http://127.0.0.1:0"
+        self.recommended_events = True
+        """False: ``events/recommended/`` answers 404, as on servers older than that route."""
 
     # -- lookups ---------------------------------------------------------------
 
