@@ -10,7 +10,7 @@ writes (``include_factory: false``): the hand-over then needs a person (or a vou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from factory.config.automation import AutomationSpec
@@ -35,6 +35,14 @@ class Edge:
     label: str | None = None
     """The label a label edge is about."""
     factory_events: bool = True
+    vouched: bool = False
+    """The trigger ignores the factory's own events, but the daemon stores a maintainer's
+    approval label applied by the factory as the maintainer's event (factory.daemon.vouch)."""
+
+    @property
+    def needs_person(self) -> bool:
+        """True when a hand-over along this edge needs a person to act."""
+        return not (self.factory_events or self.vouched)
 
 
 def _labels_of(spec: AutomationSpec, kind: str) -> list[str]:
@@ -85,7 +93,9 @@ def _github_matches(kind: str, labels: list[str], trigger: GithubTrigger) -> lis
     return []
 
 
-def _trigger_edges(name: str, spec: AutomationSpec, trigger: Trigger, target: str) -> list[Edge]:
+def _trigger_edges(
+    name: str, spec: AutomationSpec, trigger: Trigger, target: str, vouched: Collection[str]
+) -> list[Edge]:
     """Return the edges from producer ``name`` into one trigger of ``target``."""
     edges: list[Edge] = []
     kinds = [k for k in type(spec.outputs).model_fields if getattr(spec.outputs, k) is not None]
@@ -95,7 +105,8 @@ def _trigger_edges(name: str, spec: AutomationSpec, trigger: Trigger, target: st
             for label in _github_matches(kind, labels, trigger.github):
                 via = f"{kind} → {trigger.github.event}" + (f" {label}" if label else "")
                 include = trigger.github.include_factory
-                edges.append(Edge(name, target, via, kind, label, include))
+                vouch = not include and kind == "add_labels" and label in vouched
+                edges.append(Edge(name, target, via, kind, label, include, vouch))
         select = trigger.schedule.select if trigger.schedule is not None else None
         if select is not None:
             for label in labels:
@@ -109,8 +120,11 @@ def source_of(trigger: Trigger) -> str:
     return f"source:{trigger.kind}"
 
 
-def flow_edges(specs: Mapping[str, AutomationSpec]) -> list[Edge]:
-    """Return every edge between the given automations and from the sources, deduplicated."""
+def flow_edges(specs: Mapping[str, AutomationSpec], vouched: Collection[str] = ()) -> list[Edge]:
+    """Return every edge between the given automations and from the sources, deduplicated.
+
+    ``vouched``: the approval labels the daemon vouches for (the policy's ``labels.ready``).
+    """
     edges: list[Edge] = []
     for target, consumer in specs.items():
         for trigger in consumer.on:
@@ -119,7 +133,7 @@ def flow_edges(specs: Mapping[str, AutomationSpec]) -> list[Edge]:
                 edges.append(Edge(source, target, trigger.kind))
             for name, producer in specs.items():
                 if name != target:
-                    edges.extend(_trigger_edges(name, producer, trigger, target))
+                    edges.extend(_trigger_edges(name, producer, trigger, target, vouched))
     seen: set[tuple[str, str, str]] = set()
     unique = []
     for edge in edges:

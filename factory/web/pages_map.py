@@ -33,7 +33,7 @@ from factory.web.svg_graph import layout
 SOURCE_TEXT = {
     "source:slack": "Slack",
     "source:sentry": "Sentry",
-    "source:github": "GitHub (people)",
+    "source:github": "GitHub",
     "source:schedule": "Schedules",
     "source:manual": "Manual runs",
 }
@@ -100,7 +100,7 @@ def map_data(viewer: Viewer) -> dict[str, Any]:
     day_outputs = [o for o in week_outputs if o.at >= day]
     by_source = flow.runs_by_source(specs, week, day)
     views = []
-    for edge in flow_edges(specs):
+    for edge in flow_edges(specs, [labels.ready]):
         if edge.source.startswith("source:"):
             counts = by_source.get((edge.target, edge.source.removeprefix("source:")), (0, 0))
             views.append(EdgeView(edge, counts[0], counts[1]))
@@ -118,21 +118,25 @@ def map_data(viewer: Viewer) -> dict[str, Any]:
 
 
 def _graph(data: dict[str, Any]) -> Any:
+    """Return the drawing: one curve per pair of nodes (its edges' largest counts)."""
     edges: list[EdgeView] = data["edges"]
     used = {e.edge.source for e in edges}
     nodes = [
         (s, SOURCE_TEXT[s], "source", "") for s in (f"source:{x}" for x in SOURCES) if s in used
     ]
     nodes += [(name, name, "automation", _note(data["live"].get(name))) for name in data["specs"]]
+    pairs: dict[tuple[str, str], list[EdgeView]] = {}
+    for e in edges:
+        pairs.setdefault((e.edge.source, e.edge.target), []).append(e)
     lines = [
         (
-            e.edge.source,
-            e.edge.target,
-            f"{e.day} / {e.week}",
-            f"{e.edge.via}: {e.day} in 24 h, {e.week} in 7 d",
-            "edge" if e.edge.factory_events else "edge person",
+            a,
+            b,
+            f"{max(e.day for e in group)} / {max(e.week for e in group)}",
+            "; ".join(f"{e.edge.via}: {e.day} in 24 h, {e.week} in 7 d" for e in group),
+            "edge person" if all(e.edge.needs_person for e in group) else "edge",
         )
-        for e in edges
+        for (a, b), group in pairs.items()
     ]
     return layout(nodes, lines)
 
@@ -150,7 +154,12 @@ async def map_page(request: Request) -> Response:
                     for name in data["specs"]
                 ],
                 "edges": [
-                    {**dataclasses.asdict(e.edge), "last_24h": e.day, "last_7d": e.week}
+                    {
+                        **dataclasses.asdict(e.edge),
+                        "needs_person": e.edge.needs_person,
+                        "last_24h": e.day,
+                        "last_7d": e.week,
+                    }
                     for e in data["edges"]
                 ],
                 "waiting": [dataclasses.asdict(w) for w in data["waiting"]],

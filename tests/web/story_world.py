@@ -133,14 +133,15 @@ def _intake(store: RunStore) -> tuple[str, int]:
     return intake, slack
 
 
-def _builder(store: RunStore) -> str:
+def _builder(store: RunStore, intake: str) -> str:
+    # What factory.daemon.vouch stores when the intake's approval label lands: the
+    # maintainer who asked in Slack is the actor, so the builder's trigger fires on it.
     labeled = _event(
-        store, 2, source="github", kind="issues.labeled", dedup_key="gh-labeled-1",
-        subject=Subject(kind="issue", number=1, title="mean() divides by zero",
-                        url=f"{REPO_URL}/issues/1"),
-        actor="factory-bot", trust="maintainers", by_factory=True,
+        store, 2, source="github", kind="issues.labeled", dedup_key=f"vouch:{intake}:ready",
+        subject=Subject(kind="issue", number=1), actor="U0MAINT", trust="maintainers",
         payload={"label": {"name": "factory:ready"},
-                 "issue": {"number": 1, "state": "open", "labels": [{"name": "factory:ready"}]}},
+                 "vouched": {"run_id": intake, "output": "k", "source": "slack",
+                             "actor": "U0MAINT"}},
     )  # fmt: skip
     builder = _run(store, "builder", 2.1, event_id=labeled, subject="issue:1")
     converse(store, builder, 2.3, "Fixing mean().", f"2 passed {TOOL_INJECTION}")
@@ -227,7 +228,7 @@ def _sentry(store: RunStore) -> tuple[str, str]:
 def build_world(store: RunStore) -> World:
     """Fill ``store`` with the demo's story and a few more runs; return their ids."""
     intake, _ = _intake(store)
-    builder = _builder(store)
+    builder = _builder(store, intake)
     reviewer = _reviewer_and_merge(store)
     builder_v2 = _second_version(store)
     sentry_run, sentry_id = _sentry(store)
