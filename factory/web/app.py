@@ -21,7 +21,15 @@ from starlette.staticfiles import StaticFiles
 
 from factory.errors import RunNotFound, StepNotFound
 from factory.store import RunStore
-from factory.web import pages_automations, pages_factory, pages_runs, pages_search
+from factory.web import (
+    pages_automations,
+    pages_diff,
+    pages_factory,
+    pages_map,
+    pages_runs,
+    pages_search,
+    pages_subjects,
+)
 from factory.web.auth import TokenMiddleware, check_bind
 from factory.web.context import EnqueueManual, Viewer, viewer_of
 from factory.web.csrf import CsrfTokens
@@ -66,10 +74,13 @@ def build_app(
     )
     routes = [
         Route("/", _home),
+        *pages_diff.routes(),
         *pages_runs.routes(),
         *pages_automations.routes(),
         *pages_factory.routes(),
         *pages_search.routes(),
+        *pages_subjects.routes(),
+        *pages_map.routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(TokenMiddleware, token=token)] if token else []

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from factory.errors import RunNotFound
+from factory.store.compare import CompareQueries
 from factory.store.documents import run_dict
 from factory.store.stats import RunFilter, RunItem, StepSummary
 from factory.store.tables import RUN_STATUSES
@@ -158,6 +159,7 @@ async def run_page(request: Request) -> Response:
         live=run.status in LIVE_STATUSES,
         last_seq=summaries[-1].seq if summaries else 0,
         event=viewer.store.get_event(run.event_id) if run.event_id is not None else None,
+        previous_version=CompareQueries(viewer.store).previous_version_run(run),
     )
 
 
