@@ -4,6 +4,8 @@ The same two halves as ``factory.daemon.followup``, and the same followups table
 
 ``absorb(record)`` (part of ``Dispatcher.absorb``) only reads and writes the store:
 
+* a pull request closing such an issue is linked ``issue:N → pull_request:M`` (the one
+  helper of ``factory.daemon.closing``, shared with the thread follow-up);
 * a merged pull request (``pull_request.closed``) linked to an issue that came from a Sentry
   issue (``sentry:ID → issue:N → pull_request:M``) records a ``sentry_resolve`` intent keyed
   ``sentry-loop:ID:resolve:pull_request:M``, when ``policy.sentry.resolve_on_merge``;
@@ -44,7 +46,7 @@ from github.Repository import Repository
 
 from factory.config.harness import Policy
 from factory.crashpoints import crashpoint
-from factory.daemon.closing import pull_of
+from factory.daemon.closing import link_closing_pull, pull_of
 from factory.daemon.followup import Outcome
 from factory.errors import SentryError
 from factory.events import Event, Subject
@@ -104,6 +106,7 @@ class SentryLoop:
         """Record what ``record`` calls for; return True when it must start no run (a
         regression of a Sentry issue that already has its GitHub issue)."""
         event = record.event
+        link_closing_pull(self.store, record)  # the thread follow-up may not be configured
         if event.source == "github" and event.kind == "pull_request.closed":
             self._merged(record)
         elif event.source == "sentry" and event.kind == REGRESSION_KIND:
@@ -191,8 +194,17 @@ class SentryLoop:
         limit, a server error or a side not configured leaves it pending. Returns the rows
         settled now.
         """
+        settled: list[FollowupRecord] = []
+        tried: set[int] = set()
+        while rows := [r for r in self.store.pending_followups(LOOP_KINDS) if r.id not in tried]:
+            tried.update(row.id for row in rows)
+            settled += self._perform_rows(rows)
+        return settled
+
+    def _perform_rows(self, rows: list[FollowupRecord]) -> list[FollowupRecord]:
+        # A regression records its re-entry as it goes: the caller asks again for new rows.
         settled = []
-        for row in self.store.pending_followups(kinds=LOOP_KINDS):
+        for row in rows:
             try:
                 outcome = self._perform(row)
             except SentryError as exc:
@@ -312,6 +324,13 @@ class SentryLoop:
 
     def _reenter(self, row: FollowupRecord, repo: Repository) -> Outcome:
         number = int(row.request["number"])
+        cause = [
+            r
+            for r in self.store.followups_of_thread(row.thread)
+            if r.key == row.request["regression"]
+        ]
+        if cause and cause[0].status == "intent":
+            return Outcome("pending")  # the reopening has not been done yet
         labels = self.policy().labels
         issue = repo.get_issue(number)
         names = {x.name for x in issue.labels}
