@@ -150,7 +150,7 @@ class SentryLoop:
         earlier = [
             row
             for row in self.store.followups_of_thread(SENTRY_PREFIX + issue_id)
-            if row.kind == REGRESSION and row.status != "failed" and row.key != key
+            if row.kind == REGRESSION and row.status != "failed"
         ]
         limit = self.policy().sentry.max_reopens
         payload = event.payload
