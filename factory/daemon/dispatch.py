@@ -40,12 +40,30 @@ class Decision:
     reason: str | None = None
 
 
+Absorb = Callable[[EventRecord], bool]
+
+
+def absorb_all(*absorbers: Absorb | None) -> Absorb | None:
+    """Return one absorb that asks every given absorber (each records what it must, so none
+    is skipped) and answers True when any did; None when none is given."""
+    present = [a for a in absorbers if a is not None]
+    if not present:
+        return None
+
+    def absorb(record: EventRecord) -> bool:
+        answers = [a(record) for a in present]
+        return any(answers)
+
+    return absorb
+
+
 class Dispatcher:
     """Turns stored events into runs; picks which queued run may start next."""
 
-    absorb: Callable[[EventRecord], bool] | None = None
+    absorb: Absorb | None = None
     """Asked first for each event: True means it was handled without a run (a Slack thread
-    reply ``factory.daemon.followup`` turned into an issue comment)."""
+    reply ``factory.daemon.followup`` turned into an issue comment, a Sentry regression
+    ``factory.daemon.sentry_loop`` reopened an issue for); several are one ``absorb_all``."""
 
     def __init__(
         self,

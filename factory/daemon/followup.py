@@ -7,7 +7,7 @@ and only reads and writes the store:
 
 * a GitHub event about an issue or pull request the lineage ties to a thread records one
   follow-up intent per transition: ``pr_opened`` (a pull request whose body closes the
-  issue — this is also where ``issue:N → pull_request:M`` is linked), ``pr_merged``,
+  issue; ``factory.daemon.closing`` links ``issue:N → pull_request:M``), ``pr_merged``,
   ``issue_closed`` and ``needs_human`` (the issue or PR got that label). The key is
   ``followup:<channel>:<ts>:<transition>:<target>``, unique in the store, so a transition
   seen twice (webhook and poller, a dispatch repeated after a crash) is one update;
@@ -35,6 +35,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from factory.crashpoints import crashpoint
+from factory.daemon.closing import closed_issues as closed_issues
+from factory.daemon.closing import link_closing_pull
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.outputs import CRASH_AFTER_GITHUB
 from factory.forge.sanitize import sanitize_body
@@ -47,14 +49,9 @@ log = structlog.get_logger(__name__)
 FOLLOWUP_RUN = "followup"
 """What the hidden GitHub marker names as the writer of a follow-up comment (no run)."""
 MENTION_KINDS = ("app_mention", "message.im")
-CLOSING = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", re.I)
-"""GitHub's closing keywords followed by an issue number in this repository."""
+FOLLOWUP_KINDS = ("slack_update", "issue_comment")
+"""The follow-up kinds this module writes (the Sentry loop writes its own)."""
 _SLACK_MARKUP = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
-
-
-def closed_issues(body: str | None) -> list[int]:
-    """Return the issue numbers ``body`` closes ("Closes #12", "fixes #3"), in order, once."""
-    return list(dict.fromkeys(int(n) for n in CLOSING.findall(body or "")))
 
 
 def slack_to_plain(text: str, bot_user_id: str | None = None) -> str:
@@ -141,13 +138,13 @@ class Followup:
         kind = event.kind
         pr = payload.get("pull_request")
         pr = pr if isinstance(pr, Mapping) else {}
+        linked = link_closing_pull(self.store, record)
         if kind == "pull_request.opened" and isinstance(pr.get("number"), int):
             number = int(pr["number"])
-            for issue in closed_issues(pr.get("body")):
+            for issue in linked:
                 thread = self.store.slack_thread_of(f"issue:{issue}")
                 if thread is None:
                     continue
-                self.store.add_link(f"issue:{issue}", f"pull_request:{number}", event_id=record.id)
                 text = f"A pull request for #{issue} is open: " + _pr_link(pr)
                 self._intent(record, thread, "pr_opened", f"pull_request:{number}", {"text": text})
         elif kind == "pull_request.closed" and isinstance(pr.get("number"), int):
@@ -215,7 +212,7 @@ class Followup:
         configured, leaves it pending for the next call. Returns the rows settled now.
         """
         settled = []
-        for row in self.store.pending_followups():
+        for row in self.store.pending_followups(kinds=FOLLOWUP_KINDS):
             try:
                 outcome = self._perform(row)
             except (SlackApiError, GithubException) as exc:

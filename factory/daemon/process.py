@@ -26,11 +26,12 @@ import structlog
 from factory import __version__
 from factory.config.automation import Automation
 from factory.config.reload import ConfigWatcher
-from factory.daemon.dispatch import Dispatcher, enqueue_manual
+from factory.daemon.dispatch import Dispatcher, absorb_all, enqueue_manual
 from factory.daemon.followup import Followup
 from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
+from factory.daemon.sentry_loop import SentryLoop
 from factory.daemon.sentry_side import sentry_client, sentry_poller, sentry_routes
 from factory.daemon.server import HttpServer, build_daemon_app, health_route, webhook_route
 from factory.daemon.slack_side import slack_parts, slack_routes, start_socket_mode
@@ -136,7 +137,17 @@ class Daemon:
             self.wake.set,
             self.github.repo,
         )
-        self.dispatcher.absorb = self.followup.absorb if self.followup else None
+        sentry = sentry_client(settings)
+        self.sentry_loop = SentryLoop(
+            self.store,
+            self.github.repo,
+            sentry,
+            lambda: self.watcher.config.policy,
+            secrets=tuple(settings.secret_values()),
+        )
+        self.dispatcher.absorb = absorb_all(
+            self.followup.absorb if self.followup else None, self.sentry_loop.absorb
+        )
         self.env = RunEnv(
             store=self.store,
             config=lambda: self.watcher.config,
@@ -147,7 +158,7 @@ class Daemon:
             github=self.github,
             workspaces=workspaces_for(self.github, settings),
             slack=slack,
-            sentry=sentry_client(settings),
+            sentry=sentry,
             secrets=tuple(settings.secret_values()),
             retry_delay=self.dispatcher.retry_delay,
         )
@@ -269,6 +280,7 @@ class Daemon:
         self.dispatcher.dispatch_pending()
         if self.followup is not None:
             self.followup.perform_pending()
+        self.sentry_loop.perform_pending()
         while not self.stopping.is_set():
             running = self.store.list_runs(status="running", limit=1000)
             found = self.dispatcher.runnable(running)

@@ -137,6 +137,15 @@ class SentryClient:
             raise ValueError(f"which must be one of {', '.join(EVENT_CHOICES)}, got {which!r}")
         return self._object("GET", f"{self._issue_path(issue_id)}events/{which}/", issue_id)
 
+    def comments(self, issue_id: str) -> list[dict[str, Any]]:
+        """Return the issue's comments (notes), newest first. Raises SentryError."""
+        path = f"{self._issue_path(issue_id)}comments/"
+        response = self._request("GET", path, issue_id=issue_id)
+        body = response.json()
+        if not isinstance(body, list):
+            raise SentryError(path, response.status_code, "expected a list", issue_id=issue_id)
+        return [note for note in body if isinstance(note, dict)]
+
     # -- writes ------------------------------------------------------------------------
 
     def update_issue(self, issue_id: str, **fields: Any) -> dict[str, Any]:

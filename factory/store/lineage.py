@@ -15,6 +15,7 @@ makes one row; the row is ``intent`` until the write is done (``applied``) or gi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -235,10 +236,13 @@ class LineageLog(StoreBase):
             if updated.rowcount == 0:
                 raise StoreError(f"follow-up {followup_id} not found in run store {self.path}")
 
-    def pending_followups(self) -> list[FollowupRecord]:
-        """Return follow-ups still at ``intent`` (maybe written before a crash), oldest first."""
-        query = select(followups).where(followups.c.status == "intent").order_by(followups.c.id)
-        return self._followups(query)
+    def pending_followups(self, kinds: Sequence[str] | None = None) -> list[FollowupRecord]:
+        """Return follow-ups still at ``intent`` (maybe written before a crash), oldest first;
+        only those of ``kinds`` when given (each writer performs its own kinds)."""
+        query = select(followups).where(followups.c.status == "intent")
+        if kinds is not None:
+            query = query.where(followups.c.kind.in_(list(kinds)))
+        return self._followups(query.order_by(followups.c.id))
 
     def followups_of_thread(self, thread: str) -> list[FollowupRecord]:
         """Return every follow-up of one thread, oldest first."""
