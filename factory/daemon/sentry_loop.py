@@ -246,7 +246,7 @@ class SentryLoop:
         if found.get("status") != "resolved":
             self.client.update_issue(issue_id, status=RESOLVE_STATUS)
             crashpoint(f"{CRASH_AFTER_GITHUB}:{row.kind}")
-        if not any(has_marker(_note_text(n), row.key) for n in self.client.comments(issue_id)):
+        if self.client.find_note(issue_id, lambda text: has_marker(text, row.key)) is None:
             pull = f"#{request['pull']} {request.get('title') or ''}".strip()
             link = f"[{pull}]({request['url']})" if request.get("url") else pull
             text = (
@@ -362,11 +362,6 @@ class SentryLoop:
         if new:
             log.info("sentry_loop_reentered", issue=number, event_id=event_id)
         return Outcome("applied", url=issue.html_url)
-
-
-def _note_text(note: Mapping[str, Any]) -> str:
-    data = note.get("data")
-    return str(data.get("text") or "") if isinstance(data, Mapping) else ""
 
 
 def _str(value: Any) -> str | None:

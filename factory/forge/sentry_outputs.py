@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 SENTRY_TEXT_CAP = 8_000
 """Characters of a comment kept (before the GitHub link and the marker)."""
 
-COMMENT_PAGES = 10
-"""Pages of an issue's notes read when looking for an earlier comment."""
 
 STATUS_OF: dict[str, str] = {
     "resolve": "resolved",
@@ -181,19 +179,6 @@ def _state(issue_id: str, issue: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _find_note(side: SentrySide, issue_id: str, key: str) -> dict[str, Any] | None:
-    cursor: str | None = None
-    for _ in range(COMMENT_PAGES):
-        notes, cursor = side.client.comments(issue_id, cursor)
-        for note in notes:
-            data = note.get("data")
-            if isinstance(data, dict) and has_marker(str(data.get("text") or ""), key):
-                return note
-        if cursor is None:
-            return None
-    return None
-
-
 def find_update(
     ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
 ) -> Written | None:
@@ -204,7 +189,7 @@ def find_update(
     issue_id = str(p["issue_id"])
     try:
         if p["action"] == "comment":
-            note = _find_note(side, issue_id, key)
+            note = side.client.find_note(issue_id, lambda text: has_marker(text, key))
             if note is None:
                 return None
             permalink = side.client.issue(issue_id).get("permalink")

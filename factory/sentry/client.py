@@ -24,6 +24,9 @@ from factory.errors import SentryError
 
 log = structlog.get_logger(__name__)
 
+NOTE_PAGES = 10
+"""Pages of an issue's notes searched for a marked note at most."""
+
 MAX_WAIT_S = 30.0
 """The longest the client sleeps for one rate-limit wait before giving up."""
 EVENT_CHOICES = ("latest", "oldest", "recommended")
@@ -137,15 +140,6 @@ class SentryClient:
             raise ValueError(f"which must be one of {', '.join(EVENT_CHOICES)}, got {which!r}")
         return self._object("GET", f"{self._issue_path(issue_id)}events/{which}/", issue_id)
 
-    def comments(self, issue_id: str) -> list[dict[str, Any]]:
-        """Return the issue's comments (notes), newest first. Raises SentryError."""
-        path = f"{self._issue_path(issue_id)}comments/"
-        response = self._request("GET", path, issue_id=issue_id)
-        body = response.json()
-        if not isinstance(body, list):
-            raise SentryError(path, response.status_code, "expected a list", issue_id=issue_id)
-        return [note for note in body if isinstance(note, dict)]
-
     # -- writes ------------------------------------------------------------------------
 
     def update_issue(self, issue_id: str, **fields: Any) -> dict[str, Any]:
@@ -171,6 +165,20 @@ class SentryClient:
         if not isinstance(body, list):
             raise SentryError(path, response.status_code, "expected a list", issue_id=issue_id)
         return body, next_cursor(response.headers.get("link"))
+
+    def find_note(self, issue_id: str, marked: Callable[[str], bool]) -> dict[str, Any] | None:
+        """Return the first note (newest first, at most ``NOTE_PAGES`` pages) whose text
+        ``marked`` accepts, or None. Raises SentryError."""
+        cursor: str | None = None
+        for _ in range(NOTE_PAGES):
+            notes, cursor = self.comments(issue_id, cursor)
+            for note in notes:
+                data = note.get("data")
+                if isinstance(data, dict) and marked(str(data.get("text") or "")):
+                    return dict(note)
+            if cursor is None:
+                break
+        return None
 
     # -- plumbing ----------------------------------------------------------------------
 
