@@ -27,7 +27,7 @@ from factory.config.triggers import Trigger
 from factory.events import Trust
 from factory.interfaces import SandboxLimits
 
-KNOWN_TOOLS: set[str] = {"bash", "editor", "github_read", "slack_read"}
+KNOWN_TOOLS: set[str] = {"bash", "editor", "github_read", "slack_read", "sentry_read"}
 """Tool names an automation may list; agent code registering a new tool adds its name here."""
 
 DEFAULT_MODEL = "claude-sonnet-5"
