@@ -119,7 +119,7 @@ def context_text(
     ``task`` is a maintainer's own instruction (manual runs), given unwrapped before it;
     ``earlier`` lists what earlier attempts of this run already wrote (after a crash). A
     Slack ``event``'s message is wrapped like an issue body: data, labelled with its author
-    and trust, never instructions.
+    and trust, never instructions; so is a Sentry ``event``'s issue (``sentry_text``).
     """
     parts: list[str] = []
     if earlier:
@@ -138,6 +138,8 @@ def context_text(
         parts.append(
             wrap_context(f"{where}\n\n{text}", trust=event.trust, author=event.actor or "")
         )
+    if event is not None and event.source == "sentry":
+        parts.append(wrap_context(sentry_text(event), trust=event.trust, author="sentry"))
     if snapshot is not None:
         subject = snapshot.context
         head = f"{subject.kind.replace('_', ' ')} #{subject.number}: {subject.title}"
@@ -149,3 +151,32 @@ def context_text(
     if not parts:
         parts.append("There is no subject for this run; follow your instructions.")
     return "\n\n".join(parts)
+
+
+SENTRY_FIELDS = (
+    ("title", "title"),
+    ("culprit", "culprit"),
+    ("level", "level"),
+    ("project", "project"),
+    ("environment", "environment"),
+    ("events", "count"),
+    ("users", "user_count"),
+    ("first seen", "first_seen"),
+    ("last seen", "last_seen"),
+    ("status", "status"),
+    ("link", "permalink"),
+)
+"""What the first message says of a Sentry issue: (label, payload key), in this order."""
+
+
+def sentry_text(event: Event) -> str:
+    """Return what a Sentry ``event`` says of its issue, one ``label: value`` a line (the
+    caller wraps it: every value was written by whatever crashed)."""
+    payload = event.payload
+    short = payload.get("short_id")
+    head = f"Sentry issue {payload.get('issue_id')}" + (f" ({short})" if short else "")
+    lines = [f"{head}: {event.kind} (via {payload.get('via') or 'webhook'})"]
+    lines += [
+        f"{label}: {payload[key]}" for label, key in SENTRY_FIELDS if payload.get(key) is not None
+    ]
+    return "\n".join(lines)
