@@ -191,7 +191,7 @@ class ScriptedResponder:
         title = f"Sentry {fields['level'] or 'error'}: {fields['title']}"[:200]
         steps: list[tuple[str, dict[str, Any], str]] = []
         if "sentry_read" in offered:
-            steps.append(("sentry_read", {"issue_id": issue_id}, "Reading the Sentry event."))
+            steps.append(("sentry_read", {"event": "recommended"}, "Reading the Sentry event."))
         steps += [
             (
                 "bash",

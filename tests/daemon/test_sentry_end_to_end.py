@@ -35,7 +35,9 @@ from factory.testing.fake_sentry import FakeSentry
 from factory.testing.relay import WebhookRelay
 from factory.testing.sample import REPO, fake_settings, seed_repo
 from factory.testing.sample_sentry import (
+    ERROR_TITLE,
     TRIAGE,
+    WARNING_TITLE,
     ScriptedResponder,
     SentryWorld,
     seed_sentry,
@@ -397,3 +399,36 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+
+
+def test_the_issue_carries_the_daemons_sentry_issue_line(story: Story) -> None:
+    """Each filed issue ends with the daemon's ``sentry-issue: ID`` line (what finds it again)."""
+    lines = {
+        which: [
+            line
+            for line in (story.github.issue(REPO, n).body or "").splitlines()
+            if line.startswith("sentry-issue:")
+        ]
+        for which in ("error", "warning")
+        for n in story.issues_for(getattr(story.world, which))
+    }
+    assert lines == {
+        "error": [f"sentry-issue: {story.world.error}"],
+        "warning": [f"sentry-issue: {story.world.warning}"],
+    }
+
+
+def test_the_responder_read_the_event_through_the_daemon(story: Story) -> None:
+    """Every responder run called ``sentry_read`` once and got its issue's title, not an error."""
+    titles = {story.world.error: ERROR_TITLE, story.world.warning: WARNING_TITLE}
+    with RunStore.open(story.db, readonly=True) as store:
+        results = [
+            [
+                (s.payload["is_error"], titles[sentry_id] in s.text)
+                for s in store.steps(r.id)
+                if s.kind == "tool_result" and s.payload.get("name") == "sentry_read"
+            ]
+            for sentry_id in (story.world.error, story.world.warning)
+            for r in story.responder_runs(sentry_id)
+        ]
+    assert results == [[(False, True)], [(False, True)]]
