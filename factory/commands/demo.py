@@ -1,14 +1,17 @@
-"""``factoryd demo``: the whole factory offline — FakeGitHub, FakeSlack, a scripted model, the
-real daemon.
+"""``factoryd demo``: the whole factory offline — FakeGitHub, FakeSlack, FakeSentry, a
+scripted model, the real daemon.
 
 The daemon is the one ``factoryd start`` runs, unchanged, pointed by its settings at
-FakeGitHub (a sample repository with a bug), at FakeSlack (a #bugs channel, in Socket Mode)
-and at FakeAnthropic playing a scripted intake and builder that really edit the sample code
-and run its tests in the sandbox. The maintainer reports the bug by tagging the bot in Slack:
-the intake files the issue and answers in the thread with its link, the builder opens a pull
+FakeGitHub (a sample repository with two bugs), at FakeSlack (a #bugs channel, in Socket
+Mode), at FakeSentry (webhooks of an internal integration) and at FakeAnthropic playing a
+scripted intake, incident responder and builder that really edit the sample code and run its
+tests in the sandbox. The maintainer reports the first bug by tagging the bot in Slack: the
+intake files the issue and answers in the thread with its link, the builder opens a pull
 request, and the daemon tells the thread. An outsider's ready label on another issue is
-skipped by the trust gate. Without ``serve`` it prints what happened and stops; with it,
-everything keeps running for a person to poke at (Slack HTTP mode included).
+skipped by the trust gate. Then production hits the second bug: Sentry's error becomes an
+issue, its fix is merged and resolves the Sentry issue, and a regression reopens the issue
+(``factory.commands.demo_sentry``). Without ``serve`` it prints what happened and stops;
+with it, everything keeps running for a person to poke at (Slack HTTP mode included).
 """
 
 from __future__ import annotations
@@ -20,11 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from factory.commands.demo_sentry import (
+    closing_pull,
+    merge_as_maintainer,
+    run_sentry_path,
+    wait_for,
+)
 from factory.commands.transcript import runs_table
 from factory.daemon.process import Daemon
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_sentry import FakeSentry
 from factory.testing.fake_slack import FakeSlack
 from factory.testing.relay import WebhookRelay
 from factory.testing.sample import (
@@ -35,6 +45,7 @@ from factory.testing.sample import (
     outsider_wish,
     seed_repo,
 )
+from factory.testing.sample_sentry import ScriptedResponder, with_fake_sentry
 from factory.testing.sample_slack import (
     ScriptedIntake,
     seed_slack,
@@ -55,6 +66,8 @@ class DemoResult:
     db_path: Path
     thread: list[str]
     """The Slack thread the bug was reported in, one line a message."""
+    sentry: list[str]
+    """What became of the production error, one line a step."""
 
 
 def run_demo(
@@ -80,8 +93,13 @@ def run_demo(
         FakeGitHub(root / "github") as github,
         FakeAnthropic() as anthropic,
         FakeSlack() as slack,
+        FakeSentry() as sentry,
     ):
-        anthropic.responder = ScriptedIntake()
+        intake = ScriptedIntake()
+        responder = ScriptedResponder()
+        anthropic.responder = lambda body: (
+            responder(body) if "incident responder" in str(body.get("system")) else intake(body)
+        )
         seed_repo(github)
         wish = outsider_wish(github)
         people = seed_slack(slack)
@@ -94,13 +112,14 @@ def run_demo(
             port=port,
         )
         settings = with_fake_slack(settings, slack)
+        settings = with_fake_sentry(settings, sentry, polling=False)
         daemon = Daemon(settings)
         daemon.start()
         assert daemon.http is not None
         url = f"http://127.0.0.1:{daemon.http.port}"
         relay = WebhookRelay(github, f"{url}/webhooks/github", DEMO_SECRET).start()
         say(f"factoryd demo: daemon on {url}, FakeGitHub on {github.api_url}")
-        say(f"FakeSlack on {slack.api_url} (Socket Mode)")
+        say(f"FakeSlack on {slack.api_url} (Socket Mode), FakeSentry on {sentry.api_url}")
         loop = threading.Thread(target=daemon.run_loop, name="daemon-loop", daemon=True)
         loop.start()
         if not slack.wait_connected(timeout=30):
@@ -113,13 +132,15 @@ def run_demo(
         thread_ts = str(report["event"]["ts"])
         try:
             _wait_for_factory(daemon, slack, people.channel, thread_ts, timeout_s)
+            _merge_reported_fix(daemon, github, slack, people.channel, thread_ts, say, timeout_s)
+            production = run_sentry_path(daemon, github, sentry, url, say, timeout_s)
         finally:
             if not serve:
                 daemon.stopping.set()
                 daemon.wake.set()
                 loop.join(timeout=30)
                 relay.stop()
-        result = _summary(daemon, github, slack, people.channel, thread_ts)
+        result = _summary(daemon, github, slack, people.channel, thread_ts, production.lines)
         _report(result, say, url)
         if serve:
             say("")
@@ -129,6 +150,10 @@ def run_demo(
             say(
                 f"slack signing secret: {slack.signing_secret}  "
                 f"(sign deliveries to {url}/slack/events)"
+            )
+            say(
+                f"sentry client secret: {sentry.client_secret}  "
+                f"(sign deliveries to {url}/webhooks/sentry)"
             )
             say("Ctrl-C stops everything.")
             try:
@@ -169,12 +194,45 @@ def _wait_for_factory(
     raise TimeoutError(f"the demo's runs did not finish within {timeout_s:.0f}s")
 
 
+def _merge_reported_fix(
+    daemon: Daemon,
+    github: FakeGitHub,
+    slack: FakeSlack,
+    channel: str,
+    thread_ts: str,
+    say: Callable[[str], None],
+    timeout_s: float,
+) -> None:
+    """The maintainer merges the pull request for the Slack report; the thread is told."""
+    issue = daemon.store.issue_of_thread(f"{channel}/{thread_ts}")
+    pull = closing_pull(github, issue) if issue is not None else None
+    if pull is None:
+        raise TimeoutError("the reported bug has no pull request to merge")
+    say(f"maintainer mara merges #{pull} …")
+    merge_as_maintainer(github, pull)
+    wait_for(
+        lambda: (
+            any(
+                str(m.get("text", "")).startswith("Merged") for m in _bot(slack, channel, thread_ts)
+            )
+            or None
+        ),
+        timeout_s,
+        "the thread to be told of the merge",
+    )
+
+
 def _bot(slack: FakeSlack, channel: str, thread_ts: str) -> list[dict[str, object]]:
     return [m for m in slack.thread(channel, thread_ts) if m.get("bot_id")]
 
 
 def _summary(
-    daemon: Daemon, github: FakeGitHub, slack: FakeSlack, channel: str, thread_ts: str
+    daemon: Daemon,
+    github: FakeGitHub,
+    slack: FakeSlack,
+    channel: str,
+    thread_ts: str,
+    sentry: list[str],
 ) -> DemoResult:
     pulls = [
         f"#{p.number} {github.issue(REPO, p.number).title} (branch {p.head_ref})"
@@ -186,7 +244,7 @@ def _summary(
     ]
     with RunStore.open(daemon.settings.db_path, readonly=True) as store:
         table = runs_table(store.list_runs(limit=50))
-    return DemoResult(pulls, table, daemon.settings.db_path, thread)
+    return DemoResult(pulls, table, daemon.settings.db_path, thread, sentry)
 
 
 def _report(result: DemoResult, say: Callable[[str], None], url: str) -> None:
@@ -200,6 +258,10 @@ def _report(result: DemoResult, say: Callable[[str], None], url: str) -> None:
     say("")
     say("the Slack thread:")
     for line in result.thread:
+        say(f"  {line}")
+    say("")
+    say("the production error (Sentry):")
+    for line in result.sentry:
         say(f"  {line}")
     say("")
     say("look closer:")

@@ -144,6 +144,7 @@ class Daemon:
             sentry,
             lambda: self.watcher.config.policy,
             secrets=tuple(settings.secret_values()),
+            bot_login=self.github.bot_login,
         )
         self.dispatcher.absorb = absorb_all(
             self.followup.absorb if self.followup else None, self.sentry_loop.absorb

@@ -91,10 +91,14 @@ class SentryLoop:
         policy: Callable[[], Policy],
         *,
         secrets: tuple[str, ...] = (),
+        bot_login: str | None = None,
     ) -> None:
         """Write to GitHub through ``repo`` and to Sentry through ``client`` (None: that
-        side is not configured; merges then record no resolution)."""
+        side is not configured; merges then record no resolution). ``bot_login`` is the
+        factory's own login: an approval label it took off (the builder does, once its pull
+        request is open) is put back on re-entry; one a person took off is not."""
         self.store = store
+        self.bot_login = bot_login
         self.repo = repo
         self.client = client
         self.policy = policy
@@ -336,11 +340,18 @@ class SentryLoop:
         names = {x.name for x in issue.labels}
         if issue.state != "open":
             return Outcome("failed", error=f"#{number} is not open")
-        if labels.ready not in names or labels.needs_human in names:
-            return Outcome("failed", error=f"#{number} is not labelled {labels.ready}")
+        if labels.needs_human in names:
+            return Outcome("failed", error=f"#{number} is labelled {labels.needs_human}")
         approval, _ = approval_history(self.store, f"issue:{number}", {labels.ready})
         if approval is None or approval.event.trust != "maintainers":
             return Outcome("failed", error=f"no maintainer's approval of #{number} is stored")
+        if labels.ready not in names:
+            remover = _label_remover(issue, labels.ready)
+            if not self.bot_login or (remover or "").lower() != self.bot_login.lower():
+                return Outcome(
+                    "failed", error=f"{labels.ready} was taken off #{number} by {remover}"
+                )
+            issue.add_to_labels(labels.ready)  # the factory's own removal, undone
         original = approval.event
         event = Event(
             source="github",
@@ -356,12 +367,24 @@ class SentryLoop:
                     "regression": row.request["regression"],
                     "approval_event": approval.id,
                 },
+                # the factory's own application of the label counts as the maintainer's
+                # (daemon.vouch): it repeats the approval stored as approval_event
+                "vouched": {"reentered": row.key, "approval_event": approval.id},
             },
         )
         event_id, new = self.store.add_event(event)
         if new:
             log.info("sentry_loop_reentered", issue=number, event_id=event_id)
         return Outcome("applied", url=issue.html_url)
+
+
+def _label_remover(issue: Any, label: str) -> str | None:
+    """Return the login that last took ``label`` off the issue, or None (never, or unknown)."""
+    remover: str | None = None
+    for event in issue.get_events():
+        if event.event == "unlabeled" and event.label is not None and event.label.name == label:
+            remover = event.actor.login if event.actor is not None else None
+    return remover
 
 
 def _str(value: Any) -> str | None:

@@ -171,6 +171,8 @@ class Fix:
 
     about: re.Pattern[str]
     """Matches the issue text this fix is for."""
+    function: str
+    """The function it fixes, as the issue comment names it."""
     old: str
     new: str
     reason: str
@@ -181,6 +183,7 @@ class Fix:
 FIXES = (
     Fix(
         re.compile(r"\bmean\b"),
+        "mean()",
         "    return sum(values) / len(values)\n",
         "    return sum(values) / len(values) if values else 0.0\n",
         "mean() divides by zero on an empty list; it now returns 0.0 as documented.",
@@ -190,6 +193,7 @@ FIXES = (
     ),
     Fix(
         re.compile(r""),
+        "add()",
         "    return a - b\n",
         "    return a + b\n",
         "add() subtracts; the fix is to add.",
@@ -209,7 +213,7 @@ def _fix_for(body: dict[str, Any]) -> Fix:
     return next(fix for fix in FIXES if fix.about.search(text))
 
 
-COMMENT_BODY = "I asked for a pull request that fixes `add()`; the tests pass with it."
+COMMENT_BODY = "I asked for a pull request that fixes `{function}`; the tests pass with it."
 
 
 class ScriptedBuilder:
@@ -247,7 +251,13 @@ class ScriptedBuilder:
             pr_body = fix.pr_body.format(number=_subject_number(body))
             steps.append(("output_open_pull_request", {"title": fix.title, "body": pr_body}, text))
         if "output_comment" in tools:
-            steps.append(("output_comment", {"body": COMMENT_BODY}, "Telling the issue."))
+            steps.append(
+                (
+                    "output_comment",
+                    {"body": COMMENT_BODY.format(function=fix.function)},
+                    "Telling the issue.",
+                )
+            )
         if self.label is not None and "output_add_labels" in tools:
             steps.append(("output_add_labels", {"labels": [self.label]}, "Labelling it."))
         if "output_remove_labels" in tools:

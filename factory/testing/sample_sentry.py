@@ -54,6 +54,32 @@ ERROR_FRAMES: list[dict[str, Any]] = [
         "post_context": [""],
     },
 ]
+MEAN_FRAMES: list[dict[str, Any]] = [
+    {
+        "filename": "app/report.py",
+        "abs_path": "/srv/web/app/report.py",
+        "module": "app.report",
+        "function": "summary",
+        "lineno": 14,
+        "in_app": True,
+        "context_line": "    average = mean(rows)",
+    },
+    {
+        "filename": "calc.py",
+        "abs_path": "/srv/web/calc.py",
+        "module": "calc",
+        "function": "mean",
+        "lineno": 16,
+        "in_app": True,
+        "pre_context": [
+            "def mean(values):",
+            '    """Return the average of values (0.0 for none)."""',
+        ],
+        "context_line": "    return sum(values) / len(values)",
+        "post_context": [""],
+    },
+]
+"""The demo's production error: ``calc.mean([])`` divides by zero (the sample's second bug)."""
 WARNING_FRAMES: list[dict[str, Any]] = [
     {
         "filename": "calc.py",

@@ -29,10 +29,6 @@ from factory.testing.fake_sentry import FakeSentry
 ROOT = Path(__file__).resolve().parents[2]
 BOT, BOT_TOKEN = "factory-bot", "t-sentry-loop-bot"
 READY, NEEDS_HUMAN = "factory:ready", "needs-human"
-RESPONDER = (
-    "name: responder\non:\n  - sentry: {}\nsubject: sentry\ntrust: anyone\n"
-    "workspace: none\nprompt: File it.\n"
-)
 _repos = itertools.count(1)
 _keys = itertools.count(1)
 
@@ -57,9 +53,8 @@ def sentry_fixture() -> Iterator[FakeSentry]:
 
 
 def config_fixture(tmp_path: Path) -> FactoryConfig:
-    """The shipped automations (the builder) plus a minimal Sentry responder."""
+    """The shipped automations (the builder, the incident responder)."""
     folder = Path(shutil.copytree(ROOT / "automations", tmp_path / "automations"))
-    (folder / "responder.yaml").write_text(RESPONDER)
     return load_factory(folder, Path(shutil.copytree(ROOT / "harness", tmp_path / "harness")))
 
 
@@ -163,7 +158,7 @@ def make_world(
     if sentry_policy is not None:
         policy = policy.model_copy(update={"sentry": sentry_policy})
     sentry_client = SentryClient(sentry.api_url, sentry.token, sentry.org)
-    loop = SentryLoop(store, repo, sentry_client if client else None, lambda: policy)
+    loop = SentryLoop(store, repo, sentry_client if client else None, lambda: policy, bot_login=BOT)
     dispatcher = Dispatcher(store, lambda: config)
     dispatcher.absorb = absorb_all(loop.absorb)
     world = World(github, sentry, repo, store, loop, dispatcher, issue_id, sentry_client)

@@ -25,16 +25,27 @@ def _env(factory: Factory) -> dict[str, str]:
 def test_demo_prints_the_pull_request_and_exits_0(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`factoryd demo` opens a PR for the maintainer's issue, skips the outsider's, exits 0."""
+    """`factoryd demo` opens a PR for the maintainer's issue, skips the outsider's, exits 0;
+    its production error becomes an issue whose merged fix resolves the Sentry issue, and
+    the regression reopens it and hands it to the builder again."""
     monkeypatch.chdir(ROOT)
     result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
+    sentry = result.stdout.partition("the production error (Sentry):\n")[2]
     assert (
         result.exit_code,
         bool(
             re.search(r"pull requests opened:\n  #\d+ Fix add\(\) to return the sum", result.stdout)
         ),
         "trust: otto" in result.stdout,
-    ) == (0, True, True)
+        bool(re.search(r"→ issue #(\d+), Sentry error: ZeroDivisionError", sentry)),
+        bool(
+            re.search(
+                r"pull request #\d+ merged → Sentry issue resolved in the next release", sentry
+            )
+        ),
+        bool(re.search(r"regression → #\d+ reopened: Sentry reports .* unresolved again", sentry)),
+        bool(re.search(r"the builder took #\d+ up again \(2 builder runs on it in all\)", sentry)),
+    ) == (0, True, True, True, True, True, True)
 
 
 def test_manual_run_without_daemon_runs_in_process(factory: Factory) -> None:

@@ -14,6 +14,7 @@ from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.fake_sentry import FakeSentry
 from tests.daemon.sentry_loop_world import (
+    BOT,
     READY,
     World,
     config_fixture,
@@ -171,7 +172,7 @@ def test_regression_of_an_unfiled_sentry_issue_goes_to_the_responder(world: Worl
     event = webhook_event("issue", world.sentry.webhook_body("issue", "unresolved", other), "req-1")
     assert event is not None
     decisions = world.dispatcher.dispatch(world.store_event(event))
-    assert [(d.automation, d.status) for d in decisions] == [("responder", "queued")]
+    assert [(d.automation, d.status) for d in decisions] == [("incident-responder", "queued")]
 
 
 def test_regression_runs_the_builder_again(world: World) -> None:
@@ -235,3 +236,25 @@ def test_reentry_waits_when_the_issue_lost_its_approval(world: World) -> None:
     world.regress()
     world.tick()
     assert world.tick() == []
+
+
+def test_reentry_puts_back_the_label_the_factory_took_off(world: World) -> None:
+    """The builder takes its ready label off once its PR is open; a regression puts it back
+    (vouched as the maintainer's approval) and the builder runs again."""
+    world.github.remove_label(world.name, 1, READY, as_user=BOT)
+    world.merge()
+    world.tick()
+    world.regress()
+    world.tick()
+    decisions = world.tick()
+    labels = {label.name for label in world.repo.get_issue(1).labels}
+    vouched = [
+        r.event.payload.get("vouched") is not None
+        for r in world.store.subject_events("issue:1", ["issues.labeled"])
+        if "reentered" in r.event.payload
+    ]
+    assert (READY in labels, vouched, [(d.automation, d.status) for d in decisions]) == (
+        True,
+        [True],
+        [("builder", "queued")],
+    )
