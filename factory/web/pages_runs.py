@@ -3,7 +3,9 @@
 Live parts poll with htmx: the runs table re-fetches its rows every 2 s while a row is
 queued or running; a running run's page fetches ``/runs/{id}/steps?after=<seq>`` every
 second and appends what came back (the fragment carries the next poller, or none once
-the run finished).
+the run finished). Each poll is index lookups only: the steps after the last seq seen
+(uq_steps_run_seq), runs by (status, id) or (automation, id) (tests/web/test_live.py).
+Steps come STEP_PAGE at a time, so a run of any length renders as fast as one page.
 """
 
 from __future__ import annotations
@@ -185,6 +187,7 @@ async def run_page(request: Request) -> Response:
         outputs=outputs,
         live=run.status in LIVE_STATUSES,
         more=more,
+        after=after,
         last_seq=last_seq,
         event=viewer.store.get_event(run.event_id) if run.event_id is not None else None,
     )

@@ -128,3 +128,16 @@ def test_runs_poll_with_a_filter_reads_by_index(
     """The 2 s runs-table poll with a status or automation filter neither scans nor sorts."""
     plans = _plans(live_reader, db_path, lambda: live_client.get(f"/runs/rows?{query}"))
     assert (bool(plans), _full_work(plans)) == (True, [])
+
+
+def test_search_links_a_step_past_the_first_page_to_the_page_starting_with_it(
+    live_client: httpx.Client, live_run: str
+) -> None:
+    """A hit on a step past the first page links to the run page that shows that step."""
+    hits = live_client.get("/search.json", params={"q": f"output line {STEPS - 1}"}).json()
+    url = next(h["url"] for h in hits["steps"] if h["seq"] == STEPS)
+    page = live_client.get(url.split("#")[0]).text
+    assert (url, f'id="step-{STEPS}"' in page) == (
+        f"/runs/{live_run}?after={STEPS - 1}#step-{STEPS}",
+        True,
+    )
