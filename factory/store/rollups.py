@@ -6,7 +6,7 @@ queued time. A run enters its row in the same write transaction that gives it a 
 status (``RunStore.finish_run``, ``mark_interrupted_running``, a skipped ``create_run``);
 cost added to a finished run moves its row too. Migration 006 built the rows of the runs
 that existed then; ``rebuild`` does it again (bulk loads). Runs still queued or running are
-never in a rollup: readers add them from ``runs`` (few rows, by ``ix_runs_status``).
+never in a rollup: readers add them from ``runs`` (few rows, by ``ix_runs_status_id``).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def _finished(factory: Factory, run_id: str) -> RunRecord | None:
 def test_run_queued_by_another_process_starts_within_0_2_s(factory: Factory) -> None:
     """Three runs queued by `factoryd run` in child processes each start within 0.2 s."""
     running = run_daemon(factory)
-    delays = []
+    delays: list[float] = []
     try:
         for _ in range(ROUNDS):
             run_id = _queue_from_cli(factory)
