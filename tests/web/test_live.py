@@ -13,7 +13,12 @@ import pytest
 from sqlalchemy import event
 
 from factory.store import RunStore
+from factory.web import build_app
 from factory.web.pages_runs import STEP_PAGE
+from tests.web.conftest import Server
+from tests.web.test_browser import WAIT_MS, browser, page, shot
+
+__all__ = ["browser", "page"]  # the browser fixtures, used by the last test
 
 STEPS = STEP_PAGE + 5
 
@@ -141,3 +146,20 @@ def test_search_links_a_step_past_the_first_page_to_the_page_starting_with_it(
         f"/runs/{live_run}?after={STEPS - 1}#step-{STEPS}",
         True,
     )
+
+
+def test_browser_loads_every_page_of_steps_after_the_first(
+    page: Any,
+    live_reader: RunStore,
+    live_run: str,
+    writer: RunStore,
+    serve: Callable[..., Server],
+) -> None:
+    """In Chromium a finished run's page fetches the steps past the first page by itself."""
+    writer.finish_run(live_run, "succeeded")  # no live poller: only the loader can fetch them
+    site = serve(build_app(live_reader)).url
+    page.goto(f"{site}/runs/{live_run}")
+    page.wait_for_selector(f"#step-{STEPS}", timeout=WAIT_MS)
+    shot(page, "run-paged-steps")
+    ids = page.locator("section.step").evaluate_all("els => els.map(e => e.id)")
+    assert ids == [f"step-{n}" for n in range(1, STEPS + 1)]
