@@ -59,6 +59,7 @@ from factory.sources.github_poller import GitHubPoller
 from factory.sources.schedule import Schedules
 from factory.sources.slack import SlackSource
 from factory.store import RunRecord, RunStore
+from factory.store.watch import watch_for_work
 
 log = structlog.get_logger(__name__)
 
@@ -185,6 +186,7 @@ class Daemon:
         self.schedules.start()
         self._thread("reload", self.watcher.run)
         self._thread("sweeper", self._sweep_loop)
+        self._thread("store-watch", partial(watch_for_work, self.store, self.wake))
         if settings.poll_interval_s > 0:
             poller = GitHubPoller(
                 github.repo,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from factory.ids import new_id
+from factory.store import rollups
 from factory.store.runstore import RunStore
 
 AUTOMATIONS = ("builder", "pr-reviewer", "triage", "planner", "verifier", "auditor")
@@ -59,6 +60,8 @@ WORDS = [
     "claim",
 ]
 BATCH = 20_000
+RARE_WORD = "segfault"
+"""A word in about one tool result in 2,000 (the bench's rare search word)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ def _steps_for(
         elif kind == "tool_result":
             lines = rng.randint(1, 40 if big else 6)
             text = "\n".join(_sentence(rng, 8) for _ in range(lines))
+            if rng.random() < 0.0005:
+                text += f" {RARE_WORD}"
             payload = {"tool_use_id": f"tu_{seq - 1}", "content": text, "is_error": False}
         else:
             text = "model ended its turn"
@@ -194,6 +199,8 @@ def generate(
         if len(batch) >= BATCH * 10:
             _flush(store, sql, batch)
     _flush(store, sql, batch)
+    with store._write() as conn:
+        rollups.rebuild(conn)
     return BulkResult(runs=runs, steps=step_total, big_run_id=big_id)
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import text
 
 from factory.events import utcnow
+from factory.store import rollups
 from factory.store.runstore import RunStore
 
 NEEDS_HUMAN_LABEL = "needs-human"
@@ -60,6 +61,27 @@ class FactoryMetrics:
         return self.factory_prs_without_human / self.factory_prs_merged
 
 
+_PER_DAY_SQL = """SELECT day, automation || '/' || status AS grp, SUM(n), SUM(usd) FROM w
+GROUP BY day, automation, status ORDER BY day, grp"""
+_SOURCES_SQL = "SELECT source, SUM(n) FROM w GROUP BY source ORDER BY 2 DESC"
+_FAILURES_SQL = """SELECT reason, SUM(n) FROM w WHERE status IN ('failed', 'interrupted')
+GROUP BY reason ORDER BY 2 DESC LIMIT 20"""
+_LIFECYCLE_SQL = f"""
+SELECT id, subject_key, kind, received_at, by_factory,
+  COALESCE(json_extract(payload, '$.pull_request.merged'), json_extract(payload, '$.merged'), 0),
+  NULL FROM events WHERE subject_key IS NOT NULL AND kind IN ('issues.opened', 'issues.closed',
+  'pull_request.opened', 'pull_request.closed')
+UNION ALL
+SELECT id, subject_key, kind, received_at, by_factory, 0, json_extract(payload, '$.label.name')
+FROM events WHERE kind IN ('pull_request.labeled', 'issues.labeled') AND subject_key IN (
+  SELECT subject_key FROM events WHERE kind = 'pull_request.opened')
+  AND json_extract(payload, '$.label.name') = '{NEEDS_HUMAN_LABEL}'
+ORDER BY id
+"""  # noqa: S608  (a constant)
+"""Issue and pull request lifecycle events, and needs-human labels on pull requests (the
+only labels the figures use), by ``ix_events_kind_subject``."""
+
+
 def _when(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC)
@@ -79,44 +101,20 @@ class MetricsQueries:
     def factory_metrics(self, *, days: int = 30, now: datetime | None = None) -> FactoryMetrics:
         """Return the metrics for runs queued in the last ``days`` days (events: all time)."""
         since = (now or utcnow()) - timedelta(days=days)
-        start = _naive(since)
+        whole = datetime.combine(since.astimezone(UTC).date() + timedelta(days=1), time(0), UTC)
+        window = {
+            "start": _naive(since),
+            "whole_start": _naive(whole),
+            "whole_day": whole.date().isoformat(),
+        }
         with self.store._read() as conn:
-            per_day = conn.execute(
-                text(
-                    "SELECT substr(queued_at, 1, 10) AS day, automation || '/' || status AS grp,"
-                    " COUNT(*) AS n, SUM(cost_usd) AS usd FROM runs WHERE queued_at >= :start"
-                    " GROUP BY day, automation, status ORDER BY day, grp"
-                ),
-                {"start": start},
-            ).all()
-            sources = conn.execute(
-                text(
-                    "SELECT COALESCE(events.source, 'none') AS src, COUNT(*) FROM runs"
-                    " LEFT JOIN events ON runs.event_id = events.id"
-                    " WHERE runs.queued_at >= :start GROUP BY src ORDER BY 2 DESC"
-                ),
-                {"start": start},
-            ).all()
-            failures = conn.execute(
-                text(
-                    "SELECT COALESCE(stop_reason, substr(error, 1, instr(error || char(10),"
-                    " char(10)) - 1), '(no reason)') AS reason, COUNT(*) FROM runs"
-                    " WHERE status IN ('failed', 'interrupted') AND queued_at >= :start"
-                    " GROUP BY reason ORDER BY 2 DESC LIMIT 20"
-                ),
-                {"start": start},
-            ).all()
-            lifecycle = conn.execute(
-                text(
-                    "SELECT subject_key, kind, received_at, by_factory,"
-                    " COALESCE(json_extract(payload, '$.pull_request.merged'),"
-                    " json_extract(payload, '$.merged'), 0) AS merged,"
-                    " json_extract(payload, '$.label.name') AS label FROM events"
-                    " WHERE subject_key IS NOT NULL AND kind IN ('issues.opened',"
-                    " 'issues.closed', 'pull_request.opened', 'pull_request.closed',"
-                    " 'pull_request.labeled', 'issues.labeled') ORDER BY id"
-                )
-            ).all()
+            per_day = conn.execute(text(rollups.WINDOW_SQL + _PER_DAY_SQL), window).all()
+            sources = conn.execute(text(rollups.WINDOW_SQL + _SOURCES_SQL), window).all()
+            # Materialized: pushed into the union, the status test would pick ix_runs_status_id
+            # over the part day's ix_runs_queued_at range.
+            materialized = rollups.WINDOW_SQL.replace(" AS (", " AS MATERIALIZED (", 1)
+            failures = conn.execute(text(materialized + _FAILURES_SQL), window).all()
+            lifecycle = conn.execute(text(_LIFECYCLE_SQL)).all()
         spend: dict[str, float] = {}
         for day, _grp, _n, usd in per_day:
             spend[day] = spend.get(day, 0.0) + float(usd or 0.0)
@@ -141,7 +139,7 @@ def _lead_times(rows: Any) -> dict[str, Any]:
     pr_opened: dict[str, tuple[datetime, bool]] = {}
     merged: dict[str, datetime] = {}
     needs_human: set[str] = set()
-    for key, kind, received, by_factory, was_merged, label in rows:
+    for _id, key, kind, received, by_factory, was_merged, label in rows:
         when = _when(received)
         if kind == "issues.opened":
             opened.setdefault(key, when)

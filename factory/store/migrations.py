@@ -196,12 +196,58 @@ def _m005_subject_links_and_followups(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_followups_status ON followups (status)")
 
 
+_M006_MEDIAN = "WHERE status IN ('succeeded', 'failed', 'cancelled', 'interrupted')"
+
+
+def _m006_run_rollups_and_viewer_indexes(conn: Connection) -> None:
+    """Add run_rollups (finished runs per day, automation, version, status, source, reason),
+    subject_titles (every title an event gave a subject, kept by a trigger on events), both
+    filled from the rows that exist, and the indexes the viewer's lists and medians use."""
+    for sql in (
+        "CREATE TABLE run_rollups (day VARCHAR(10) NOT NULL, automation VARCHAR(200) NOT NULL,"
+        " content_hash VARCHAR(128) NOT NULL, status VARCHAR(20) NOT NULL,"
+        " source VARCHAR(20) NOT NULL, reason VARCHAR(200) NOT NULL, runs INTEGER NOT NULL,"
+        " cost_usd FLOAT NOT NULL, first_queued DATETIME NOT NULL, last_queued DATETIME NOT NULL,"
+        " PRIMARY KEY (day, automation, status, content_hash, source, reason)) WITHOUT ROWID",
+        "INSERT INTO run_rollups SELECT substr(r.queued_at, 1, 10), r.automation,"
+        " r.content_hash, r.status, COALESCE(e.source, 'none'), CASE WHEN r.status IN"
+        " ('failed', 'interrupted') THEN substr(COALESCE(r.stop_reason, substr(r.error, 1,"
+        " instr(r.error || char(10), char(10)) - 1), '(no reason)'), 1, 200) ELSE '' END,"
+        " COUNT(*), SUM(r.cost_usd), MIN(r.queued_at), MAX(r.queued_at) FROM runs r"
+        " LEFT JOIN events e ON e.id = r.event_id WHERE r.status IN"
+        " ('succeeded', 'failed', 'cancelled', 'interrupted', 'skipped')"
+        " GROUP BY 1, 2, 3, 4, 5, 6",
+        "CREATE INDEX ix_runs_status_id ON runs (status, id)",
+        "CREATE INDEX ix_runs_automation_id ON runs (automation, id)",
+        "CREATE INDEX ix_runs_subject_key_id ON runs (subject_key, id)",
+        "CREATE INDEX ix_runs_queued_at ON runs (queued_at)",
+        "CREATE INDEX ix_runs_version_turns ON runs (automation, content_hash, turns, status)"
+        f" {_M006_MEDIAN}",
+        "CREATE INDEX ix_runs_version_cost ON runs (automation, content_hash, cost_usd, status)"
+        f" {_M006_MEDIAN}",
+        "CREATE INDEX ix_events_kind_subject ON events (kind, subject_key)",
+        "CREATE TABLE subject_titles (subject_key VARCHAR(200) NOT NULL, title TEXT NOT NULL,"
+        " PRIMARY KEY (subject_key, title))",
+        "INSERT OR IGNORE INTO subject_titles SELECT subject_key, json_extract(subject,"
+        " '$.title') FROM events WHERE subject_key IS NOT NULL"
+        " AND json_extract(subject, '$.title') IS NOT NULL",
+        "CREATE TRIGGER events_subject_titles AFTER INSERT ON events WHEN new.subject_key"
+        " IS NOT NULL AND json_extract(new.subject, '$.title') IS NOT NULL BEGIN"
+        " INSERT OR IGNORE INTO subject_titles"
+        " VALUES (new.subject_key, json_extract(new.subject, '$.title')); END",
+        "DROP INDEX ix_runs_status",  # ix_runs_status_id serves the same lookups
+        "DROP INDEX ix_runs_subject_key",  # ix_runs_subject_key_id serves the same lookups
+    ):
+        conn.exec_driver_sql(sql)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("001_initial", _m001_initial),
     Migration("002_search_text_and_indexes", _m002_search_text_and_indexes),
     Migration("003_steps_full_text_search", _m003_steps_full_text_search),
     Migration("004_events_ignored", _m004_events_ignored),
     Migration("005_subject_links_and_followups", _m005_subject_links_and_followups),
+    Migration("006_run_rollups_and_viewer_indexes", _m006_run_rollups_and_viewer_indexes),
 )
 """Every migration, in the order it is applied."""
 

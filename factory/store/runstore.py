@@ -18,6 +18,7 @@ from factory.errors import DuplicateRun, RunNotFound, StoreError
 from factory.events import as_utc, utcnow
 from factory.ids import new_id
 from factory.interfaces import Usage
+from factory.store import rollups
 from factory.store.event_log import EventLog
 from factory.store.lineage import LineageLog
 from factory.store.output_log import OutputLog
@@ -89,6 +90,8 @@ class RunStore(EventLog, OutputLog, LineageLog):
                     stop_reason=stop_reason,
                 )
             )
+            if status == "skipped":
+                rollups.add_finished(conn, [run_id])
         log.info(
             "run_queued" if status == "queued" else "run_skipped",
             run_id=run_id,
@@ -185,6 +188,7 @@ class RunStore(EventLog, OutputLog, LineageLog):
                     finished_at=now or utcnow(),
                 )
             )
+            rollups.add_finished(conn, [run_id])
             finished = self._get(conn, run_id)
         log.info(
             "run_finished",
@@ -219,6 +223,7 @@ class RunStore(EventLog, OutputLog, LineageLog):
                         finished_at=now or utcnow(),
                     )
                 )
+                rollups.add_finished(conn, ids)
         if ids:
             log.warning("runs_interrupted", run_ids=ids)
         return ids
@@ -331,6 +336,7 @@ class RunStore(EventLog, OutputLog, LineageLog):
             )
             if updated.rowcount == 0:
                 raise RunNotFound(run_id)
+            rollups.add_cost(conn, run_id, cost_usd)  # moves a row only if the run finished
 
     def steps(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[StepRecord]:
         """Return the run's steps with seq > ``after_seq``, in order (for live tailing)."""

@@ -6,17 +6,23 @@ The user's words are quoted term by term before they reach FTS5's MATCH, so FTS5
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, text
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, text
 
 from factory.store.runstore import RunStore
 from factory.store.stats import RunItem, StatsQueries
-from factory.store.tables import events, runs
+from factory.store.tables import runs
 
 _TERM = re.compile(r"[^\s\"]+")
+RANK_POOL = 500
+"""How many of the newest matching steps are ranked."""
+FEW_SUBJECTS = 200
+"""Up to this many matching subjects, their runs are looked up by key; past it, runs are
+scanned newest first (dense matches fill a page quickly)."""
 
 
 @dataclass(frozen=True)
@@ -45,34 +51,50 @@ class SearchQueries:
         self.store = store
 
     def steps(self, words: str, *, limit: int = 50) -> list[StepHit]:
-        """Return up to ``limit`` steps whose text has every word, best match first."""
+        """Return up to ``limit`` steps whose text has every word, best match first.
+
+        Ranked (bm25) among the newest RANK_POOL matches: every match of a rare word, the
+        latest ones of a common word (ranking all of a million matches costs seconds).
+        """
         match = fts_query(words)
         if match is None:
             return []
         sql = text(
             "SELECT steps.run_id, runs.automation, steps.seq, steps.kind, steps.text"
-            " FROM steps_fts JOIN steps ON steps.id = steps_fts.rowid"
-            " JOIN runs ON runs.id = steps.run_id"
-            " WHERE steps_fts MATCH :match ORDER BY rank LIMIT :limit"
+            " FROM (SELECT rowid, rank FROM steps_fts WHERE steps_fts MATCH :match"
+            " ORDER BY rowid DESC LIMIT :pool) AS hits"
+            " JOIN steps ON steps.id = hits.rowid JOIN runs ON runs.id = steps.run_id"
+            " ORDER BY hits.rank, hits.rowid DESC LIMIT :limit"
         )
-        params = {"match": match, "limit": limit}
+        params = {"match": match, "limit": limit, "pool": RANK_POOL}
         with self.store._read() as conn:
             rows = conn.execute(sql, params).all()
         return [StepHit(r[0], r[1], r[2], r[3], r[4] or "") for r in rows]
 
     def runs_by_subject(self, words: str, *, limit: int = 50) -> list[RunItem]:
-        """Return runs whose subject key equals ``words`` or whose subject title contains it."""
+        """Return runs whose subject key contains ``words`` or whose subject was ever given
+        a title (by any stored event) containing it, newest first."""
         needle = words.strip()
         if not needle:
             return []
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = self._items().where(
-            or_(
-                runs.c.subject_key == needle,
-                runs.c.subject_key.like(pattern, escape="\\"),
-                events.c.subject["title"].as_string().like(pattern, escape="\\"),
-            )
+        keys_sql = text(
+            "SELECT subject_key FROM runs WHERE subject_key LIKE :p ESCAPE '\\'"
+            " GROUP BY subject_key UNION"
+            " SELECT subject_key FROM subject_titles WHERE title LIKE :p ESCAPE '\\'"
         )
+        with self.store._read() as conn:
+            keys = [str(k) for (k,) in conn.execute(keys_sql, {"p": pattern})]
+        if not keys:
+            return []
+        if len(keys) <= FEW_SUBJECTS:  # each key's runs by ix_runs_subject_key_id
+            query = self._items().where(runs.c.subject_key.in_(keys))
+        else:  # newest runs first, each checked against the keys, until the page is full
+            each = func.json_each(json.dumps(keys)).table_valued("value")
+            unindexed: ColumnElement[str] = literal_column(
+                "+runs.subject_key"
+            )  # unary +: no index for this term
+            query = self._items().where(unindexed.in_(select(each.c.value)))
         return self._run(query.limit(limit))
 
     def runs_by_error(self, words: str, *, limit: int = 50) -> list[RunItem]:

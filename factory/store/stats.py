@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, select
+from sqlalchemy import Connection, Select, and_, func, literal_column, select, text
 
 from factory.errors import StepNotFound
+from factory.store import rollups
 from factory.store.records import RunRecord, StepRecord
 from factory.store.runstore import RunStore
 from factory.store.tables import events, runs, steps
@@ -89,17 +90,6 @@ class PromptVersion:
         return self.succeeded / self.finished if self.finished else None
 
 
-_VERSION_TOTALS_SQL = """
-SELECT automation, content_hash, COUNT(*), SUM(status = 'succeeded'), SUM(cost_usd),
-  MIN(queued_at), MAX(queued_at)
-FROM runs GROUP BY automation, content_hash ORDER BY automation, MAX(queued_at) DESC
-"""
-_VERSION_FINISHED_SQL = """
-SELECT automation, content_hash, turns, cost_usd FROM runs
-WHERE status IN ('succeeded', 'failed', 'cancelled', 'interrupted')
-"""
-
-
 def _stamp(value: Any) -> datetime | None:
     """Return a stored naive-UTC timestamp (datetime or SQLite text) as aware UTC."""
     if value is None:
@@ -107,6 +97,16 @@ def _stamp(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def _middle(conn: Connection, column: str, key: dict[str, str], count: int) -> float | None:
+    """Return the median of ``column`` over a version's ``count`` finished runs, or None."""
+    if not count:
+        return None
+    sql = text(rollups.MIDDLE_SQL.format(column=column))
+    values = conn.execute(sql, {**key, "take": 2 - count % 2, "skip": (count - 1) // 2})
+    middle: float = statistics.median([v for (v,) in values])
+    return middle
 
 
 class StatsQueries:
@@ -126,7 +126,9 @@ class StatsQueries:
             query = query.where(runs.c.subject_key == flt.subject)
         if flt.source:
             if flt.source == "none":
-                query = query.where(runs.c.event_id.is_(None))
+                # Unary +: newest first until the page is full, not every event-less run
+                # by the unique (event_id, …) index and then a sort.
+                query = query.where(literal_column("+runs.event_id").is_(None))
             else:
                 query = query.where(events.c.source == flt.source)
         if flt.day is not None:
@@ -153,9 +155,10 @@ class StatsQueries:
             return [str(name) for name in conn.execute(query).scalars()]
 
     def step_summaries(
-        self, run_id: str, *, after_seq: int = 0, text_limit: int = 4000
+        self, run_id: str, *, after_seq: int = 0, text_limit: int = 4000, limit: int | None = None
     ) -> list[StepSummary]:
-        """Return the run's steps with seq > ``after_seq`` in order, text cut to ``text_limit``.
+        """Return the run's steps with seq > ``after_seq`` in order, text cut to ``text_limit``
+        (the first ``limit`` of them when given: keyset pages by seq, by uq_steps_run_seq).
 
         Payloads are loaded only for the small kinds in SMALL_PAYLOAD_KINDS (None otherwise).
         """
@@ -184,6 +187,7 @@ class StatsQueries:
             )
             .where(steps.c.run_id == run_id, steps.c.seq > after_seq)
             .order_by(steps.c.seq)
+            .limit(limit if limit is not None else -1)
         )
         with self.store._read() as conn:
             rows = conn.execute(query).mappings().all()
@@ -201,34 +205,34 @@ class StatsQueries:
     def prompt_versions(self, automation: str | None = None) -> list[PromptVersion]:
         """Return figures per (automation, content hash), newest version first per automation.
 
-        Medians are over finished runs (skipped ones excluded), computed here: SQLite has
-        no median, and one pass over (turns, cost) beats window functions on big stores.
+        Totals come from the daily rollups plus the unfinished runs; medians are over
+        finished runs (skipped ones excluded), read as the middle rows of a partial index.
         """
         with self.store._read() as conn:
-            totals = conn.exec_driver_sql(_VERSION_TOTALS_SQL).all()
-            finished: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
-            for name, digest, turns, cost in conn.exec_driver_sql(_VERSION_FINISHED_SQL):
-                pair = finished.setdefault((name, digest), ([], []))
-                pair[0].append(turns)
-                pair[1].append(cost)
-        versions = []
-        for name, digest, count, succeeded, total_cost, first, last in totals:
-            turns, costs = finished.get((name, digest), ([], []))
-            versions.append(
-                PromptVersion(
-                    automation=name,
-                    content_hash=digest,
-                    runs=int(count),
-                    finished=len(turns),
-                    succeeded=int(succeeded or 0),
-                    median_turns=statistics.median(turns) if turns else None,
-                    median_cost_usd=statistics.median(costs) if costs else None,
-                    total_cost_usd=float(total_cost or 0.0),
-                    first_queued=_stamp(first),
-                    last_queued=_stamp(last),
+            totals = conn.execute(text(rollups.VERSIONS_SQL)).all()
+            versions = []
+            for name, digest, count, succeeded, total_cost, first, last in totals:
+                if automation is not None and name != automation:
+                    continue
+                key = {"automation": name, "content_hash": digest}
+                finished = int(
+                    conn.execute(text(rollups.FINISHED_OF_VERSION_SQL), key).scalar_one()
                 )
-            )
-        return [v for v in versions if automation is None or v.automation == automation]
+                versions.append(
+                    PromptVersion(
+                        automation=name,
+                        content_hash=digest,
+                        runs=int(count),
+                        finished=finished,
+                        succeeded=int(succeeded or 0),
+                        median_turns=_middle(conn, "turns", key, finished),
+                        median_cost_usd=_middle(conn, "cost_usd", key, finished),
+                        total_cost_usd=float(total_cost or 0.0),
+                        first_queued=_stamp(first),
+                        last_queued=_stamp(last),
+                    )
+                )
+        return versions
 
     @staticmethod
     def _items_query() -> Select[Any]:

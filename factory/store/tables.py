@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted", "skipped")
@@ -54,6 +55,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 metadata = MetaData()
+_MEDIAN = text("status IN ('succeeded', 'failed', 'cancelled', 'interrupted')")
+"""The runs whose turns and cost make a prompt version's medians (skipped ones excluded)."""
 
 schema_migrations = Table(
     "schema_migrations",
@@ -79,6 +82,7 @@ events = Table(
     Column("dispatched_at", UTCDateTime()),
     Column("ignored", Text),
     Index("ix_events_undispatched", "dispatched_at", "id"),
+    Index("ix_events_kind_subject", "kind", "subject_key"),  # added by migration 006
 )
 
 runs = Table(
@@ -108,9 +112,28 @@ runs = Table(
     Column("holder", String(200)),
     UniqueConstraint("event_id", "automation", "attempt", name="uq_runs_event_automation_attempt"),
     # Added by migration 002:
-    Index("ix_runs_status", "status"),
     Index("ix_runs_automation_queued_at", "automation", "queued_at"),
-    Index("ix_runs_subject_key", "subject_key"),
+    # Added by migration 006 (which dropped 002's ix_runs_status and ix_runs_subject_key):
+    Index("ix_runs_status_id", "status", "id"),
+    Index("ix_runs_automation_id", "automation", "id"),
+    Index("ix_runs_subject_key_id", "subject_key", "id"),
+    Index("ix_runs_queued_at", "queued_at"),
+    Index(
+        "ix_runs_version_turns",
+        "automation",
+        "content_hash",
+        "turns",
+        "status",
+        sqlite_where=_MEDIAN,
+    ),
+    Index(
+        "ix_runs_version_cost",
+        "automation",
+        "content_hash",
+        "cost_usd",
+        "status",
+        sqlite_where=_MEDIAN,
+    ),
 )
 
 steps = Table(
@@ -181,4 +204,29 @@ followups = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_followups_status", "status"),
+)
+
+# Added by migration 006 (kept by factory/store/rollups.py):
+run_rollups = Table(
+    "run_rollups",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("automation", String(200), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("content_hash", String(128), primary_key=True),
+    Column("source", String(20), primary_key=True),
+    Column("reason", String(200), primary_key=True),
+    Column("runs", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("first_queued", UTCDateTime(), nullable=False),
+    Column("last_queued", UTCDateTime(), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Added by migration 006 (kept by the trigger events_subject_titles):
+subject_titles = Table(
+    "subject_titles",
+    metadata,
+    Column("subject_key", String(200), primary_key=True),
+    Column("title", Text, primary_key=True),
 )

@@ -3,7 +3,9 @@
 Live parts poll with htmx: the runs table re-fetches its rows every 2 s while a row is
 queued or running; a running run's page fetches ``/runs/{id}/steps?after=<seq>`` every
 second and appends what came back (the fragment carries the next poller, or none once
-the run finished).
+the run finished). Each poll is index lookups only: the steps after the last seq seen
+(uq_steps_run_seq), runs by (status, id) or (automation, id) (tests/web/test_live.py).
+Steps come STEP_PAGE at a time, so a run of any length renders as fast as one page.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from factory.web.context import plain, viewer_of
 from factory.web.steps import LOAD_LIMIT, TEXT_LIMIT, scrub_cut, step_view
 
 PAGE_SIZE = 50
+STEP_PAGE = 500
+"""Steps per run page, per steps fragment and per run JSON."""
 LIVE_STATUSES = ("queued", "running")
 SOURCES = ("github", "sentry", "slack", "schedule", "manual", "none")
 FILTER_KEYS = ("automation", "status", "subject", "source", "date")
@@ -129,13 +133,38 @@ def _run_item(request: Request) -> RunItem:
     return item
 
 
+def _step_page(request: Request, run_id: str, after: int) -> tuple[list[StepSummary], bool]:
+    """Return up to STEP_PAGE steps after seq ``after``, and whether more follow."""
+    summaries = viewer_of(request).stats.step_summaries(
+        run_id, after_seq=after, text_limit=LOAD_LIMIT, limit=STEP_PAGE + 1
+    )
+    return summaries[:STEP_PAGE], len(summaries) > STEP_PAGE
+
+
+def _after(request: Request) -> int:
+    """Return the ``after`` query parameter (a step seq, 0 by default). Raises ValueError."""
+    after = int(request.query_params.get("after", "0"))
+    if after < 0:
+        raise ValueError(after)
+    return after
+
+
 async def run_page(request: Request) -> Response:
-    """GET /runs/{id} and /runs/{id}.json: header, prompt snapshot, steps, outputs."""
+    """GET /runs/{id} and /runs/{id}.json: header, prompt snapshot, steps, outputs.
+
+    Steps come STEP_PAGE at a time: the page loads the next ones as soon as it is shown
+    (htmx ``load``), the JSON names ``next_after`` to pass as ``?after=`` for the rest.
+    """
     viewer = viewer_of(request)
     item = _run_item(request)
     run = item.run
-    summaries = viewer.stats.step_summaries(run.id, text_limit=LOAD_LIMIT)
+    try:
+        after = _after(request)
+    except ValueError:
+        return plain("after must be a step number", 400)
+    summaries, more = _step_page(request, run.id, after)
     outputs = viewer.store.outputs_for_run(run.id)
+    last_seq = summaries[-1].seq if summaries else after
     if request.url.path.endswith(".json"):
         data = item_dict(item)
         data["prompt_snapshot"] = run.prompt_snapshot
@@ -149,6 +178,7 @@ async def run_page(request: Request) -> Response:
             }
             for s in summaries
         ]
+        data["next_after"] = last_seq if more else None
         return viewer.renderer.json(data)
     return viewer.renderer.html(
         "run.html",
@@ -157,26 +187,30 @@ async def run_page(request: Request) -> Response:
         steps=[step_view(s) for s in summaries],
         outputs=outputs,
         live=run.status in LIVE_STATUSES,
-        last_seq=summaries[-1].seq if summaries else 0,
+        more=more,
+        after=after,
+        last_seq=last_seq,
         event=viewer.store.get_event(run.event_id) if run.event_id is not None else None,
         previous_version=CompareQueries(viewer.store).previous_version_run(run),
     )
 
 
 async def run_steps(request: Request) -> Response:
-    """GET /runs/{id}/steps?after=<seq>: new steps as HTML, plus the next poller if live."""
+    """GET /runs/{id}/steps?after=<seq>: the next steps as HTML, then the next loader: at
+    once while more are stored, every second while the run is live, none once it ended."""
     viewer = viewer_of(request)
     item = _run_item(request)
     try:
-        after = int(request.query_params.get("after", "0"))
+        after = _after(request)
     except ValueError:
         return plain("after must be a step number", 400)
-    summaries = viewer.stats.step_summaries(item.run.id, after_seq=after, text_limit=LOAD_LIMIT)
+    summaries, more = _step_page(request, item.run.id, after)
     return viewer.renderer.html(
         "run_steps.html",
         run=item.run,
         steps=[step_view(s) for s in summaries],
         live=item.run.status in LIVE_STATUSES,
+        more=more,
         last_seq=summaries[-1].seq if summaries else after,
         oob=True,
     )

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from factory.logs import redactor
 from factory.store.search import StepHit
 from factory.web.context import plain, viewer_of
-from factory.web.pages_runs import item_dict
+from factory.web.pages_runs import STEP_PAGE, item_dict
 
 SCOPES = ("text", "subject", "error")
 MAX_QUERY = 500
@@ -44,6 +44,14 @@ def snippet_parts(text: str, words: str) -> list[tuple[bool, str]]:
     return [p for p in parts if p[1]]
 
 
+def step_url(hit: StepHit) -> str:
+    """Return the link to a hit's step: on the run page's first page of steps, or on the
+    page of steps that starts with it (the run page shows STEP_PAGE steps at a time)."""
+    if hit.seq <= STEP_PAGE:
+        return f"/runs/{hit.run_id}#step-{hit.seq}"
+    return f"/runs/{hit.run_id}?after={hit.seq - 1}#step-{hit.seq}"
+
+
 def _hit_dict(hit: StepHit, q: str) -> dict[str, object]:
     return {
         "run_id": hit.run_id,
@@ -51,7 +59,7 @@ def _hit_dict(hit: StepHit, q: str) -> dict[str, object]:
         "seq": hit.seq,
         "kind": hit.kind,
         "snippet": "".join(text for _m, text in snippet_parts(hit.text, q)),
-        "url": f"/runs/{hit.run_id}#step-{hit.seq}",
+        "url": step_url(hit),
     }
 
 
@@ -82,7 +90,7 @@ async def search_page(request: Request) -> Response:
         q=q,
         scope=scope,
         scopes=SCOPES,
-        hits=[(h, snippet_parts(h.text, q)) for h in hits],
+        hits=[(h, snippet_parts(h.text, q), step_url(h)) for h in hits],
         items=items,
     )
 

@@ -25,6 +25,8 @@ def scrub_deep(value: Any) -> Any:
     """Return ``value`` (JSON-like, dataclasses, datetimes) with every string scrubbed."""
     if isinstance(value, str):
         return redactor.scrub(value)
+    if value is None or type(value) in (int, float, bool):  # the common case, checked early
+        return value
     if isinstance(value, dict):
         return {redactor.scrub(str(k)): scrub_deep(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
