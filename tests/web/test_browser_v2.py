@@ -26,7 +26,13 @@ from tests.web.story_world import (
 )
 from tests.web.test_browser import CHROMIUM, LAUNCH_ARGS, shot
 
-EDGES = [("source:slack", "slack-intake"), ("slack-intake", "builder"), ("builder", "pr-reviewer")]
+EDGES = [
+    ("source:slack", "slack-intake"),
+    ("slack-intake", "builder"),
+    ("builder", "pr-reviewer"),
+    ("source:sentry", "incident-responder"),
+    ("incident-responder", "builder"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +134,8 @@ def test_compare_with_previous_version_shows_the_prompt_diff(
 
 
 def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
-    """The map draws the demo's four automations and the intake → builder → reviewer edges."""
+    """The map draws the demo's five automations and the intake → builder → reviewer and
+    Sentry → incident responder edges."""
     page.goto(f"{site}/map")
     shot(page, "map")
     nodes = sorted(page.locator("#map g.node.automation").evaluate_all(
@@ -138,6 +145,6 @@ def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
         page.locator(f'#map g[data-source="{a}"][data-target="{b}"]').count() > 0 for a, b in EDGES
     ]
     assert (nodes, pairs) == (
-        ["builder", "pr-reviewer", "slack-intake", "triage"],
-        [True, True, True],
+        ["builder", "incident-responder", "pr-reviewer", "slack-intake", "triage"],
+        [True] * len(EDGES),
     )

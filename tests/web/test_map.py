@@ -40,7 +40,13 @@ def _edges(answer: dict[str, object]) -> dict[tuple[str, str, str], tuple[int, i
 def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
     """Every automation of the folder is a node."""
     names = [a["name"] for a in web.get("/map.json").json()["automations"]]
-    assert sorted(names) == ["builder", "pr-reviewer", "slack-intake", "triage"]
+    assert sorted(names) == [
+        "builder",
+        "incident-responder",
+        "pr-reviewer",
+        "slack-intake",
+        "triage",
+    ]
 
 
 def test_map_edge_from_a_label_to_its_trigger(web: httpx.Client) -> None:
@@ -111,7 +117,7 @@ def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
         svg.count('class="node automation"'),
         'data-source="slack-intake" data-target="builder"' in svg,
     )
-    assert found == (4, True)
+    assert found == (5, True)
 
 
 def test_map_needs_the_token(
