@@ -105,12 +105,16 @@ class Settings(BaseSettings):
     # Daemon
     data_dir: Path = Field(default=Path("data"), validation_alias=_env("FACTORY_DATA_DIR"))
     """Where the SQLite store, mirrors and workspaces live."""
+    config_dir: Path | None = Field(default=None, validation_alias=_env("FACTORY_CONFIG_DIR"))
+    """The factory config directory (``factoryd init``): its ``automations/`` and ``harness/``
+    are the defaults of the two folders below. Agents never write it."""
     automations_dir: Path = Field(
         default=Path("automations"), validation_alias=_env("FACTORY_AUTOMATIONS_DIR")
     )
-    """Folder of automation YAML files."""
+    """Folder of automation YAML files (default ``CONFIG_DIR/automations`` when a config
+    directory is set, else ``automations``)."""
     harness_dir: Path = Field(default=Path("harness"), validation_alias=_env("FACTORY_HARNESS_DIR"))
-    """Folder of harness documents and policy.yaml."""
+    """Folder of harness documents and policy.yaml (default ``CONFIG_DIR/harness``)."""
     host: str = Field(default="127.0.0.1", validation_alias=_env("FACTORY_HOST"))
     """Address the viewer and webhook endpoint bind to."""
     port: int = Field(default=8765, ge=0, le=65535, validation_alias=_env("FACTORY_PORT"))
@@ -164,6 +168,21 @@ class Settings(BaseSettings):
                 "GITHUB_APP_INSTALLATION_ID together"
             )
         return self
+
+    @model_validator(mode="after")
+    def _folders_in_config_dir(self) -> Settings:
+        if self.config_dir is not None:
+            if "automations_dir" not in self.model_fields_set:
+                self.automations_dir = self.config_dir / "automations"
+            if "harness_dir" not in self.model_fields_set:
+                self.harness_dir = self.config_dir / "harness"
+        return self
+
+    @property
+    def config_root(self) -> Path:
+        """The factory config directory: ``config_dir``, else the folder holding the
+        automations folder (this source tree when run from it)."""
+        return self.config_dir if self.config_dir is not None else self.automations_dir.parent
 
     @property
     def db_path(self) -> Path:

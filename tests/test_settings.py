@@ -127,3 +127,24 @@ def test_stdlib_log_records_are_redacted_too(canary_env: Settings) -> None:
         logging.getLogger("urllib3").exception("retry with %s", CANARIES["ANTHROPIC_API_KEY"])
     out = stream.getvalue()
     assert ([c for c in CANARIES.values() if c in out], "[redacted]" in out) == ([], True)
+
+
+def test_config_dir_holds_automations_and_harness(tmp_path: Path) -> None:
+    """FACTORY_CONFIG_DIR makes its automations/ and harness/ the two folders' defaults."""
+    settings = Settings.model_validate({"FACTORY_CONFIG_DIR": str(tmp_path)})
+    assert (settings.automations_dir, settings.harness_dir, settings.config_root) == (
+        tmp_path / "automations",
+        tmp_path / "harness",
+        tmp_path,
+    )
+
+
+def test_explicit_folder_beats_the_config_dir(tmp_path: Path) -> None:
+    """A folder named on its own is used even with a config directory set."""
+    settings = Settings.model_validate(
+        {"FACTORY_CONFIG_DIR": str(tmp_path), "FACTORY_HARNESS_DIR": "/srv/harness"}
+    )
+    assert (settings.automations_dir, settings.harness_dir) == (
+        tmp_path / "automations",
+        Path("/srv/harness"),
+    )
