@@ -70,25 +70,69 @@ def _configure_cli_logging() -> None:
     configure_logging(settings)
 
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Factory config directory (`factoryd init`): its automations/, harness/ and .env.",
+    ),
+]
+
+
 @app.command()
 def validate(
-    automations: Annotated[Path, typer.Option(help="Folder of automation YAML files.")] = Path(
-        "automations"
-    ),
+    automations: Annotated[
+        Path | None, typer.Option(help="Folder of automation YAML files.")
+    ] = None,
     harness: Annotated[
-        Path, typer.Option(help="Folder of harness documents and policy.yaml.")
-    ] = Path("harness"),
+        Path | None, typer.Option(help="Folder of harness documents and policy.yaml.")
+    ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Check automations and harness; print every error as FILE:LINE:COL: message (exit 1)."""
     from factory.config.loader import validate as validate_config
 
-    issues = validate_config(automations, harness)
+    base = config if config is not None else Path()
+    issues = validate_config(automations or base / "automations", harness or base / "harness")
     for issue in issues:
         typer.echo(str(issue))
     if issues:
         typer.echo(f"{len(issues)} error(s)", err=True)
         raise typer.Exit(1)
     typer.echo("ok")
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="New (or empty) directory for the factory config.")
+    ] = Path("."),
+) -> None:
+    """Write a ready factory config (automations, harness, .env.example) as a git repository."""
+    from factory.commands.init import init_config
+    from factory.errors import GitError, InitRefused
+
+    try:
+        written = init_config(directory)
+    except (InitRefused, GitError, OSError) as exc:
+        _fail(f"cannot init: {exc}")
+    typer.echo(
+        f"wrote {len(written)} files to {directory} (a git repository); next: fill in "
+        f"{directory}/.env from .env.example, `factoryd doctor --config {directory}`, "
+        f"`factoryd start --config {directory}`"
+    )
+
+
+@app.command()
+def doctor(config: ConfigOption = None) -> None:
+    """Check the host, the config and every credential; print each problem with its fix."""
+    from factory.commands.doctor import run_checks
+    from factory.commands.findings import render
+
+    findings = run_checks(_settings_or_exit(config))
+    typer.echo(render(findings))
+    if any(not f.ok for f in findings):
+        raise typer.Exit(1)
 
 
 def _open_store(db: Path | None) -> RunStore:
@@ -144,13 +188,13 @@ def show(
         typer.echo(transcript.render(run, steps))
 
 
-def _settings_or_exit() -> Settings:
+def _settings_or_exit(config: Path | None = None) -> Settings:
     from pydantic import ValidationError
 
     from factory.settings import Settings
 
     try:
-        return Settings()
+        return Settings() if config is None else Settings.for_config_dir(config)
     except ValidationError as exc:
         typer.echo(f"invalid settings:\n{exc}", err=True)
         raise typer.Exit(1) from None
@@ -166,13 +210,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 @app.command()
-def start() -> None:
+def start(config: ConfigOption = None) -> None:
     """Run the daemon: scheduler, webhooks, poller, workers and the HTTP port (until SIGTERM)."""
     from factory.daemon.process import Daemon
     from factory.errors import FactoryError, StartRefused
     from factory.logs import configure_logging
 
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(config)
     configure_logging(settings)
     daemon = Daemon(settings)
     try:
@@ -194,6 +238,7 @@ def run(
         Path | None,
         typer.Option(help="Try the automation on a local git repository (no GitHub)."),
     ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Run one automation now: queued into the running daemon, or run here if none runs.
 
@@ -202,7 +247,7 @@ def run(
     """
     from factory.events import Subject
 
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(config)
     if issue is not None and pr is not None:
         _fail("give --issue or --pr, not both", 2)
     if repo is not None:
@@ -285,16 +330,17 @@ def viewer(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8765,
+    config: ConfigOption = None,
 ) -> None:
     """Serve the run-log viewer on an existing store, read-only (safe while the daemon writes)."""
     from factory.errors import StoreError
     from factory.web import serve_viewer
 
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(config)
     token = settings.viewer_token.get_secret_value() if settings.viewer_token else None
     typer.echo(f"viewer on http://{host}:{port}/runs", err=True)
     try:
-        serve_viewer(_db_path(db), host, port, token)
+        serve_viewer(db or settings.db_path, host, port, token)
     except (StoreError, ValueError) as exc:
         _fail(str(exc))
 

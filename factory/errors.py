@@ -243,3 +243,11 @@ class SentryError(FactoryError):
         self.retry_after = retry_after
         about = f" (Sentry issue {issue_id})" if issue_id else ""
         super().__init__(f"Sentry {path}{about} answered {status}: {detail}")
+
+
+class InitRefused(FactoryError):
+    """``factoryd init`` will not write into a directory that exists and is not empty."""
+
+    def __init__(self, directory: str, reason: str) -> None:
+        self.directory = directory
+        super().__init__(f"{directory}: {reason}")

@@ -178,6 +178,18 @@ class Settings(BaseSettings):
                 self.harness_dir = self.config_dir / "harness"
         return self
 
+    @classmethod
+    def for_config_dir(cls, config_dir: Path) -> Settings:
+        """Settings whose folders are ``config_dir``'s (``--config``): its ``automations/``
+        and ``harness/`` whatever the environment says, and its ``.env``, which wins over
+        the working directory's. Raises pydantic's ValidationError like ``Settings()``."""
+        return cls(
+            _env_file=(Path(".env"), config_dir / ".env"),
+            config_dir=config_dir,
+            automations_dir=config_dir / "automations",
+            harness_dir=config_dir / "harness",
+        )
+
     @property
     def config_root(self) -> Path:
         """The factory config directory: ``config_dir``, else the folder holding the
