@@ -9,11 +9,12 @@ RUN apt-get update \
 
 RUN useradd --create-home --uid 10001 factory
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY factory ./factory
-RUN pip install --no-cache-dir .
+COPY pyproject.toml README.md .env.example ./
 COPY automations ./automations
 COPY harness ./harness
+# factory/defaults links to automations/, harness/ and .env.example: copied before the build
+COPY factory ./factory
+RUN pip install --no-cache-dir .
 
 RUN mkdir -p /data && chown factory:factory /data
 

@@ -251,3 +251,44 @@ def test_doctor_exits_1_naming_each_missing_piece(
         1,
         ["FAIL  github", "FAIL  webhook secret", "FAIL  anthropic"],
     )
+
+
+APP_ID = 4242
+
+
+def app_fields(github: FakeGitHub, tmp_path: Path, installation: int) -> dict[str, Any]:
+    """Settings fields that authenticate as App APP_ID's ``installation`` (a fresh key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (tmp_path / "app.pem").write_bytes(pem)
+    github.register_app(APP_ID, slug="acme-factory")
+    return {
+        "github_api_url": github.api_url,
+        "github_repository": REPO,
+        "github_app_id": APP_ID,
+        "github_app_private_key_path": tmp_path / "app.pem",
+        "github_app_installation_id": installation,
+    }
+
+
+def test_github_app_with_its_installation_passes(tmp_path: Path, github: FakeGitHub) -> None:
+    """An App installed on the repository with write permissions passes the GitHub check."""
+    fields = app_fields(github, tmp_path, github.installation_id(REPO))
+    assert [f.ok for f in check_github(settings(tmp_path, **fields))] == [True]
+
+
+def test_github_app_with_a_wrong_installation_id_is_named(
+    tmp_path: Path, github: FakeGitHub
+) -> None:
+    """An installation id that is not the repository's fails, with the right id as fix."""
+    right = github.installation_id(REPO)
+    fields = app_fields(github, tmp_path, right + 1)
+    [finding] = check_github(settings(tmp_path, **fields))
+    assert (finding.ok, finding.fix) == (False, f"set GITHUB_APP_INSTALLATION_ID={right}")
