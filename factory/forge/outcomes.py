@@ -12,6 +12,7 @@ run). Nothing here calls GitHub: fates come only from the events the daemon alre
 - a merged revert of a merged factory pull request (the revert button's body ``Reverts
   owner/repo#N``, git's ``This reverts commit SHA``, or the title ``Revert "TITLE"``), or a
   pushed commit saying ``This reverts commit SHA``: ``reverted``;
+  A close without ``merged`` (the poller's, read from the issue events) decides nothing;
 - ``issues.closed`` of an issue a ``create_issue`` output filed: ``issue_completed`` or
   ``issue_not_planned`` by ``state_reason``; ``issues.reopened``: ``issue_reopened``;
 - a factory review (``review_pull_request``) is ``review_followed`` at the first push to its
@@ -119,7 +120,12 @@ class OutcomeRecorder:
         number = pr.get("number")
         if not isinstance(number, int):
             return
-        merged = pr.get("merged") is True
+        if not isinstance(pr.get("merged"), bool):
+            # The poller's close carries no merge state (nor head): not decided here, rather
+            # than counted as closed unmerged.
+            log.info("outcome_undecided", event_id=record.id, subject=f"pull_request:{number}")
+            return
+        merged = pr["merged"]
         if merged:
             self._reverts(record, pr)
         output = self.store.output_that_made("open_pull_request", number)

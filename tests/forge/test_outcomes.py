@@ -261,3 +261,11 @@ def test_outcome_carries_the_run_version_and_time_to_outcome(world: World) -> No
         f"pull_request:{PR}",
         "pull_request",
     )
+
+
+def test_close_without_merge_state_decides_nothing(world: World) -> None:
+    """A poller-shaped close (no ``merged`` field) is not taken for a close without merge."""
+    data = pull()
+    del data["pull_request"]["merged"]
+    world.deliver("pull_request", data)
+    assert world.fates(world.pr_output) == []
