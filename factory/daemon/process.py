@@ -45,13 +45,9 @@ from factory.daemon.wiring import (
     take_lock,
     workspaces_for,
 )
-from factory.errors import (
-    ConfigError,
-    SandboxUnavailable,
-    StartRefused,
-    StoreError,
-)
+from factory.errors import ConfigError, SandboxUnavailable, StartRefused, StoreError
 from factory.events import Subject
+from factory.forge.outcomes import OutcomeRecorder
 from factory.interfaces import Model
 from factory.logs import redactor
 from factory.settings import Settings
@@ -148,7 +144,9 @@ class Daemon:
             bot_login=self.github.bot_login,
         )
         self.dispatcher.absorb = absorb_all(
-            self.followup.absorb if self.followup else None, self.sentry_loop.absorb
+            self.followup.absorb if self.followup else None,
+            self.sentry_loop.absorb,
+            OutcomeRecorder(self.store).absorb,
         )
         self.env = RunEnv(
             store=self.store,

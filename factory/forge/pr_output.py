@@ -100,15 +100,17 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             risk=risk,
         )
         crashpoint("pr_after_open")
-        return Applied(
-            pull.html_url, {"number": pull.number, "branch": pushed.branch, "risk_tier": risk.tier}
-        )
+        # head_sha: the commit the factory pushed, so an outcome can tell a person's later push.
+        result = {"number": pull.number, "branch": pushed.branch, "head_sha": pushed.sha}
+        return Applied(pull.html_url, {**result, "risk_tier": risk.tier})
 
     def find_open(
         ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
     ) -> Applied | None:
         pull = find_pull_request(ctx.repo, _branch(side, ctx), key)
-        return None if pull is None else Applied(pull.html_url, {"number": pull.number})
+        if pull is None:
+            return None
+        return Applied(pull.html_url, {"number": pull.number, "head_sha": pull.head.sha})
 
     def perform_merge(ctx: RunContext, prepared: PreparedOutput, key: str) -> Applied:
         if ctx.subject is None:

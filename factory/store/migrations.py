@@ -241,6 +241,25 @@ def _m006_run_rollups_and_viewer_indexes(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+def _m007_outcomes(conn: Connection) -> None:
+    """Add outcomes (what became of each output: merged, closed, reverted, …, as GitHub told
+    it) and the index that narrows the search for the output that made pull request N."""
+    for sql in (
+        "CREATE TABLE outcomes (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " key VARCHAR(300) NOT NULL UNIQUE, output_id INTEGER NOT NULL,"
+        " run_id VARCHAR(26) NOT NULL, automation VARCHAR(200) NOT NULL,"
+        " content_hash VARCHAR(128) NOT NULL, subject_key VARCHAR(200) NOT NULL,"
+        " kind VARCHAR(50) NOT NULL, fate VARCHAR(50) NOT NULL,"
+        " output_at DATETIME NOT NULL, decided_at DATETIME NOT NULL, event_id INTEGER,"
+        " evidence JSON NOT NULL)",
+        "CREATE INDEX ix_outcomes_version ON outcomes (automation, content_hash)",
+        "CREATE INDEX ix_outcomes_output ON outcomes (output_id, decided_at)",
+        "CREATE INDEX ix_outcomes_subject ON outcomes (subject_key)",
+        "CREATE INDEX ix_outputs_kind_status ON outputs (kind, status)",
+    ):
+        conn.exec_driver_sql(sql)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("001_initial", _m001_initial),
     Migration("002_search_text_and_indexes", _m002_search_text_and_indexes),
@@ -248,6 +267,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("004_events_ignored", _m004_events_ignored),
     Migration("005_subject_links_and_followups", _m005_subject_links_and_followups),
     Migration("006_run_rollups_and_viewer_indexes", _m006_run_rollups_and_viewer_indexes),
+    Migration("007_outcomes", _m007_outcomes),
 )
 """Every migration, in the order it is applied."""
 

@@ -21,6 +21,7 @@ from factory.interfaces import Usage
 from factory.store import rollups
 from factory.store.event_log import EventLog
 from factory.store.lineage import LineageLog
+from factory.store.outcomes import OutcomeLog
 from factory.store.output_log import OutputLog
 from factory.store.records import RunRecord, StepRecord
 from factory.store.redaction import redact_json, redact_text
@@ -31,7 +32,7 @@ log = structlog.get_logger(__name__)
 INTERRUPTED_ERROR = "the daemon stopped while the run was running"
 
 
-class RunStore(EventLog, OutputLog, LineageLog):
+class RunStore(EventLog, OutputLog, LineageLog, OutcomeLog):
     """The factory's SQLite store. Open with ``RunStore.open(path, readonly=False)``."""
 
     # -- runs -------------------------------------------------------------------------

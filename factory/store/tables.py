@@ -32,6 +32,24 @@ RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interr
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "interrupted", "skipped")
 OUTPUT_STATUSES = ("intent", "applied", "refused", "failed")
 FOLLOWUP_STATUSES = ("intent", "applied", "failed")
+OUTCOME_FATES = (
+    "merged_zero_touch",
+    "merged_after_human_changes",
+    "closed_unmerged",
+    "reverted",
+    "issue_completed",
+    "issue_not_planned",
+    "issue_reopened",
+    "review_followed",
+    "review_dismissed",
+)
+ACCEPTED_FATES = (
+    "merged_zero_touch",
+    "merged_after_human_changes",
+    "issue_completed",
+    "review_followed",
+)
+"""The fates that count an output as accepted (when it is the output's latest fate)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -171,6 +189,8 @@ outputs = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_outputs_status", "status"),
     Index("ix_outputs_run_id", "run_id"),
+    # Added by migration 007: narrows the search for the output that made pull request N.
+    Index("ix_outputs_kind_status", "kind", "status"),
 )
 
 # Added by migration 005:
@@ -229,4 +249,26 @@ subject_titles = Table(
     metadata,
     Column("subject_key", String(200), primary_key=True),
     Column("title", Text, primary_key=True),
+)
+
+# Added by migration 007 (written by factory/store/outcomes.py):
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, unique=True),
+    Column("output_id", Integer, nullable=False),
+    Column("run_id", String(26), nullable=False),
+    Column("automation", String(200), nullable=False),
+    Column("content_hash", String(128), nullable=False),
+    Column("subject_key", String(200), nullable=False),
+    Column("kind", String(50), nullable=False),
+    Column("fate", String(50), nullable=False),
+    Column("output_at", UTCDateTime(), nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=False),
+    Column("event_id", Integer),
+    Column("evidence", JSON, nullable=False),
+    Index("ix_outcomes_version", "automation", "content_hash"),
+    Index("ix_outcomes_output", "output_id", "decided_at"),
+    Index("ix_outcomes_subject", "subject_key"),
 )

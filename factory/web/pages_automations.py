@@ -25,6 +25,7 @@ from factory.config.loader import load_factory
 from factory.config.triggers import Trigger
 from factory.errors import ConfigError
 from factory.events import utcnow
+from factory.store.outcome_stats import VersionOutcomes
 from factory.store.stats import PromptVersion
 from factory.web.context import Viewer, plain, viewer_of
 from factory.web.csrf import FIELD, HEADER
@@ -48,6 +49,8 @@ class AutomationView:
 
     name: str
     versions: list[PromptVersion]
+    outcomes: dict[str, VersionOutcomes]
+    """Outcome figures by content hash (only versions with a decided outcome)."""
     config: Automation | None
     triggers: list[TriggerView]
     csrf_token: str
@@ -88,11 +91,15 @@ def automation_views(viewer: Viewer) -> tuple[list[AutomationView], str | None]:
     versions: dict[str, list[PromptVersion]] = {}
     for version in viewer.stats.prompt_versions():
         versions.setdefault(version.automation, []).append(version)
+    outcomes: dict[str, dict[str, VersionOutcomes]] = {}
+    for figures in viewer.store.outcome_figures():
+        outcomes.setdefault(figures.automation, {})[figures.content_hash] = figures
     now = utcnow()
     views = [
         AutomationView(
             name=name,
             versions=versions.get(name, []),
+            outcomes=outcomes.get(name, {}),
             config=configs.get(name),
             triggers=[_trigger_view(t, now) for t in configs[name].on] if name in configs else [],
             csrf_token=viewer.csrf.token(f"run:{name}"),
@@ -100,6 +107,14 @@ def automation_views(viewer: Viewer) -> tuple[list[AutomationView], str | None]:
         for name in sorted(set(configs) | set(versions))
     ]
     return views, error
+
+
+def _outcomes_dict(figures: VersionOutcomes | None) -> dict[str, Any] | None:
+    if figures is None:
+        return None
+    found = figures.to_json()
+    del found["automation"], found["content_hash"]
+    return found
 
 
 def _view_dict(view: AutomationView) -> dict[str, Any]:
@@ -113,7 +128,14 @@ def _view_dict(view: AutomationView) -> dict[str, Any]:
         "triggers": [
             {"kind": t.kind, "detail": t.detail, "next_fire": t.next_fire} for t in view.triggers
         ],
-        "versions": [{**v.__dict__, "success_rate": v.success_rate} for v in view.versions],
+        "versions": [
+            {
+                **v.__dict__,
+                "success_rate": v.success_rate,
+                "outcomes": _outcomes_dict(view.outcomes.get(v.content_hash)),
+            }
+            for v in view.versions
+        ],
     }
 
 
