@@ -31,8 +31,7 @@ from factory.daemon.followup import Followup
 from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
-from factory.daemon.sentry_loop import SentryLoop
-from factory.daemon.sentry_side import sentry_client, sentry_poller, sentry_routes
+from factory.daemon.sentry_side import sentry_client, sentry_loop, sentry_poller, sentry_routes
 from factory.daemon.server import HttpServer, build_daemon_app, health_route, webhook_route
 from factory.daemon.slack_side import slack_parts, slack_routes, start_socket_mode
 from factory.daemon.wiring import (
@@ -135,13 +134,8 @@ class Daemon:
             self.github.repo,
         )
         sentry = sentry_client(settings)
-        self.sentry_loop = SentryLoop(
-            self.store,
-            self.github.repo,
-            sentry,
-            lambda: self.watcher.config.policy,
-            secrets=tuple(settings.secret_values()),
-            bot_login=self.github.bot_login,
+        self.sentry_loop = sentry_loop(
+            settings, self.store, self.github, sentry, lambda: self.watcher.config.policy
         )
         self.dispatcher.absorb = absorb_all(
             self.followup.absorb if self.followup else None,

@@ -15,10 +15,14 @@ from pathlib import Path
 
 from starlette.routing import BaseRoute
 
+from factory.config.harness import Policy
+from factory.daemon.runenv import GitHubSide
+from factory.daemon.sentry_loop import SentryLoop
 from factory.sentry.client import SentryClient
 from factory.settings import Settings
 from factory.sources.sentry_http import sentry_webhook_route
 from factory.sources.sentry_poller import SentryPoller
+from factory.store import RunStore
 from factory.store.event_log import EventLog
 
 POLL_STATE_FILE = "sentry-poll-state.json"
@@ -56,4 +60,23 @@ def sentry_poller(
         project=settings.sentry_project,
         every_s=settings.poll_interval_s,
         on_stored=on_stored,
+    )
+
+
+def sentry_loop(
+    settings: Settings,
+    store: RunStore,
+    github: GitHubSide,
+    client: SentryClient | None,
+    policy: Callable[[], Policy],
+) -> SentryLoop:
+    """Return the daemon's loop closing with Sentry over ``client`` (None: no Sentry side;
+    the loop then records no resolution)."""
+    return SentryLoop(
+        store,
+        github.repo,
+        client,
+        policy,
+        secrets=tuple(settings.secret_values()),
+        bot_login=github.bot_login,
     )
