@@ -27,7 +27,14 @@ from factory.config.triggers import Trigger
 from factory.events import Trust
 from factory.interfaces import SandboxLimits
 
-KNOWN_TOOLS: set[str] = {"bash", "editor", "github_read", "slack_read", "sentry_read"}
+KNOWN_TOOLS: set[str] = {
+    "bash",
+    "editor",
+    "github_read",
+    "slack_read",
+    "sentry_read",
+    "factory_runs",
+}
 """Tool names an automation may list; agent code registering a new tool adds its name here."""
 
 DEFAULT_MODEL = "claude-sonnet-5"
@@ -200,6 +207,15 @@ class SentryUpdateOutput(OutputConfig):
     """The actions the agent may ask for: comment, resolve, resolve_in_next_release."""
 
 
+class ProposeConfigChangeOutput(OutputConfig):
+    """Propose a change to the factory's own config (automation YAML, harness documents) as a
+    pull request on the factory config repository, labelled needs-human; never merged by the
+    factory."""
+
+    labels: list[str] = Field(default_factory=list)
+    """Labels put on the proposal besides the policy's needs-human label."""
+
+
 class Outputs(_Model):
     """Privileged actions the agent may ask for; a kind not listed here is refused."""
 
@@ -225,6 +241,8 @@ class Outputs(_Model):
     """React to a message of the run's Slack thread."""
     sentry_update: SentryUpdateOutput | None = None
     """Comment on or resolve the run's Sentry issue."""
+    propose_config_change: ProposeConfigChangeOutput | None = None
+    """Propose a change to the factory config repository (a needs-human pull request)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -7,6 +7,11 @@ from factory.config.loader import FactoryConfig
 from factory.config.templating import SubjectSnapshot
 from factory.daemon.runenv import RunEnv, key_scope
 from factory.events import Event
+from factory.forge.config_performer import (
+    ConfigRepoSide,
+    config_proposal_performer,
+    config_repository_name,
+)
 from factory.forge.output_performers import BUILTIN_PERFORMERS
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
@@ -77,5 +82,26 @@ def output_gate(
         open_config=automation.outputs.open_pull_request,
         merge_config=automation.outputs.merge_pull_request,
         auth_header=gh.auth_header,
+        config_repos=config_repos(env),
     )
-    return OutputGate({**BUILTIN_PERFORMERS, **pull_request_performers(side)})
+    proposals = ConfigRepoSide(
+        root=env.config_root,
+        data_dir=env.data_dir,
+        needs_human=config.policy.labels.needs_human,
+        github=gh.github,
+        auth_header=gh.auth_header,
+    )
+    return OutputGate(
+        {
+            **BUILTIN_PERFORMERS,
+            **pull_request_performers(side),
+            "propose_config_change": config_proposal_performer(proposals),
+        }
+    )
+
+
+def config_repos(env: RunEnv) -> frozenset[str]:
+    """Return the GitHub repository of the factory config repository's remote, if it has one:
+    the merge gate never merges a pull request there."""
+    name = config_repository_name(env.config_root) if env.config_root else None
+    return frozenset({name.lower()}) if name else frozenset()
