@@ -12,7 +12,7 @@ from factory.forge.config_performer import (
     config_proposal_performer,
     config_repository_name,
 )
-from factory.forge.output_performers import BUILTIN_PERFORMERS
+from factory.forge.output_performers import BUILTIN_PERFORMERS, OutputPerformer
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
@@ -84,20 +84,22 @@ def output_gate(
         auth_header=gh.auth_header,
         config_repos=config_repos(env),
     )
-    proposals = ConfigRepoSide(
+    return OutputGate(
+        {**BUILTIN_PERFORMERS, **pull_request_performers(side), **proposal_performers(env, config)}
+    )
+
+
+def proposal_performers(env: RunEnv, config: FactoryConfig) -> dict[str, OutputPerformer]:
+    """Return the ``propose_config_change`` performer: proposals to the config repository."""
+    gh = env.github
+    side = ConfigRepoSide(
         root=env.config_root,
         data_dir=env.data_dir,
         needs_human=config.policy.labels.needs_human,
-        github=gh.github,
-        auth_header=gh.auth_header,
+        github=gh.github if gh else None,
+        auth_header=gh.auth_header if gh else lambda: None,
     )
-    return OutputGate(
-        {
-            **BUILTIN_PERFORMERS,
-            **pull_request_performers(side),
-            "propose_config_change": config_proposal_performer(proposals),
-        }
-    )
+    return {"propose_config_change": config_proposal_performer(side)}
 
 
 def config_repos(env: RunEnv) -> frozenset[str]:

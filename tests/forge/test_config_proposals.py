@@ -18,8 +18,8 @@ from github import Auth, Github
 
 from factory.config.automation import Outputs
 from factory.forge.config_performer import ConfigRepoSide, config_proposal_performer
-from factory.forge.config_proposals import PROPOSAL_MARK
-from factory.forge.output_requests import RunContext
+from factory.forge.config_proposals import PROPOSAL_MARK, ProposeConfigChangeRequest
+from factory.forge.output_requests import RunContext, prepare
 from factory.forge.outputs import OutputDecision, OutputGate
 from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
@@ -256,3 +256,38 @@ def test_a_config_dir_that_is_not_a_repository_of_its_own_is_refused(
     decision = world.propose(root=inner)
     assert decision.status == "refused"
     assert "is not a git repository of its own" in decision.reason
+
+
+def _crashed_after_perform(world: World) -> None:
+    """Perform the proposal, then leave its row at intent, as a crash before marking would."""
+    request = ProposeConfigChangeRequest.model_validate(
+        {
+            "title": "builder: run the tests with python -m unittest",
+            "body": "Problem.",
+            "evidence": world.evidence,
+            "changes": [{"path": "automations/builder.yaml", "content": _builder_fixed()}],
+        }
+    )
+    prepared = prepare("propose_config_change", request, world.ctx)
+    key = prepared.key(world.ctx.scope)
+    performer = world.gate().performers["propose_config_change"]
+    performer.perform(world.ctx, prepared, key)
+    world.store.record_output_intent(world.ctx.run_id, prepared.kind, key, prepared.to_stored())
+
+
+def test_a_proposal_opened_before_a_crash_is_found_not_opened_again(world: World) -> None:
+    """Reconciling an intent whose pull request exists finds it: still one pull request."""
+    _crashed_after_perform(world)
+    decisions = world.gate().reconcile(world.ctx)
+    assert ([(d.status, d.duplicate) for d in decisions], _bot_pulls(world.fake, CONFIG)) == (
+        [("applied", True)],
+        [1],
+    )
+
+
+def test_a_local_proposal_saved_before_a_crash_is_found_not_saved_again(world: World) -> None:
+    """Without a remote, an intent whose branch and patch exist is found on reconcile."""
+    git("remote", "remove", "origin", cwd=world.config_dir)
+    _crashed_after_perform(world)
+    decisions = world.gate().reconcile(world.ctx)
+    assert [(d.status, d.duplicate) for d in decisions] == [("applied", True)]
