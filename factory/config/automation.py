@@ -330,6 +330,22 @@ class AutomationSpec(_Model):
     retries: Retries = Field(default_factory=Retries)
     """Retry policy for failed runs."""
 
+    @model_validator(mode="after")
+    def _self_reading_needs_maintainers(self) -> AutomationSpec:
+        # The factory's own records hold every run's transcript (private code, people's
+        # reports) and its config proposals shape every automation: only a run a maintainer
+        # caused may read them or propose.
+        if self.trust != "maintainers":
+            wants = [t for t in self.tools if t == "factory_runs"]
+            if self.outputs.propose_config_change is not None:
+                wants.append("propose_config_change")
+            if wants:
+                raise ValueError(
+                    f"{' and '.join(wants)} need trust: maintainers (the factory's own runs and"
+                    f" config are not for runs an actor trusted as {self.trust!r} can cause)"
+                )
+        return self
+
     def harness_documents(self) -> list[str]:
         """Return the context entries that name harness documents, in order."""
         return [c for c in self.context if c.startswith("harness/")]

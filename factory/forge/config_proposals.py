@@ -112,7 +112,8 @@ def prepare_config_change(
     paths = [check_config_path(change.path) for change in request.changes]
     if len(set(paths)) != len(paths):
         raise OutputRefused(f"{KIND}: a file is named twice")
-    table = _evidence_table(ctx, request.evidence)
+    # The table's cells come from the store, but stop reasons and errors quote tool output.
+    table = sanitize_body(_evidence_table(ctx, request.evidence), ctx.secrets)
     body = sanitize_body(request.body, ctx.secrets)
     text = (
         f"{body.rstrip()}\n\n## Evidence (from the run store)\n\n{table}\n\n"
