@@ -13,6 +13,7 @@ scripted auditor. The story runs once (module scope); the tests read what it lef
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from factory.daemon.process import Daemon
 from factory.daemon.runoutputs import config_repos
 from factory.forge.merge_gate import merge_pull_request
 from factory.sources.manual import manual_event
+from factory.sources.schedule import Schedules
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
@@ -249,3 +251,26 @@ def test_the_shipped_auditor_is_disabled_and_cannot_be_run() -> None:
     assert config.automations["auditor"].enabled is False
     with pytest.raises(ValueError, match="disabled"):
         manual_event(config.automations, "auditor")
+
+
+def _schedule_jobs(tmp_path: Path, automations: Path) -> list[str]:
+    config = load_factory(automations, ROOT / "harness")
+    with RunStore.open(tmp_path / "factory.db") as store:
+        schedules = Schedules(store)
+        added, _ = schedules.sync(config)
+        schedules.shutdown()
+    return added
+
+
+def test_the_shipped_auditor_gets_no_nightly_schedule(tmp_path: Path) -> None:
+    """Disabled as shipped, the auditor's cron trigger makes no scheduler job."""
+    assert [job for job in _schedule_jobs(tmp_path, ROOT / "automations") if "auditor" in job] == []
+
+
+def test_the_enabled_auditor_gets_its_nightly_schedule(tmp_path: Path) -> None:
+    """Once a maintainer enables it, the auditor's cron trigger is a scheduler job."""
+    folder = tmp_path / "automations"
+    shutil.copytree(ROOT / "automations", folder)
+    text = (folder / "auditor.yaml").read_text()
+    (folder / "auditor.yaml").write_text(text.replace("enabled: false", "enabled: true"))
+    assert len([job for job in _schedule_jobs(tmp_path, folder) if "auditor" in job]) == 1
