@@ -27,7 +27,14 @@ from factory.config.triggers import Trigger
 from factory.events import Trust
 from factory.interfaces import SandboxLimits
 
-KNOWN_TOOLS: set[str] = {"bash", "editor", "github_read", "slack_read", "sentry_read"}
+KNOWN_TOOLS: set[str] = {
+    "bash",
+    "editor",
+    "github_read",
+    "slack_read",
+    "sentry_read",
+    "factory_runs",
+}
 """Tool names an automation may list; agent code registering a new tool adds its name here."""
 
 DEFAULT_MODEL = "claude-sonnet-5"
@@ -200,6 +207,15 @@ class SentryUpdateOutput(OutputConfig):
     """The actions the agent may ask for: comment, resolve, resolve_in_next_release."""
 
 
+class ProposeConfigChangeOutput(OutputConfig):
+    """Propose a change to the factory's own config (automation YAML, harness documents) as a
+    pull request on the factory config repository, labelled needs-human; never merged by the
+    factory."""
+
+    labels: list[str] = Field(default_factory=list)
+    """Labels put on the proposal besides the policy's needs-human label."""
+
+
 class Outputs(_Model):
     """Privileged actions the agent may ask for; a kind not listed here is refused."""
 
@@ -225,6 +241,8 @@ class Outputs(_Model):
     """React to a message of the run's Slack thread."""
     sentry_update: SentryUpdateOutput | None = None
     """Comment on or resolve the run's Sentry issue."""
+    propose_config_change: ProposeConfigChangeOutput | None = None
+    """Propose a change to the factory config repository (a needs-human pull request)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -311,6 +329,22 @@ class AutomationSpec(_Model):
     """Jinja2 template of the task prompt; see factory.config.templating.PromptContext."""
     retries: Retries = Field(default_factory=Retries)
     """Retry policy for failed runs."""
+
+    @model_validator(mode="after")
+    def _self_reading_needs_maintainers(self) -> AutomationSpec:
+        # The factory's own records hold every run's transcript (private code, people's
+        # reports) and its config proposals shape every automation: only a run a maintainer
+        # caused may read them or propose.
+        if self.trust != "maintainers":
+            wants = [t for t in self.tools if t == "factory_runs"]
+            if self.outputs.propose_config_change is not None:
+                wants.append("propose_config_change")
+            if wants:
+                raise ValueError(
+                    f"{' and '.join(wants)} need trust: maintainers (the factory's own runs and"
+                    f" config are not for runs an actor trusted as {self.trust!r} can cause)"
+                )
+        return self
 
     def harness_documents(self) -> list[str]:
         """Return the context entries that name harness documents, in order."""

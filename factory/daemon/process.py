@@ -154,6 +154,7 @@ class Daemon:
             slack=slack,
             sentry=sentry,
             secrets=tuple(settings.secret_values()),
+            config_root=settings.config_root,
             retry_delay=self.dispatcher.retry_delay,
         )
         self.runner = Runner(self.env, stopping=self.stopping)

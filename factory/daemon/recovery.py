@@ -24,6 +24,7 @@ from factory.config.automation import Outputs
 from factory.config.loader import FactoryConfig
 from factory.crashpoints import crashpoint
 from factory.daemon.runenv import GitHubSide, RunEnv, claimed_on_github, holder_of, key_scope
+from factory.daemon.runoutputs import config_repos, proposal_performers
 from factory.errors import StoreError
 from factory.events import parse_subject_key
 from factory.forge.markers import append_marker, has_marker
@@ -126,8 +127,15 @@ def reconcile_outputs(
         open_config=None,
         merge_config=None,
         auth_header=github.auth_header,
+        config_repos=config_repos(env),
     )
-    gate = OutputGate({**BUILTIN_PERFORMERS, **pull_request_performers(no_workspace)})
+    gate = OutputGate(
+        {
+            **BUILTIN_PERFORMERS,
+            **pull_request_performers(no_workspace),
+            **proposal_performers(env, config),
+        }
+    )
 
     def context_for(record: OutputRecord) -> RunContext:
         run = store.get_run(record.run_id)

@@ -76,6 +76,9 @@ class RunEnv:
     sentry: SentryClient | None = None
     """Sentry's REST client, when an auth token and an organization are set."""
     secrets: tuple[str, ...] = ()
+    config_root: Path | None = None
+    """The factory config repository (``Settings.config_root``): what the auditor reads and
+    proposes changes to (None: no ``factory_runs`` config files, proposals refused)."""
     retry_delay: Callable[[Automation, int], timedelta | None] = field(
         default=lambda automation, attempt: None
     )

@@ -64,6 +64,7 @@ from factory.events import utcnow
 from factory.forge.claims import Heartbeat
 from factory.forge.output_tools import output_tools
 from factory.forge.read_tool import github_read_tool
+from factory.forge.runs_read import factory_runs_tool
 from factory.forge.sentry_read import sentry_read_tool
 from factory.forge.slack_read import slack_read_tool
 from factory.forge.subjects import (
@@ -243,6 +244,9 @@ class Runner:
         if workspace is not None and sandbox is not None:
             registry = sandbox_registry(sandbox, workspace.path, cfg)
             names = [t for t in automation.tools if t in ("bash", "editor")]
+        if "factory_runs" in automation.tools:
+            registry.add(factory_runs_tool(env.store, env.config_root, env.secrets))
+            names.append("factory_runs")
         if gh is not None:
             if "github_read" in automation.tools:
                 registry.add(github_read_tool(gh.github, gh.repo))

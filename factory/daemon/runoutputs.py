@@ -7,7 +7,12 @@ from factory.config.loader import FactoryConfig
 from factory.config.templating import SubjectSnapshot
 from factory.daemon.runenv import RunEnv, key_scope
 from factory.events import Event
-from factory.forge.output_performers import BUILTIN_PERFORMERS
+from factory.forge.config_performer import (
+    ConfigRepoSide,
+    config_proposal_performer,
+    config_repository_name,
+)
+from factory.forge.output_performers import BUILTIN_PERFORMERS, OutputPerformer
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
@@ -77,5 +82,28 @@ def output_gate(
         open_config=automation.outputs.open_pull_request,
         merge_config=automation.outputs.merge_pull_request,
         auth_header=gh.auth_header,
+        config_repos=config_repos(env),
     )
-    return OutputGate({**BUILTIN_PERFORMERS, **pull_request_performers(side)})
+    return OutputGate(
+        {**BUILTIN_PERFORMERS, **pull_request_performers(side), **proposal_performers(env, config)}
+    )
+
+
+def proposal_performers(env: RunEnv, config: FactoryConfig) -> dict[str, OutputPerformer]:
+    """Return the ``propose_config_change`` performer: proposals to the config repository."""
+    gh = env.github
+    side = ConfigRepoSide(
+        root=env.config_root,
+        data_dir=env.data_dir,
+        needs_human=config.policy.labels.needs_human,
+        github=gh.github if gh else None,
+        auth_header=gh.auth_header if gh else lambda: None,
+    )
+    return {"propose_config_change": config_proposal_performer(side)}
+
+
+def config_repos(env: RunEnv) -> frozenset[str]:
+    """Return the GitHub repository of the factory config repository's remote, if it has one:
+    the merge gate never merges a pull request there."""
+    name = config_repository_name(env.config_root) if env.config_root else None
+    return frozenset({name.lower()}) if name else frozenset()

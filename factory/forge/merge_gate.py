@@ -17,7 +17,10 @@ A pull request merges only when all of these hold on its current head commit:
   reason already covers its suite);
 - it is approved: taking each reviewer's latest APPROVED / CHANGES_REQUESTED / DISMISSED
   review, at least one approves the head commit and none requests changes;
-- it is open, not a draft and GitHub does not report a conflict.
+- it is open, not a draft and GitHub does not report a conflict;
+- it is not a change to the factory's own configuration, whatever its tier: not on the factory
+  config repository (``config_repos``), not from a config proposal's branch, not carrying a
+  proposal's mark (``factory.forge.config_proposals``). Those only a person merges.
 
 Otherwise the policy's ``needs_human`` label is added and the decision carries every reason.
 """
@@ -35,6 +38,7 @@ from github.Repository import Repository
 
 from factory.config.harness import Policy
 from factory.events import TRUST_ORDER
+from factory.forge.config_proposals import BRANCH_PREFIX, PROPOSAL_MARK
 from factory.forge.risk import RiskAssessment, assess_risk, github_changes
 
 log = structlog.get_logger(__name__)
@@ -140,6 +144,23 @@ def _review_reasons(
     return []
 
 
+def _own_config_reason(
+    repo: Repository, pr: PullRequest, config_repos: Collection[str]
+) -> str | None:
+    """Why ``pr`` changes the factory's own configuration, or None."""
+    if repo.full_name.lower() in {name.lower() for name in config_repos}:
+        return (
+            f"{repo.full_name} is the factory's own config repository: the factory never merges"
+            " a change to its own configuration, a person does"
+        )
+    if pr.head.ref.startswith(BRANCH_PREFIX) or PROPOSAL_MARK in (pr.body or ""):
+        return (
+            "it is a proposed change to the factory's own configuration: the factory never"
+            " merges those, a person does"
+        )
+    return None
+
+
 def merge_pull_request(
     repo: Repository,
     number: int,
@@ -148,6 +169,7 @@ def merge_pull_request(
     *,
     required_checks: Collection[str] = (),
     factory_logins: Collection[str] = (),
+    config_repos: Collection[str] = (),
 ) -> MergeDecision:
     """Merge pull request ``number`` if the policy allows it (see the module docstring).
 
@@ -159,6 +181,11 @@ def merge_pull_request(
     if pr.state != "open" or pr.merged:
         why = "it is already merged" if pr.merged else f"it is {pr.state}"
         return MergeDecision(number, False, (why,))
+    own = _own_config_reason(repo, pr, config_repos)
+    if own is not None:
+        pr.add_to_labels(policy.labels.needs_human)
+        log.info("pull_request_config_refused", number=number, repo=repo.full_name)
+        return MergeDecision(number, False, (own,))
     head_sha = pr.head.sha
     risk = assess_risk(github_changes(pr.get_files()), policy)
     reasons = list(risk.reasons)

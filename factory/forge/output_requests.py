@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from factory.config.automation import CloseReason, Outputs, ReviewEvent
 from factory.errors import OutputRefused
 from factory.events import Trust
+from factory.forge.config_proposals import ProposeConfigChangeRequest, prepare_config_change
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
 from factory.forge.sentry_outputs import SentryUpdateRequest, prepare_sentry
 from factory.forge.slack_outputs import SlackReactRequest, SlackReplyRequest, prepare_slack
@@ -124,6 +125,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "slack_reply": SlackReplyRequest,
     "slack_react": SlackReactRequest,
     "sentry_update": SentryUpdateRequest,
+    "propose_config_change": ProposeConfigChangeRequest,
 }
 """The request model of each output kind (the keys are the fields of ``Outputs``)."""
 
@@ -322,6 +324,8 @@ def prepare(
         target, payload = None, prepare_slack(request, ctx, config, notes)
     elif isinstance(request, SentryUpdateRequest):
         target, payload = None, prepare_sentry(request, ctx, config, notes, created)
+    elif isinstance(request, ProposeConfigChangeRequest):
+        target, payload = None, prepare_config_change(request, ctx, config, notes)
     else:
         raise OutputRefused(f"{kind}: unknown output kind")
     return PreparedOutput(kind, target, payload, tuple(notes))

@@ -29,6 +29,9 @@ _SUMMARY: dict[str, str] = {
     "slack_reply": "Post a message in the Slack thread this run came from.",
     "slack_react": "Add an emoji reaction to the Slack message that started this run.",
     "sentry_update": "Comment on, or resolve, the Sentry issue this run is about.",
+    "propose_config_change": "Propose a change to automation YAML or harness documents of the"
+    " factory's own config, as a needs-human pull request on the factory config repository"
+    " (a person reviews and merges it; the factory never does).",
 }
 
 _REQUEST_NOTE = (

@@ -48,6 +48,8 @@ class PullRequestSide:
     merge_config: MergePullRequestOutput | None
     auth_header: Callable[[], str | None] = lambda: None
     identity: Identity = FACTORY_IDENTITY
+    config_repos: frozenset[str] = frozenset()
+    """``owner/name`` (lower case) of the factory config repository: never merged there."""
 
 
 def _branch(side: PullRequestSide, ctx: RunContext) -> str:
@@ -123,6 +125,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             method,
             required_checks=side.policy.required_checks,
             factory_logins=[ctx.bot_login] if ctx.bot_login else [],
+            config_repos=side.config_repos,
         )
         if not decision.merged:
             raise OutputRefused(f"merge_pull_request: {decision.summary()}")
