@@ -133,10 +133,10 @@ class RunsReader:
         since = utcnow() - timedelta(days=days)
         figures = self.queries.versions(since, _text(tool_input, "automation"))
         lines = [line for f in figures for line in _version_lines(f)] or ["(no runs)"]
-        outcomes = self.queries.outcomes(since)
-        if outcomes is None:
-            lines.append("outcomes: not recorded by this store")
-        for o in outcomes or []:
+        outcomes = self.queries.outcomes(_text(tool_input, "automation"))
+        if not outcomes:
+            lines.append("outcomes: none decided yet (merged, closed, reverted, …)")
+        for o in outcomes:
             fates = ", ".join(f"{k} {v}" for k, v in sorted(o.fates.items()))
             lines.append(f"outcomes of {o.automation} @ {o.content_hash[:12]}: {fates}")
         return f"factory_runs summary: {len(figures)} prompt version(s), last {days} day(s)", lines

@@ -5,8 +5,8 @@ Figures are grouped by automation and prompt version (``runs.content_hash``: the
 harness documents and the policy). A *failing tool call* is a ``tool_call`` step whose
 ``tool_result`` (same ``tool_use_id``) is an error; calls are the same when their tool name,
 input and the first line of their error are; a call is *repeated* when it failed in at least
-``min_runs`` different runs. Outcomes come from the ``outcomes`` table when the store has one
-(a later migration adds it); without it there are none. These never write.
+``min_runs`` different runs. Outcomes are the current fates of the outcomes table
+(``store.outcome_stats``, the figures the viewer shows). These never write.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import MetaData, Table, func, inspect, select
+from sqlalchemy import func, select
 
+from factory.store.outcome_stats import outcome_figures
 from factory.store.runstore import RunStore
 from factory.store.tables import runs, steps
 
@@ -188,25 +189,9 @@ class AuditQueries:
             result.append(FailingCall(tool, shown, error, len(hits), run_ids, automations))
         return sorted(result, key=lambda c: (-len(c.run_ids), -c.failures, c.tool, c.input))
 
-    def outcomes(self, since: datetime) -> list[OutcomeFigures] | None:
-        """Return outcome counts per automation, prompt version and fate for runs queued at
-        or after ``since``; None when the store has no ``outcomes`` table (yet)."""
+    def outcomes(self, automation: str | None = None) -> list[OutcomeFigures]:
+        """Return how each prompt version's outputs ended (their current fates: a merged
+        pull request later reverted counts as reverted), per automation and version."""
         with self.store._read() as conn:
-            if not inspect(conn).has_table("outcomes"):
-                return None
-            columns = {c["name"] for c in inspect(conn).get_columns("outcomes")}
-            if not {"run_id", "fate"} <= columns:
-                return None
-            table = Table("outcomes", MetaData(), autoload_with=conn)
-            query = (
-                select(runs.c.automation, runs.c.content_hash, table.c.fate, func.count())
-                .join(runs, runs.c.id == table.c.run_id)
-                .where(runs.c.queued_at >= since)
-                .group_by(runs.c.automation, runs.c.content_hash, table.c.fate)
-                .order_by(runs.c.automation, runs.c.content_hash, table.c.fate)
-            )
-            rows = conn.execute(query).all()
-        grouped: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-        for name, digest, fate, count in rows:
-            grouped[(str(name), str(digest))][str(fate)] = int(count)
-        return [OutcomeFigures(a, h, fates) for (a, h), fates in grouped.items()]
+            figures = outcome_figures(conn, automation)
+        return [OutcomeFigures(f.automation, f.content_hash, dict(f.fates)) for f in figures]

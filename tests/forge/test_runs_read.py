@@ -3,8 +3,8 @@ tool calls with their runs, transcripts and config files, all fenced as data and
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -78,12 +78,10 @@ def test_summary_counts_statuses_stops_and_cost_per_prompt_version(store: RunSto
     assert "builder @ bbbb2222: 1 runs" in content
 
 
-def test_summary_says_outcomes_are_not_recorded_without_an_outcomes_table(
-    store: RunStore,
-) -> None:
-    """Without the outcomes table the summary says so instead of failing."""
+def test_summary_says_when_no_outcome_is_decided(store: RunStore) -> None:
+    """Before any output's fate is known the summary says so instead of showing nothing."""
     record_run(store)
-    assert "outcomes: not recorded by this store" in _read(store, action="summary").content
+    assert "outcomes: none decided yet" in _read(store, action="summary").content
 
 
 def test_summary_filters_by_automation(store: RunStore) -> None:
@@ -184,16 +182,20 @@ def test_the_process_redactor_applies_to_summaries(store: RunStore) -> None:
     assert "process-secret-456" not in _read(store, action="summary").content
 
 
-def test_summary_shows_outcomes_per_prompt_version_when_the_store_has_them(
-    store: RunStore, tmp_path: Path
-) -> None:
-    """With an outcomes table (a later migration's), fates are counted per prompt version."""
+def test_summary_shows_current_outcomes_per_prompt_version(store: RunStore) -> None:
+    """Fates are counted per prompt version, each output by its latest fate (a merge later
+    reverted counts as reverted)."""
     run_id = record_run(store, content_hash="cccc3333")
-    with sqlite3.connect(tmp_path / "factory.db") as conn:
-        conn.execute("CREATE TABLE outcomes (id INTEGER PRIMARY KEY, run_id TEXT, fate TEXT)")
-        conn.executemany(
-            "INSERT INTO outcomes (run_id, fate) VALUES (?, ?)",
-            [(run_id, "merged"), (run_id, "merged"), (run_id, "reverted")],
-        )
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    for n, fates in enumerate([["merged_zero_touch"], ["merged_zero_touch", "reverted"]]):
+        output_id, _ = store.record_output_intent(run_id, "open_pull_request", f"k{n}", {})
+        for step, fate in enumerate(fates):
+            store.record_outcome(
+                output_id,
+                fate,
+                subject_key=f"pull_request:{n + 5}",
+                kind="pull_request",
+                decided_at=when + timedelta(hours=step + 1),
+            )
     content = _read(store, action="summary").content
-    assert "outcomes of builder @ cccc3333: merged 2, reverted 1" in content
+    assert "outcomes of builder @ cccc3333: merged_zero_touch 1, reverted 1" in content
