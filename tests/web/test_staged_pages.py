@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,3 +62,45 @@ def test_run_without_staged_outputs_has_no_would_have(
     viewer = client_for(RunStore.open(path, readonly=True))
     page, data = viewer.get(f"/runs/{run}").text, viewer.get(f"/runs/{run}.json").json()
     assert ('class="would-have"' in page, data["would_have"]) == (False, [])
+
+
+LIVE = "name: builder\non:\n  - manual: {}\noutputs:\n  comment: {}\nprompt: Build it.\n"
+SHADOW = "name: builder-next\nshadow_of: builder\noutputs:\n  comment: {}\nprompt: Build it anew.\n"
+
+
+@pytest.fixture
+def shadow_viewer(tmp_path: Path, client_for: Callable[..., httpx.Client]) -> httpx.Client:
+    """A viewer over a builder (one applied comment) and its shadow (one staged comment)."""
+    folder = tmp_path / "automations"
+    folder.mkdir()
+    (folder / "builder.yaml").write_text(LIVE)
+    (folder / "builder-next.yaml").write_text(SHADOW)
+    harness = shutil.copytree(Path(__file__).resolve().parents[2] / "harness", tmp_path / "h")
+    path = tmp_path / "shadow.db"
+    with RunStore.open(path) as store:
+        live = store.create_run("builder", subject_key="issue:1")
+        shadow = store.create_run("builder-next", subject_key="issue:1")
+        done, _ = store.record_output_intent(live, "comment", "l:comment:1", COMMENT)
+        store.mark_output(done, "applied", {}, "https://github.test/acme/w/issues/1#c1")
+        store.record_output_intent(shadow, "comment", "s:comment:1", COMMENT, status="staged")
+    store = RunStore.open(path, readonly=True)
+    return client_for(store, automations_dir=folder, harness_dir=harness)
+
+
+def test_automations_json_sets_shadow_beside_live(shadow_viewer: httpx.Client) -> None:
+    """The automations JSON pairs the shadow with its live automation, done beside would-have."""
+    [pair] = shadow_viewer.get("/automations.json").json()["shadows"]
+    live, shadow = pair["figures"]["live"], pair["figures"]["shadow"]
+    assert (pair["live"], pair["shadow"], live["applied"], shadow["staged"]) == (
+        "builder",
+        "builder-next",
+        1,
+        1,
+    )
+
+
+def test_automations_page_has_one_row_per_side(shadow_viewer: httpx.Client) -> None:
+    """The automations page's Live and shadow table has a live row and a shadow row."""
+    page = shadow_viewer.get("/automations").text
+    table = page.split('<table class="shadows">')[1].split("</table>")[0]
+    assert (table.count('class="shadow-live"'), table.count('class="shadow-shadow"')) == (1, 1)
