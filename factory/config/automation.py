@@ -19,6 +19,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -296,6 +298,9 @@ class AutomationSpec(_Model):
     """One or two sentences on what it does."""
     enabled: bool = True
     """Whether events start runs of it."""
+    shadow_of: Slug | None = None
+    """The live automation this one shadows: it runs on the live one's events (no ``on:`` of
+    its own), beside it, with every output staged — a prompt edit trialled on real events."""
     on: list[Trigger] = Field(default_factory=list)
     """What starts a run (at least one; none on a shadow, which runs on its live one's)."""
     subject: Literal["issue", "pull_request", "commit", "slack", "sentry", "none"] = "issue"
@@ -326,18 +331,19 @@ class AutomationSpec(_Model):
     staged: bool = False
     """Stage every output: each is recorded as *would have* and none is performed; a run of a
     staged automation writes nothing to GitHub or Slack (it takes no claim either)."""
-    shadow_of: Slug | None = None
-    """The live automation this one shadows: it runs on the live one's events (no ``on:`` of
-    its own), beside it, with every output staged — a prompt edit trialled on real events."""
+
+    @field_validator("on")
+    @classmethod
+    def _no_triggers_on_a_shadow(cls, on: list[Trigger], info: ValidationInfo) -> list[Trigger]:
+        live = info.data.get("shadow_of")
+        if live is not None and on:
+            raise ValueError(f"a shadow runs on the events of {live!r}; remove its own triggers")
+        return on
 
     @model_validator(mode="after")
     def _triggers_or_shadow(self) -> AutomationSpec:
         if self.shadow_of is None and not self.on:
             raise ValueError("on: at least one trigger is needed")
-        if self.shadow_of is not None and self.on:
-            raise ValueError(
-                f"on: a shadow runs on the events of {self.shadow_of!r}; remove its own triggers"
-            )
         if self.shadow_of == self.name:
             raise ValueError(f"shadow_of: {self.name!r} cannot shadow itself")
         return self
