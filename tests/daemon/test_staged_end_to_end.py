@@ -6,21 +6,25 @@ from __future__ import annotations
 import copy
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from github import Auth, Github
 
+from factory.forge.claims import Claims
 from factory.store import RunRecord, RunStore
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.sample import (
+    BOT_TOKEN,
     FIXES,
     REPO,
     ScriptedBuilder,
+    World,
     fake_settings,
     label_world,
     seed_world,
@@ -84,8 +88,11 @@ def shadow_yaml(live: str, name: str) -> str:
     return without_on.replace("name: builder\n", f"name: {name}\nshadow_of: builder\n", 1)
 
 
-def tell(tmp: Path, edit: dict[str, str]) -> Iterator[Story]:
-    """Run the labelled world through a daemon whose automations got ``edit`` (file -> YAML)."""
+def tell(
+    tmp: Path, edit: dict[str, str], first: Callable[[FakeGitHub, World], None] | None = None
+) -> Iterator[Story]:
+    """Run the labelled world through a daemon whose automations got ``edit`` (file -> YAML),
+    after ``first`` did what it does to FakeGitHub."""
     automations = Path(shutil.copytree(ROOT / "automations", tmp / "automations"))
     harness = Path(shutil.copytree(ROOT / "harness", tmp / "harness"))
     live = (automations / "builder.yaml").read_text()
@@ -105,6 +112,8 @@ def tell(tmp: Path, edit: dict[str, str]) -> Iterator[Story]:
         factory = Factory(github, anthropic, world, settings, tmp)
         running = run_daemon(factory)
         try:
+            if first is not None:
+                first(github, world)
             label_world(github, world)
             before, writes_before = repo_state(github), writes(github)
             names = {"builder"} | {Path(f).stem for f in edit}
@@ -126,6 +135,20 @@ def tell(tmp: Path, edit: dict[str, str]) -> Iterator[Story]:
 def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     """The shipped builder with ``staged: true`` ran the labelled world."""
     yield from tell(tmp_path_factory.mktemp("staged"), {"builder.yaml": "{live}staged: true\n"})
+
+
+def claim_the_bug_elsewhere(github: FakeGitHub, world: World) -> None:
+    """Take the bug's claim as another daemon holding it for an hour."""
+    gh = Github(base_url=github.api_url, auth=Auth.Token(BOT_TOKEN), seconds_between_writes=None)
+    claim = Claims(gh.get_repo(REPO)).claim(f"issue:{world.bug}", "another-host:run", 3600)
+    assert claim is not None
+
+
+@pytest.fixture(scope="module")
+def staged_under_claim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+    """The staged builder ran the labelled world while another holder held the bug's claim."""
+    tmp = tmp_path_factory.mktemp("claimed")
+    yield from tell(tmp, {"builder.yaml": "{live}staged: true\n"}, claim_the_bug_elsewhere)
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +234,8 @@ def test_automations_page_compares_live_and_shadow(shadowed: Story) -> None:
     live, shadow = pair["figures"]["live"], pair["figures"]["shadow"]
     got = (pair["shared_events"], live["runs"], shadow["runs"], live["applied"], shadow["staged"])
     assert got == (1, 1, 1, 3, 3)
+
+
+def test_staged_run_does_not_wait_for_a_claim_held_elsewhere(staged_under_claim: Story) -> None:
+    """A staged run takes no claim, so another holder's live claim on the subject stops nothing."""
+    assert staged_under_claim.run_of("builder").status == "succeeded"
