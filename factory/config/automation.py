@@ -19,6 +19,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -119,6 +121,8 @@ class OutputConfig(_Model):
 
     max: int = Field(default=1, ge=0)
     """How many times one run may perform this output."""
+    staged: bool = False
+    """Record each request of this kind as *would have* (status ``staged``) and perform none."""
 
 
 class CreateIssueOutput(OutputConfig):
@@ -256,6 +260,16 @@ class Outputs(_Model):
         """Return the names of the output kinds that are allowed."""
         return [name for name in type(self).model_fields if getattr(self, name) is not None]
 
+    def staged(self, kind: str) -> bool:
+        """True when requests of ``kind`` are recorded as would-have and not performed."""
+        config = getattr(self, kind, None)
+        return isinstance(config, OutputConfig) and config.staged
+
+    def all_staged(self) -> Outputs:
+        """Return a copy in which every allowed kind is staged."""
+        update = {k: getattr(self, k).model_copy(update={"staged": True}) for k in self.kinds()}
+        return self.model_copy(update=update)
+
 
 def _check_context_entry(entry: str) -> str:
     if entry.startswith("harness/"):
@@ -302,8 +316,11 @@ class AutomationSpec(_Model):
     """One or two sentences on what it does."""
     enabled: bool = True
     """Whether events start runs of it."""
-    on: list[Trigger] = Field(min_length=1)
-    """What starts a run."""
+    shadow_of: Slug | None = None
+    """The live automation this one shadows: it runs on the live one's events (no ``on:`` of
+    its own), beside it, with every output staged — a prompt edit trialled on real events."""
+    on: list[Trigger] = Field(default_factory=list)
+    """What starts a run (at least one; none on a shadow, which runs on its live one's)."""
     subject: Literal["issue", "pull_request", "commit", "slack", "sentry", "none"] = "issue"
     """What a run is about (the unit of mutual exclusion)."""
     trust: RunTrust = "maintainers"
@@ -329,6 +346,34 @@ class AutomationSpec(_Model):
     """Jinja2 template of the task prompt; see factory.config.templating.PromptContext."""
     retries: Retries = Field(default_factory=Retries)
     """Retry policy for failed runs."""
+    staged: bool = False
+    """Stage every output: each is recorded as *would have* and none is performed; a run of a
+    staged automation writes nothing to GitHub or Slack (it takes no claim either)."""
+
+    @field_validator("on")
+    @classmethod
+    def _no_triggers_on_a_shadow(cls, on: list[Trigger], info: ValidationInfo) -> list[Trigger]:
+        live = info.data.get("shadow_of")
+        if live is not None and on:
+            raise ValueError(f"a shadow runs on the events of {live!r}; remove its own triggers")
+        return on
+
+    @model_validator(mode="after")
+    def _triggers_or_shadow(self) -> AutomationSpec:
+        if self.shadow_of is None and not self.on:
+            raise ValueError("on: at least one trigger is needed")
+        if self.shadow_of == self.name:
+            raise ValueError(f"shadow_of: {self.name!r} cannot shadow itself")
+        return self
+
+    @property
+    def fully_staged(self) -> bool:
+        """True when no output of a run is performed: staged, or a shadow."""
+        return self.staged or self.shadow_of is not None
+
+    def run_outputs(self) -> Outputs:
+        """Return the outputs a run gets: ``outputs``, every kind staged when fully staged."""
+        return self.outputs.all_staged() if self.fully_staged else self.outputs
 
     @model_validator(mode="after")
     def _self_reading_needs_maintainers(self) -> AutomationSpec:

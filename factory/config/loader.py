@@ -16,7 +16,7 @@ from typing import Any
 from factory.config.automation import DEFAULT_MODEL, Automation, AutomationSpec
 from factory.config.harness import Harness, Policy, read_harness
 from factory.config.templating import check_template
-from factory.config.yamlpos import YamlDoc, load_yaml, validate_model
+from factory.config.yamlpos import YamlDoc, load_yaml, parse_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue
 
 AUTOMATION_SUFFIXES = (".yaml", ".yml")
@@ -59,9 +59,33 @@ def read_config(
         issues += file_issues
         if automation is not None:
             automations[automation.name] = automation
+    issues += _shadow_issues(automations)
     if issues or harness is None:
         return None, issues
     return FactoryConfig(automations=automations, harness=harness), []
+
+
+def _shadow_issues(automations: dict[str, Automation]) -> list[ConfigIssue]:
+    """A shadow names a live automation (not a shadow) of the same subject."""
+    issues = []
+    for automation in automations.values():
+        if automation.shadow_of is None:
+            continue
+        live = automations.get(automation.shadow_of)
+        if live is None:
+            problem = f"shadow_of: no automation named {automation.shadow_of!r}"
+        elif live.shadow_of is not None:
+            problem = f"shadow_of: {live.name!r} is itself a shadow; name a live automation"
+        elif live.subject != automation.subject:
+            problem = f"subject: a shadow of {live.name!r} must have its subject {live.subject!r}"
+        else:
+            continue
+        doc, _ = parse_yaml(automation.source_text, str(automation.path))
+        key = problem.split(":")[0]
+        issues.append(
+            doc.issue((key,), problem) if doc else ConfigIssue(str(automation.path), 1, 1, problem)
+        )
+    return issues
 
 
 def load_factory(automations_dir: Path, harness_dir: Path) -> FactoryConfig:

@@ -96,10 +96,13 @@ class Dispatcher:
             return []
         event = record.event
         decisions = []
-        for automation in self.config().automations.values():
-            if not automation.enabled or not subject_fits(automation, event):
+        automations = self.config().automations
+        for automation in automations.values():
+            # A shadow runs on its live automation's events (live's triggers and subject).
+            live = automations.get(automation.shadow_of or automation.name)
+            if live is None or not automation.enabled or not subject_fits(live, event):
                 continue
-            if not any(trigger_matches(t, automation, event) for t in automation.on):
+            if not any(trigger_matches(t, live, event) for t in live.on):
                 continue
             decision = self.create_run(automation, record)
             if decision is not None:
@@ -162,7 +165,13 @@ class Dispatcher:
             return None
         automations = self.config().automations
         per_automation: dict[str, int] = {}
-        busy_subjects = {run.subject_key for run in running if run.subject_key}
+        # Fully staged runs (staged, shadows) take no claim: they neither make a subject busy
+        # nor wait for it, so a shadow never holds up its live twin (nor the twin it).
+        busy_subjects = {
+            run.subject_key
+            for run in running
+            if run.subject_key and not _fully_staged(automations.get(run.automation))
+        }
         for run in running:
             per_automation[run.automation] = per_automation.get(run.automation, 0) + 1
         for run in self.store.queued_runs(now=self.clock(), limit=200):
@@ -173,7 +182,7 @@ class Dispatcher:
                 continue
             if not spec.enabled or per_automation.get(run.automation, 0) >= spec.concurrency:
                 continue
-            if run.subject_key in busy_subjects:
+            if run.subject_key in busy_subjects and not spec.fully_staged:
                 continue
             return run, spec
         return None
@@ -183,6 +192,10 @@ class Dispatcher:
         if attempt > automation.retries.max:
             return None
         return timedelta(seconds=automation.retries.backoff * 2 ** (attempt - 1))
+
+
+def _fully_staged(automation: Automation | None) -> bool:
+    return automation is not None and automation.fully_staged
 
 
 def enqueue_manual(

@@ -189,13 +189,16 @@ def give_up_note(run: RunRecord) -> str:
 def give_up(
     store: RunStore, github: GitHubSide | None, config: FactoryConfig, run: RunRecord
 ) -> None:
-    """Make the give-up of ``run`` visible, once: needs-human label, a comment, a step."""
+    """Make the give-up of ``run`` visible, once: needs-human label, a comment, a step (only
+    the step for a fully staged automation's run, which writes nothing to GitHub)."""
     if any(step.kind == GIVEN_UP_STEP for step in store.steps(run.id)):
         return
     note = give_up_note(run)
     subject = parse_subject_key(run.subject_key) if run.subject_key else None
     shown_on = None
-    if github is not None and subject is not None and subject.number is not None:
+    automation = config.automations.get(run.automation)
+    staged = automation is not None and automation.fully_staged
+    if github is not None and subject is not None and subject.number is not None and not staged:
         try:
             _show_give_up(github, config, run, subject.number, note)
         except GithubException as exc:  # shown at the next start: no step recorded yet

@@ -209,19 +209,22 @@ class Runner:
         snap: SubjectSnapshot | None = None
         crashpoint("run_before_claim")
         if gh is not None and run.subject_key and claimed_on_github(run.subject_key):
-            claim = gh.claims.claim(run.subject_key, holder_of(env.holder, run), gh.lease_s)
-            if claim is None:
-                raise SubjectBusy(f"subject {run.subject_key} is claimed by another holder")
-            cleanup.callback(safe(claim.release, "claim_release", run.id))
-            cleanup.callback(crashpoint, "run_before_release")  # runs just before the release
+            # A fully staged run (staged, or a shadow) writes nothing, so it takes no claim:
+            # it neither writes the claim ref nor blocks its live twin's claim on the subject.
+            if not automation.fully_staged:
+                claim = gh.claims.claim(run.subject_key, holder_of(env.holder, run), gh.lease_s)
+                if claim is None:
+                    raise SubjectBusy(f"subject {run.subject_key} is claimed by another holder")
+                cleanup.callback(safe(claim.release, "claim_release", run.id))
+                cleanup.callback(crashpoint, "run_before_release")  # just before the release
 
-            def lost(exc: ClaimLost) -> None:
-                state.claim_lost.set()
-                cancel.set()
+                def lost(exc: ClaimLost) -> None:
+                    state.claim_lost.set()
+                    cancel.set()
 
-            beat = Heartbeat(claim, on_lost=lost).start()
-            cleanup.callback(safe(beat.stop, "heartbeat_stop", run.id))
-            crashpoint("run_after_claim")
+                beat = Heartbeat(claim, on_lost=lost).start()
+                cleanup.callback(safe(beat.stop, "heartbeat_stop", run.id))
+                crashpoint("run_after_claim")
             snap = snapshot(gh.repo, run.subject_key, gh.trust)
             if automation.workspace != "none":
                 labels = labels_to_confirm(event)
@@ -311,12 +314,14 @@ class Runner:
         result = session.run(blocks, first)
         if gh is not None:
             record_vouches(env.store, run, event, {config.policy.labels.ready})
-        if gh is None and workspace is not None and sandbox is not None:
-            self._save_patch(run, workspace, sandbox)
+        staged_pr = gh is not None and automation.run_outputs().staged("open_pull_request")
+        if (gh is None or staged_pr) and workspace is not None and sandbox is not None:
+            self._save_patch(run, workspace, sandbox)  # a staged PR's would-be change
         return result.status, result.stop_reason
 
     def _save_patch(self, run: RunRecord, workspace: Workspace, sandbox: Sandbox) -> None:
-        """Without GitHub (a local trial) the change is kept as a patch file and a step."""
+        """Without GitHub (a local trial), or with a staged open_pull_request, the change is
+        kept as a patch file and a step."""
         patch = export_patch(workspace, sandbox)
         folder = self.env.data_dir / "patches"
         folder.mkdir(parents=True, exist_ok=True)

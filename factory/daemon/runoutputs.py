@@ -36,7 +36,7 @@ def run_context(
     return RunContext(
         run.id,
         automation.name,
-        automation.outputs,
+        automation.run_outputs(),  # every kind staged when the automation is
         snap.context.number if snap else None,
         gh.repo,
         env.store,

@@ -39,13 +39,13 @@ from factory.store.records import OutputRecord
 
 log = structlog.get_logger(__name__)
 
-COUNTED_STATUSES = ("intent", "applied")
+COUNTED_STATUSES = ("intent", "applied", "staged")
 """Output statuses that use up a kind's quota."""
 
 CRASH_AFTER_GITHUB = "output_after_github"
 """Crash point right after GitHub replied and before the store records it."""
 
-Status = Literal["applied", "refused", "failed"]
+Status = Literal["applied", "refused", "failed", "staged"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class OutputDecision:
     kind: str
     """The output kind."""
     status: Status
-    """applied (performed now or earlier), refused (by the checks) or failed (by GitHub)."""
+    """applied (performed now or earlier), refused (by the checks), failed (by GitHub) or
+    staged (recorded as would-have, not performed)."""
     reason: str = ""
     """Why it was refused or failed."""
     url: str | None = None
@@ -69,8 +70,8 @@ class OutputDecision:
 
     @property
     def ok(self) -> bool:
-        """True when the output is on GitHub."""
-        return self.status == "applied"
+        """True when the output went through: on GitHub, or staged as would-have."""
+        return self.status in ("applied", "staged")
 
     def text(self) -> str:
         """Return the sentence the model is told."""
@@ -78,6 +79,10 @@ class OutputDecision:
             return f"refused: {self.reason}"
         if self.status == "failed":
             return f"{self.kind} failed on GitHub: {self.reason}"
+        if self.status == "staged":
+            # Told as a success, so a staged run goes on as its live twin would.
+            lines = [f"staged {self.kind}: recorded as would-have, not performed (staged mode)"]
+            return "\n".join(lines + [f"note: {note}" for note in self.notes])
         done = "already performed earlier" if self.duplicate else "performed"
         lines = [f"{done} {self.kind}: {self.url or 'done'}"]
         lines += [f"note: {note}" for note in self.notes]
@@ -104,6 +109,8 @@ class OutputGate:
         except OutputRefused as exc:
             return self._refuse(ctx, kind, payload, str(exc))
         key = prepared.key(ctx.scope)
+        if ctx.outputs.staged(kind):
+            return self._stage(ctx, prepared, key)
         output_id, existing = ctx.store.record_output_intent(
             ctx.run_id, kind, key, prepared.to_stored()
         )
@@ -150,6 +157,24 @@ class OutputGate:
         ctx.store.mark_output(output_id, "refused", {"reason": reason})
         log.info("output_refused", run_id=ctx.run_id, kind=kind, reason=reason)
         return OutputDecision(kind, "refused", reason=reason, output_id=output_id)
+
+    def _stage(self, ctx: RunContext, prepared: PreparedOutput, key: str) -> OutputDecision:
+        """Record a checked request as would-have (never ``intent``: reconcile skips it)."""
+        kind = prepared.kind
+        output_id, existing = ctx.store.record_output_intent(
+            ctx.run_id, kind, key, prepared.to_stored(), status="staged"
+        )
+        if existing is not None and existing.status == "applied":
+            return OutputDecision(kind, "applied", url=existing.url, output_id=output_id)
+        if existing is None:
+            log.info("output_staged", run_id=ctx.run_id, kind=kind, output_id=output_id)
+        return OutputDecision(
+            kind,
+            "staged",
+            output_id=output_id,
+            duplicate=existing is not None,
+            notes=prepared.notes,
+        )
 
     # -- performing --------------------------------------------------------------------
 

@@ -29,13 +29,18 @@ class OutputLog(StoreBase):
         idempotency_key: str,
         request: dict[str, Any],
         *,
+        status: str = "intent",
         now: datetime | None = None,
     ) -> tuple[int, OutputRecord | None]:
-        """Record that run ``run_id`` is about to perform an output.
+        """Record that run ``run_id`` is about to perform an output (``status`` intent), or
+        that it would have (``staged``: a row reconcile never performs).
 
         Returns (new output id, None), or (existing id, existing record) when the
-        idempotency key was recorded before. Raises RunNotFound for an unknown run.
+        idempotency key was recorded before. Raises RunNotFound for an unknown run,
+        ValueError for a status other than intent or staged.
         """
+        if status not in ("intent", "staged"):
+            raise ValueError(f"output status {status!r} is not one of ('intent', 'staged')")
         stamp = now or utcnow()
         with self._write() as conn:
             row = (
@@ -53,7 +58,7 @@ class OutputLog(StoreBase):
                     kind=kind,
                     idempotency_key=idempotency_key,
                     request=redact_json(request),
-                    status="intent",
+                    status=status,
                     created_at=stamp,
                     updated_at=stamp,
                 )

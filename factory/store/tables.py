@@ -30,7 +30,7 @@ from sqlalchemy import (
 
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted", "skipped")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "interrupted", "skipped")
-OUTPUT_STATUSES = ("intent", "applied", "refused", "failed")
+OUTPUT_STATUSES = ("intent", "applied", "refused", "failed", "staged")
 FOLLOWUP_STATUSES = ("intent", "applied", "failed")
 OUTCOME_FATES = (
     "merged_zero_touch",

@@ -98,7 +98,8 @@ def _trigger_edges(
 ) -> list[Edge]:
     """Return the edges from producer ``name`` into one trigger of ``target``."""
     edges: list[Edge] = []
-    kinds = [k for k in type(spec.outputs).model_fields if getattr(spec.outputs, k) is not None]
+    outputs = spec.run_outputs()  # a staged kind writes nothing, so it fires nothing
+    kinds = [k for k in outputs.kinds() if not outputs.staged(k)]
     for kind in kinds:
         labels = _labels_of(spec, kind)
         if trigger.github is not None:

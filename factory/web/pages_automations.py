@@ -29,6 +29,7 @@ from factory.store.outcome_stats import VersionOutcomes
 from factory.store.stats import PromptVersion
 from factory.web.context import Viewer, plain, viewer_of
 from factory.web.csrf import FIELD, HEADER
+from factory.web.shadows import shadow_comparisons
 
 MAX_FORM_BYTES = 4096
 """The Run now form is tiny; anything past this is ignored."""
@@ -143,13 +144,17 @@ async def automations_page(request: Request) -> Response:
     """GET /automations and /automations.json."""
     viewer = viewer_of(request)
     views, error = automation_views(viewer)
+    configs = {v.name: v.config for v in views if v.config is not None}
+    shadows = shadow_comparisons(viewer.store, configs)
     if request.url.path.endswith(".json"):
         return viewer.renderer.json(
             {"automations": [_view_dict(v) for v in views], "config_error": error}
+            | {"shadows": shadows}
         )
     return viewer.renderer.html(
         "automations.html",
         views=views,
+        shadows=shadows,
         config_error=error,
         daemon_mode=viewer.automations_dir is not None,
         csrf_field=FIELD,

@@ -25,6 +25,7 @@ from factory.store.documents import run_dict
 from factory.store.stats import RunFilter, RunItem, StepSummary
 from factory.store.tables import RUN_STATUSES
 from factory.web.context import plain, viewer_of
+from factory.web.staged import would_have
 from factory.web.steps import LOAD_LIMIT, TEXT_LIMIT, scrub_cut, step_view
 
 PAGE_SIZE = 50
@@ -169,6 +170,7 @@ async def run_page(request: Request) -> Response:
         data = item_dict(item)
         data["prompt_snapshot"] = run.prompt_snapshot
         data["outputs"] = [dataclasses.asdict(o) for o in outputs]
+        data["would_have"] = would_have(outputs)
         data["steps"] = [
             {
                 **{k: getattr(s, k) for k in STEP_FIELDS},
@@ -186,6 +188,7 @@ async def run_page(request: Request) -> Response:
         run=run,
         steps=[step_view(s) for s in summaries],
         outputs=outputs,
+        would_have=would_have(outputs),
         live=run.status in LIVE_STATUSES,
         more=more,
         after=after,
