@@ -216,6 +216,26 @@ class ProposeConfigChangeOutput(OutputConfig):
     """Labels put on the proposal besides the policy's needs-human label."""
 
 
+class Challenge(_Model):
+    """A second session, run by the daemon after the first, that challenges its draft.
+
+    The first session's ``output_propose_config_change`` only records a draft. When it ends,
+    a new session starts with no context of the first (no conversation, none of its
+    instructions): this prompt, the automation's read tools, and the draft as its only input.
+    Its own ``output_propose_config_change`` is the one that is performed; the daemon puts
+    the draft's evidence beside the challenger's in the description.
+    """
+
+    prompt: str = Field(min_length=1)
+    """The challenger's instructions (plain text, not a template)."""
+    lower_only: str | None = None
+    """A file of the draft (e.g. harness/quality.md) holding a grade table (``| area | grade
+    | evidence |``, grades A-F): the challenger may keep or lower each grade, never raise,
+    add or drop one."""
+    max_turns: int = Field(default=20, ge=1)
+    """Model turns the challenger may take (the run's USD budget is shared)."""
+
+
 class Outputs(_Model):
     """Privileged actions the agent may ask for; a kind not listed here is refused."""
 
@@ -329,6 +349,17 @@ class AutomationSpec(_Model):
     """Jinja2 template of the task prompt; see factory.config.templating.PromptContext."""
     retries: Retries = Field(default_factory=Retries)
     """Retry policy for failed runs."""
+    challenge: Challenge | None = None
+    """A challenger session that reviews the run's draft proposal before it is made."""
+
+    @model_validator(mode="after")
+    def _challenge_needs_a_proposal(self) -> AutomationSpec:
+        if self.challenge is not None and self.outputs.propose_config_change is None:
+            raise ValueError(
+                "challenge: needs the propose_config_change output (the challenger reviews the"
+                " draft proposal; nothing else can be challenged)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _self_reading_needs_maintainers(self) -> AutomationSpec:
