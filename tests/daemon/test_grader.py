@@ -15,11 +15,13 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from factory.config.loader import load_factory
+from factory.daemon.challenge import NO_VERDICT
 from factory.daemon.process import Daemon
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
@@ -74,6 +76,7 @@ class ScriptedGrader:
     """Plays the grader (spec.md, one draft, done) and then the challenger (one lowered
     grade, the proposal, done)."""
 
+    challenger_grade: str = "C"
     grader: list[dict[str, Any]] = field(default_factory=list)
     challenger: list[dict[str, Any]] = field(default_factory=list)
 
@@ -85,7 +88,12 @@ class ScriptedGrader:
             first = json.dumps(body["messages"][0])
             runs = re.findall(r"Evidence runs: ([0-9A-Za-z]+)", first)
             if turn == 1:
-                quality = _quality("C", "lowered from A: " + CHALLENGE_EVIDENCE)
+                why_cell = "lowered from A: " + CHALLENGE_EVIDENCE
+                quality = _quality(self.challenger_grade, why_cell).replace(
+                    "| cli | B", "| cli | A"
+                )
+                if self.challenger_grade == "C":
+                    quality = _quality("C", why_cell)
                 why = "calculator: lowered from A to C: " + CHALLENGE_EVIDENCE + "\ncli: stands"
                 return _tool(1, "output_propose_config_change", _proposal(quality, why, runs))
             return FakeReply([{"type": "text", "text": "Challenged: one grade lowered."}])
@@ -107,6 +115,7 @@ class Story:
     run_id: str
     run_status: str
     steps: list[str]
+    stop_reason: str | None
 
 
 def _config_files() -> dict[str, str | bytes]:
@@ -123,9 +132,17 @@ def _config_files() -> dict[str, str | bytes]:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
-    tmp = tmp_path_factory.mktemp("grader")
+    yield from _tell(tmp_path_factory.mktemp("grader"), ScriptedGrader())
+
+
+@pytest.fixture(scope="module")
+def raised(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+    """A challenger that raises cli from B to A (and keeps calculator's A)."""
+    yield from _tell(tmp_path_factory.mktemp("raised"), ScriptedGrader(challenger_grade="A"))
+
+
+def _tell(tmp: Path, model: ScriptedGrader) -> Iterator[Story]:
     with FakeGitHub(tmp / "github") as github, FakeAnthropic() as anthropic:
-        model = ScriptedGrader()
         anthropic.responder = model
         seed_world(github, label=False)
         github.create_repo(CONFIG, files=_config_files())
@@ -151,7 +168,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
                 what="the grader run finishes",
             )
             steps = [s.kind for s in daemon.store.steps(run_id)]
-            yield Story(github, model, run_id, status, steps)
+            stop = daemon.store.get_run(run_id).stop_reason
+            yield Story(github, model, run_id, status, steps, stop)
         finally:
             daemon.stopping.set()
             daemon.wake.set()
@@ -239,3 +257,11 @@ def test_the_shipped_grader_is_disabled_and_challenged() -> None:
         False,
         "harness/quality.md",
     )
+
+
+def test_a_challenger_raising_a_grade_is_refused_and_nothing_is_proposed(raised: Story) -> None:
+    """The challenger may not raise cli from B to A: the proposal is refused with the reason,
+    no pull request is opened, and the run fails saying nothing was proposed."""
+    last = json.dumps(raised.model.challenger[-1]["messages"][-1])
+    run = (raised.run_status, raised.stop_reason, sorted(raised.github.repo(CONFIG).pulls))
+    assert (run, "area 'cli' was raised from B to A" in last) == (("failed", NO_VERDICT, []), True)
