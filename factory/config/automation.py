@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -25,6 +23,12 @@ from pydantic import (
 )
 
 from factory.config.durations import PositiveDuration
+from factory.config.outputs_config import (
+    Outputs,
+)
+from factory.config.outputs_config import (
+    StrictModel as _Model,
+)
 from factory.config.triggers import Trigger
 from factory.events import Trust
 from factory.interfaces import SandboxLimits
@@ -59,16 +63,6 @@ def parse_memory_mb(value: object) -> int:
             unit = (match.group(2) or "m")[0]
             return int(match.group(1)) * (1024 if unit == "g" else 1)
     raise ValueError(f"invalid memory size {value!r}: expected e.g. 512m, 2g or MB as a number")
-
-
-CloseReason = Literal["completed", "not_planned"]
-ReviewEvent = Literal["COMMENT", "APPROVE", "REQUEST_CHANGES"]
-CLOSE_REASONS: tuple[CloseReason, ...] = ("completed", "not_planned")
-DEFAULT_REVIEW: tuple[ReviewEvent, ...] = ("COMMENT",)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Limits(_Model):
@@ -116,159 +110,24 @@ class Retries(_Model):
     """Delay before the first retry; doubled for each later one."""
 
 
-class OutputConfig(_Model):
-    """Settings every output kind has."""
+class Challenge(_Model):
+    """A second session, run by the daemon after the first, that challenges its draft.
 
-    max: int = Field(default=1, ge=0)
-    """How many times one run may perform this output."""
-    staged: bool = False
-    """Record each request of this kind as *would have* (status ``staged``) and perform none."""
+    The first session's ``output_propose_config_change`` only records a draft. When it ends,
+    a new session starts with no context of the first (no conversation, none of its
+    instructions): this prompt, the automation's read tools, and the draft as its only input.
+    Its own ``output_propose_config_change`` is the one that is performed; the daemon puts
+    the draft's evidence beside the challenger's in the description.
+    """
 
-
-class CreateIssueOutput(OutputConfig):
-    """Open new issues."""
-
-    labels: list[str] = Field(default_factory=list)
-    """Labels put on every created issue."""
-    title_prefix: str = ""
-    """Prefix added to each created issue's title."""
-
-
-class CommentOutput(OutputConfig):
-    """Comment on the subject issue or pull request."""
-
-    max: int = Field(default=3, ge=0)
-    """How many comments one run may post."""
-
-
-class LabelsOutput(OutputConfig):
-    """Add or remove labels on the subject."""
-
-    max: int = Field(default=5, ge=0)
-    """How many label changes one run may make."""
-    allowed: list[str] = Field(min_length=1)
-    """The only labels this output may touch."""
-
-
-class CloseIssueOutput(OutputConfig):
-    """Close the subject issue."""
-
-    reasons: list[CloseReason] = Field(default_factory=lambda: list(CLOSE_REASONS))
-    """State reasons the agent may give."""
-
-
-class OpenPullRequestOutput(OutputConfig):
-    """Open a pull request from the agent's change."""
-
-    labels: list[str] = Field(default_factory=list)
-    """Labels put on the pull request."""
-    draft: bool = False
-    """Open it as a draft."""
-    title_prefix: str = ""
-    """Prefix added to the pull request's title."""
-
-
-class ReviewPullRequestOutput(OutputConfig):
-    """Review the subject pull request."""
-
-    events: list[ReviewEvent] = Field(default_factory=lambda: list(DEFAULT_REVIEW), min_length=1)
-    """Review verdicts the agent may give."""
-
-
-class MergePullRequestOutput(OutputConfig):
-    """Merge the subject pull request (still gated by the policy's risk tiers)."""
-
-    method: Literal["merge", "squash", "rebase"] = "squash"
-    """Merge method."""
-
-
-class SlackReplyOutput(OutputConfig):
-    """Post a message in the Slack thread the run came from."""
-
-
-class SlackReactOutput(OutputConfig):
-    """Add an emoji reaction to a message of the run's Slack thread."""
-
-    max: int = Field(default=2, ge=0)
-    """How many reactions one run may add."""
-    allowed: list[str] | None = None
-    """Emoji names the agent may use (None: any)."""
-
-
-SentryAction = Literal["comment", "resolve", "resolve_in_next_release"]
-"""What a ``sentry_update`` may do to the run's Sentry issue."""
-DEFAULT_SENTRY_ACTIONS: tuple[SentryAction, ...] = ("comment",)
-
-
-class SentryUpdateOutput(OutputConfig):
-    """Change the run's Sentry issue: comment on it, resolve it (now or in the next release)."""
-
-    max: int = Field(default=2, ge=0)
-    """How many Sentry updates one run may make."""
-    allowed: list[SentryAction] = Field(
-        default_factory=lambda: list(DEFAULT_SENTRY_ACTIONS), min_length=1
-    )
-    """The actions the agent may ask for: comment, resolve, resolve_in_next_release."""
-
-
-class ProposeConfigChangeOutput(OutputConfig):
-    """Propose a change to the factory's own config (automation YAML, harness documents) as a
-    pull request on the factory config repository, labelled needs-human; never merged by the
-    factory."""
-
-    labels: list[str] = Field(default_factory=list)
-    """Labels put on the proposal besides the policy's needs-human label."""
-
-
-class Outputs(_Model):
-    """Privileged actions the agent may ask for; a kind not listed here is refused."""
-
-    create_issue: CreateIssueOutput | None = None
-    """Open new issues."""
-    comment: CommentOutput | None = None
-    """Comment on the subject."""
-    add_labels: LabelsOutput | None = None
-    """Add labels to the subject."""
-    remove_labels: LabelsOutput | None = None
-    """Remove labels from the subject."""
-    close_issue: CloseIssueOutput | None = None
-    """Close the subject issue."""
-    open_pull_request: OpenPullRequestOutput | None = None
-    """Open a pull request with the agent's change."""
-    review_pull_request: ReviewPullRequestOutput | None = None
-    """Review the subject pull request."""
-    merge_pull_request: MergePullRequestOutput | None = None
-    """Merge the subject pull request."""
-    slack_reply: SlackReplyOutput | None = None
-    """Reply in the run's Slack thread."""
-    slack_react: SlackReactOutput | None = None
-    """React to a message of the run's Slack thread."""
-    sentry_update: SentryUpdateOutput | None = None
-    """Comment on or resolve the run's Sentry issue."""
-    propose_config_change: ProposeConfigChangeOutput | None = None
-    """Propose a change to the factory config repository (a needs-human pull request)."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_means_defaults(cls, data: Any) -> Any:
-        # `comment:` with no value reads as "allowed, with default settings".
-        if isinstance(data, dict):
-            return {k: ({} if v is None else v) for k, v in data.items()}
-        return data
-
-    def kinds(self) -> list[str]:
-        """Return the names of the output kinds that are allowed."""
-        return [name for name in type(self).model_fields if getattr(self, name) is not None]
-
-    def staged(self, kind: str) -> bool:
-        """True when requests of ``kind`` are recorded as would-have and not performed."""
-        config = getattr(self, kind, None)
-        return isinstance(config, OutputConfig) and config.staged
-
-    def all_staged(self) -> Outputs:
-        """Return a copy in which every allowed kind is staged."""
-        update = {k: getattr(self, k).model_copy(update={"staged": True}) for k in self.kinds()}
-        return self.model_copy(update=update)
+    prompt: str = Field(min_length=1)
+    """The challenger's instructions (plain text, not a template)."""
+    lower_only: str | None = None
+    """A file of the draft (e.g. harness/quality.md) holding a grade table (``| area | grade
+    | evidence |``, grades A-F): the challenger may keep or lower each grade, never raise,
+    add or drop one."""
+    max_turns: int = Field(default=20, ge=1)
+    """Model turns the challenger may take (the run's USD budget is shared)."""
 
 
 def _check_context_entry(entry: str) -> str:
@@ -374,6 +233,18 @@ class AutomationSpec(_Model):
     def run_outputs(self) -> Outputs:
         """Return the outputs a run gets: ``outputs``, every kind staged when fully staged."""
         return self.outputs.all_staged() if self.fully_staged else self.outputs
+
+    challenge: Challenge | None = None
+    """A challenger session that reviews the run's draft proposal before it is made."""
+
+    @model_validator(mode="after")
+    def _challenge_needs_a_proposal(self) -> AutomationSpec:
+        if self.challenge is not None and self.outputs.propose_config_change is None:
+            raise ValueError(
+                "challenge: needs the propose_config_change output (the challenger reviews the"
+                " draft proposal; nothing else can be challenged)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _self_reading_needs_maintainers(self) -> AutomationSpec:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import structlog
 from github.GithubException import GithubException
 
-from factory.config.automation import Outputs
 from factory.config.loader import FactoryConfig
+from factory.config.outputs_config import Outputs
 from factory.crashpoints import crashpoint
 from factory.daemon.runenv import GitHubSide, RunEnv, claimed_on_github, holder_of, key_scope
 from factory.daemon.runoutputs import config_repos, proposal_performers

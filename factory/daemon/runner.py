@@ -26,11 +26,13 @@ from contextlib import ExitStack
 
 import structlog
 
-from factory.agent.session import Session, sandbox_registry
+from factory.agent.session import Session, SessionConfig, sandbox_registry
 from factory.agent.tools import ToolRegistry
 from factory.config.automation import Automation
 from factory.config.templating import EventContext, RepoContext, SubjectContext, SubjectSnapshot
 from factory.crashpoints import crashpoint
+from factory.daemon.challenge import TOOL as CHALLENGED
+from factory.daemon.challenge import ChallengeStage
 from factory.daemon.runenv import (
     BUSY_DELAY,
     MAX_BUSY_ATTEMPTS,
@@ -243,7 +245,7 @@ class Runner:
         workspace, sandbox = self._workspace(run, automation, snap, cleanup, state)
         crashpoint("run_after_workspace")
         cfg = session_config(automation)
-        registry, names = ToolRegistry(), []
+        registry, names, stage = ToolRegistry(), [], None
         if workspace is not None and sandbox is not None:
             registry = sandbox_registry(sandbox, workspace.path, cfg)
             names = [t for t in automation.tools if t in ("bash", "editor")]
@@ -262,7 +264,10 @@ class Runner:
                 registry.add(sentry_read_tool(ctx.sentry, ctx.secrets))
                 names.append("sentry_read")
             gate = output_gate(env, run, automation, workspace, sandbox, snap, config)
+            if automation.challenge is not None:
+                stage = ChallengeStage(automation.challenge, gate, ctx, env.store)
             for tool in output_tools(gate, ctx):
+                tool = stage.draft_tool(tool) if stage and tool.name == CHALLENGED else tool
                 registry.add(tool)
                 names.append(tool.name)
         cfg = dataclasses.replace(cfg, tools=tuple(names))
@@ -296,15 +301,20 @@ class Runner:
 
         blocks = system_blocks(automation, config.harness, pctx, read_repo_file)
         task = event.payload.get("task") if event and event.source == "manual" else None
-        session = Session(
-            env.model,
-            registry,
-            cfg,
-            env.store,
-            run.id,
-            lambda usage: config.policy.cost_usd(automation.model, usage),
-            cancel_event=cancel,
-        )
+
+        def new_session(tools: ToolRegistry, session_cfg: SessionConfig) -> Session:
+            cost = config.policy.cost_usd
+            return Session(
+                env.model,
+                tools,
+                session_cfg,
+                env.store,
+                run.id,
+                lambda usage: cost(automation.model, usage),
+                cancel_event=cancel,
+            )
+
+        session = new_session(registry, cfg)
         earlier = [
             f"{o.kind}: {o.url or 'done'}"
             for o in env.store.outputs_in_scope(key_scope(run))
@@ -312,6 +322,9 @@ class Runner:
         ]
         first = context_text(snap, task if isinstance(task, str) else None, earlier, event)
         result = session.run(blocks, first)
+        if stage is not None:  # the challenger: a new session, only the draft as its input
+            reads = registry.select([n for n in names if not n.startswith("output_")])
+            result = stage.run(result, new_session, reads, cfg, blocks[:-1])
         if gh is not None:
             record_vouches(env.store, run, event, {config.policy.labels.ready})
         staged_pr = gh is not None and automation.run_outputs().staged("open_pull_request")

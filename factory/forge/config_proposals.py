@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.config.automation import ProposeConfigChangeOutput
+from factory.config.outputs_config import ProposeConfigChangeOutput
 from factory.errors import OutputRefused, RunNotFound
 from factory.forge.sanitize import cap_text, redact_secrets, sanitize_body, sanitize_title
 

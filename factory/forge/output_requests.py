@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.config.automation import CloseReason, Outputs, ReviewEvent
+from factory.config.outputs_config import CloseReason, Outputs, ReviewEvent
 from factory.errors import OutputRefused
 from factory.events import Trust
 from factory.forge.config_proposals import ProposeConfigChangeRequest, prepare_config_change

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from factory.config.automation import MergePullRequestOutput, OpenPullRequestOutput
 from factory.config.harness import Policy
+from factory.config.outputs_config import MergePullRequestOutput, OpenPullRequestOutput
 from factory.crashpoints import crashpoint
 from factory.errors import OutputRefused
 from factory.forge.merge_gate import merge_pull_request

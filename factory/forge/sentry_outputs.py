@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.config.automation import SentryAction
+from factory.config.outputs_config import SentryAction
 from factory.errors import OutputFailed, OutputRefused, SentryError
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.sanitize import cap_text, neutralize_mentions, scrub_text

@@ -14,7 +14,7 @@ from typing import Any
 from github import Auth, Github
 from github.Repository import Repository
 
-from factory.config.automation import Outputs
+from factory.config.outputs_config import Outputs
 from factory.crashpoints import CRASH_ENV
 from factory.forge.output_requests import RunContext
 from factory.sentry.client import SentryClient

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from github import Auth, Github
 
-from factory.config.automation import Outputs
+from factory.config.outputs_config import Outputs
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.slack.client import web_client

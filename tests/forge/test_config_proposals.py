@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from github import Auth, Github
 
-from factory.config.automation import Outputs
+from factory.config.outputs_config import Outputs
 from factory.forge.config_performer import ConfigRepoSide, config_proposal_performer
 from factory.forge.config_proposals import PROPOSAL_MARK, ProposeConfigChangeRequest
 from factory.forge.output_requests import RunContext, prepare

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from github.Repository import Repository
 
-from factory.config.automation import OpenPullRequestOutput
+from factory.config.outputs_config import OpenPullRequestOutput
 from factory.errors import PatchRefused
 from factory.forge.patches import PushedBranch, apply_patch
 from factory.forge.pulls import open_pull_request

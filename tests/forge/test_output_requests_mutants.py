@@ -22,7 +22,7 @@ from github import Auth, Github
 from github.Repository import Repository
 from pydantic import BaseModel
 
-from factory.config.automation import Outputs
+from factory.config.outputs_config import Outputs
 from factory.errors import OutputRefused
 from factory.forge.output_requests import (
     CloseIssueRequest,

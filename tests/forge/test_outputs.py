@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from github import Auth, Github
 
-from factory.config.automation import Outputs
+from factory.config.outputs_config import Outputs
 from factory.forge.markers import parse_markers
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from github import Auth, Github
 
-from factory.config.automation import Outputs
+from factory.config.outputs_config import Outputs
 from factory.crashpoints import CRASH_ENV
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import CRASH_AFTER_GITHUB, OutputDecision, OutputGate

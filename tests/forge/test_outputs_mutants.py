@@ -27,8 +27,8 @@ from github import Auth, Github
 from github.GithubException import GithubException
 from structlog.testing import capture_logs
 
-from factory.config.automation import Outputs
 from factory.config.harness import load_harness
+from factory.config.outputs_config import Outputs
 from factory.forge.output_performers import BUILTIN_PERFORMERS, perform_create_issue
 from factory.forge.output_requests import CommentRequest, CreateIssueRequest, RunContext, prepare
 from factory.forge.outputs import OutputDecision, OutputGate, _github_reason

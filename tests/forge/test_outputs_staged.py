@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from github import Auth, Github
 
-from factory.config.automation import AutomationSpec, Outputs
+from factory.config.automation import AutomationSpec
+from factory.config.outputs_config import Outputs
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.slack.messages import SlackSide

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from github import Auth, Github
 
-from factory.config.automation import Outputs
+from factory.config.outputs_config import Outputs
 from factory.forge.output_requests import RunContext
 from factory.forge.output_tools import output_tools
 from factory.forge.outputs import OutputGate

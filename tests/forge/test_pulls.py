@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from github.Repository import Repository
 
-from factory.config.automation import OpenPullRequestOutput, Outputs
+from factory.config.outputs_config import OpenPullRequestOutput, Outputs
 from factory.forge.markers import parse_markers
 from factory.forge.merge_gate import MergeDecision, merge_pull_request
 from factory.forge.output_requests import OpenPullRequestRequest, RunContext, prepare

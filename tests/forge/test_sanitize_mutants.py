@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from github import Auth, Github
 
-from factory.config.automation import Outputs
+from factory.config.outputs_config import Outputs
 from factory.errors import OutputRefused
 from factory.forge.markers import parse_markers
 from factory.forge.output_requests import REQUEST_MODELS, RunContext, prepare

@@ -14,7 +14,8 @@ import pytest
 from github import Auth, Github
 from github.Repository import Repository
 
-from factory.config.automation import AutomationSpec, Outputs
+from factory.config.automation import AutomationSpec
+from factory.config.outputs_config import Outputs
 from factory.crashpoints import CRASH_ENV
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import CRASH_AFTER_GITHUB, OutputGate

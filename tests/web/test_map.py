@@ -45,6 +45,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
         "builder",
         "incident-responder",
         "pr-reviewer",
+        "quality-grader",
         "slack-intake",
         "triage",
     ]
@@ -111,15 +112,15 @@ def test_standalone_map_reads_the_yaml_from_the_runs(
 
 
 def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
-    """The HTML map is an inline SVG with a node per automation (six shipped, the disabled
-    auditor among them) and the intake → builder edge."""
+    """The HTML map is an inline SVG with a node per automation (seven shipped, the disabled
+    auditor and quality grader among them) and the intake → builder edge."""
     html = web.get("/map").text
     svg = html.split("<svg")[1].split("</svg>")[0]
     found = (
         svg.count('class="node automation"'),
         'data-source="slack-intake" data-target="builder"' in svg,
     )
-    assert found == (6, True)
+    assert found == (7, True)
 
 
 def test_map_needs_the_token(
