@@ -10,10 +10,17 @@ Equivalent mutants (no observable difference):
   int, or not applied with no number in its result, so both reach the same answer.
 - ``x__errors__mutmut_9``, ``_10`` (``'input'``): the request models have no model-level
   validator, so every validation error has a field location.
-The crash points (``crashpoint(None)`` or a misspelt name in ``request`` and ``_perform``)
-only show when the process is killed there: the crash-point tests below run
-tests/forge/crash_worker.py in a child process on the same ``factory`` package the test
-imported (``PYTHONPATH``), so under mutmut the child runs the mutant too.
+The crash points (``crashpoint(None)`` or a misspelt name) only show when the process is
+killed there: the crash-point test below runs tests/forge/crash_worker.py in a child process
+on the same ``factory`` package the test imported (``PYTHONPATH``), so the child runs the
+active mutant too (MUTANT_UNDER_TEST is inherited), then repeats the request in-process.
+It kills ``xǁOutputGateǁrequest__mutmut_39`` under mutmut. Not killable under mutmut:
+``xǁOutputGateǁ_perform__mutmut_59``, ``_60``, ``_73``, ``_74``, ``_75`` (the crash points
+after GitHub's reply). mutmut runs only the tests that call the mutated function in their
+own process, and the test's in-process part calls ``_perform`` only for the crash before
+GitHub (after a later crash the write is found, not performed again). Run by hand
+(``cd mutants && MUTANT_UNDER_TEST=factory.forge.outputs.<name> pytest -k crash_at_each``)
+the test fails on each of them.
 """
 
 from __future__ import annotations
@@ -545,10 +552,10 @@ PACKAGE_ROOT = Path(factory.__file__).resolve().parents[1]
         "output_after_applied",
     ],
 )
-def test_comment_request_passes_each_crash_point(
+def test_crash_at_each_point_then_the_repeated_request_leaves_one_comment(
     point: str, fake: FakeGitHub, store: RunStore, tmp_path: Path
 ) -> None:
-    """A process performing a comment dies (exit 9) at each of the gate's crash points."""
+    """A process dies (exit 9) at each crash point; asked again, the gate ends with one comment."""
     crash_log = tmp_path / "crashed"
     env = {
         **os.environ,
@@ -558,12 +565,19 @@ def test_comment_request_passes_each_crash_point(
         "PYTHONPATH": str(PACKAGE_ROOT),
     }
     run_id = store.create_run("crash-test")
+    payload = {"body": "Working on it."}
     argv = [fake.api_url, REPO, str(store.path), run_id, "1", "comment"]
-    argv += [json.dumps({"body": "Working on it."}), json.dumps({"comment": {}})]
+    argv += [json.dumps(payload), json.dumps({"comment": {}})]
     done = subprocess.run(
         [sys.executable, str(WORKER), *argv], env=env, capture_output=True, text=True, timeout=60
     )
-    assert (done.returncode, crash_log.read_text() if crash_log.exists() else "") == (
-        9,
-        f"{point}\n",
-    )
+    gh = Github(base_url=fake.api_url, auth=Auth.Token(BOT_TOKEN), seconds_between_writes=None)
+    outputs = Outputs.model_validate({"comment": {}})
+    ctx = RunContext(run_id, "crash-test", outputs, 1, gh.get_repo(REPO), store, bot_login=BOT)
+    again = OutputGate().request(ctx, "comment", payload)
+    assert (
+        done.returncode,
+        crash_log.read_text() if crash_log.exists() else "",
+        again.status,
+        len(fake.issue(REPO, 1).comments),
+    ) == (9, f"{point}\n", "applied", 1)
