@@ -807,3 +807,34 @@ def test_slack_reply_intent_is_posted_by_the_daemons_slack_client(rig: Rig) -> N
         reconcile_outputs(rig.store, rig.side, rig.config, replace(rig.env, slack=runs))
         replies = slack.thread(thread.channel, thread.ts)
     assert [m["text"] for m in replies if m.get("bot_id") == slack.bot_id] == ["Filed as #3."]
+
+
+def _slack_runs(slack: FakeSlack) -> SlackRuns:
+    """The daemon's Slack side on ``slack``, as wiring builds it."""
+    client = web_client(slack.bot_token, slack.api_url)
+    return SlackRuns(client, None, slack.bot_id, UsergroupMembers(client))
+
+
+def test_issue_intent_of_a_thread_run_is_linked_from_its_thread(rig: Rig) -> None:
+    """An issue a thread's run created before a crash is linked from the thread on recovery."""
+    thread = SlackThread("C0BUGS001", "1700000000.000100")
+    with FakeSlack() as slack:
+        run = rig.run(subject=f"slack:{thread}", event=False)
+        _create_issue_intent(rig, run, "Export 500s")
+        reconcile_outputs(
+            rig.store, rig.side, rig.config, replace(rig.env, slack=_slack_runs(slack))
+        )
+    [issue] = [n for n, i in rig.fake.repo(REPO).issues.items() if i.title == "Export 500s"]
+    links = rig.store.links_from(f"slack:{thread}")
+    assert [link.to_key for link in links] == [f"issue:{issue}"]
+
+
+def test_intent_of_an_issue_run_is_settled_with_slack_wired(rig: Rig) -> None:
+    """With Slack wired, a comment intent of a run about an issue is still posted."""
+    run = rig.run(subject=rig.bug())
+    key = _comment_intent(rig, run, rig.world.bug, "Still here.")
+    with FakeSlack() as slack:
+        reconcile_outputs(
+            rig.store, rig.side, rig.config, replace(rig.env, slack=_slack_runs(slack))
+        )
+    assert rig.bot_comments(rig.world.bug) == [append_marker("Still here.", run.id, key)]
