@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from factory.config.harness import ModelPrice, load_harness, read_harness
+from factory.config.harness import ModelPrice, TrustPolicy, load_harness, read_harness
 from factory.errors import ConfigIssue
 from factory.interfaces import Usage
 
@@ -84,3 +84,8 @@ def test_harness_keeps_the_folder_it_was_loaded_from(tmp_path: Path) -> None:
 # - x_read_harness__mutmut_23: `policy = None` -> `policy = ""` before parsing: the value is
 #   read only when load_yaml gave no document, and then it always gave an issue too
 #   ("file is empty" at least), so `policy is None or issues` is true either way.
+
+
+def test_a_granted_data_level_never_outranks_the_default() -> None:
+    """Trust is ranked by TRUST_ORDER, not by name: a granted ``data`` leaves ``anyone``."""
+    assert TrustPolicy().trust_of(granted=["data"]) == "anyone"

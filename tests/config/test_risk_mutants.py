@@ -277,3 +277,30 @@ def test_migrations(path: str, expected: bool) -> None:
 def test_test_files(path: str, expected: bool) -> None:
     """Test directories, test_* and *_test.* names, *.test.* / *.spec.* and conftest.py."""
     assert is_test_file(path) is expected
+
+
+def test_a_change_no_tier_of_three_fits_is_in_the_last_not_the_second() -> None:
+    """With three tiers and none fitting, the change is in the third (the last) tier."""
+    tiers = {
+        "a": RiskTier(max_changed_lines=1),
+        "b": RiskTier(max_changed_lines=2),
+        "c": RiskTier(max_changed_lines=3),
+    }
+    placement = place(tiers, {}, lambda p: False, [FileChange("x", 5)])
+    assert placement == RiskPlacement("c", (), False)
+
+
+def test_a_floor_with_no_manual_tier_goes_to_the_last_tier() -> None:
+    """When every tier auto-merges, a held change from the first tier lands in the last."""
+    tiers = {
+        "a": RiskTier(auto_merge=True),
+        "b": RiskTier(auto_merge=True),
+        "c": RiskTier(auto_merge=True),
+    }
+    placement = place(tiers, {}, lambda p: False, [FileChange("x", 1, status="removed")])
+    assert placement == RiskPlacement("c", ("deletes files: x",), True)
+
+
+# Equivalent mutants (no test can kill them):
+# - x_is_dependency_file__mutmut_6 / _9: `path.rsplit("/", 1)[-1]` with the maxsplit left out
+#   or 2: the last element is the last path segment however many splits are made.

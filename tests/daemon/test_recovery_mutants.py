@@ -8,15 +8,15 @@ Equivalent mutants (no test can tell them apart), by name under ``factory.daemon
   the slug only names the branch ``find_open`` looks up first, and no run ever pushes a
   branch named after it (the runner names branches after the subject), so the lookup falls
   through to the marker either way; upper case is folded by ``branch_name`` anyway.
-- ``x_reconcile_outputs__mutmut_2``/``_4``/``_6``/``_15``/``_35``/``_44`` (``mirror``,
+- ``x_reconcile_outputs__mutmut_2``/``_4``/``_6``/``_15``/``_35``/``_45`` (``mirror``,
   ``data_dir``, ``auth_header``, ``secrets`` None, or ``auth_header``/``secrets`` dropped,
   whose defaults are the same): the side without a workspace refuses to open a pull request
   before it uses any of them, and merging uses none of them.
-- ``x_reconcile_outputs__mutmut_23``/``_24``/``_30``/``_31``/``_47`` (no automation, no
+- ``x_reconcile_outputs__mutmut_23``/``_24``/``_30``/``_31``/``_49`` (no automation, no
   automation name, or ``Outputs()``/None instead of its ``outputs``): settling a recorded
   intent never consults the config (it was checked when the intent was recorded) and the
   name only appears in refusal messages of new requests.
-- ``x_reconcile_outputs__mutmut_37``/``_46`` (``key_scope`` None or dropped: the scope falls
+- ``x_reconcile_outputs__mutmut_37``/``_47`` (``key_scope`` None or dropped: the scope falls
   back to the run id): the scope only names the branch looked up first, which (see the slug)
   never exists.
 - ``x_stranded_runs__mutmut_4`` (``limit=None``): the store reads no limit as all rows, a
@@ -29,7 +29,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +52,20 @@ from factory.daemon.recovery import (
     stranded_runs,
 )
 from factory.daemon.runenv import GitHubSide, RunEnv, holder_of, key_scope
+from factory.daemon.slack_side import SlackRuns
 from factory.daemon.wiring import Sandboxes
 from factory.events import Event, Subject
 from factory.forge.claims import Claims, claim_ref
 from factory.forge.client import Pacing, make_github
 from factory.forge.markers import append_marker
-from factory.forge.output_requests import CommentRequest, RunContext, prepare
+from factory.forge.output_requests import CommentRequest, PreparedOutput, RunContext, prepare
 from factory.forge.trust import PermissionTrust
+from factory.slack.client import web_client
+from factory.slack.messages import SlackThread
+from factory.slack.trust import UsergroupMembers
 from factory.store import RunRecord, RunStore
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_slack import FakeSlack
 from factory.testing.sample import BOT, BOT_TOKEN, MAINTAINER, REPO, World, seed_world
 from factory.workspace import Mirror, Workspaces
 
@@ -782,3 +787,54 @@ def test_nothing_stranded_passes_every_crash_point(rig: Rig) -> None:
         f"recovery_after_{p}" for p in ("interrupt", "release", "reconcile", "requeue")
     )
     assert _crash_at(rig, points)[0] == 0
+
+
+def test_slack_reply_intent_is_posted_by_the_daemons_slack_client(rig: Rig) -> None:
+    """A slack_reply intent left by a crash is posted in its thread with recovery's Slack side."""
+    with FakeSlack() as slack:
+        slack.add_user("U0ALICE01", "alice", display_name="Alice")
+        slack.add_channel("C0BUGS001", "bugs")
+        mention = slack.mention("U0ALICE01", "C0BUGS001", "the export button 500s")
+        thread = SlackThread("C0BUGS001", str(mention["event"]["ts"]))
+        client = web_client(slack.bot_token, slack.api_url)
+        runs = SlackRuns(client, None, slack.bot_id, UsergroupMembers(client))
+        run = rig.run(subject=f"slack:{thread}", event=False)
+        payload = {"channel": thread.channel, "thread_ts": thread.ts, "text": "Filed as #3."}
+        prepared = PreparedOutput("slack_reply", None, payload)
+        rig.store.record_output_intent(
+            run.id, "slack_reply", prepared.key(key_scope(run)), prepared.to_stored()
+        )
+        reconcile_outputs(rig.store, rig.side, rig.config, replace(rig.env, slack=runs))
+        replies = slack.thread(thread.channel, thread.ts)
+    assert [m["text"] for m in replies if m.get("bot_id") == slack.bot_id] == ["Filed as #3."]
+
+
+def _slack_runs(slack: FakeSlack) -> SlackRuns:
+    """The daemon's Slack side on ``slack``, as wiring builds it."""
+    client = web_client(slack.bot_token, slack.api_url)
+    return SlackRuns(client, None, slack.bot_id, UsergroupMembers(client))
+
+
+def test_issue_intent_of_a_thread_run_is_linked_from_its_thread(rig: Rig) -> None:
+    """An issue a thread's run created before a crash is linked from the thread on recovery."""
+    thread = SlackThread("C0BUGS001", "1700000000.000100")
+    with FakeSlack() as slack:
+        run = rig.run(subject=f"slack:{thread}", event=False)
+        _create_issue_intent(rig, run, "Export 500s")
+        reconcile_outputs(
+            rig.store, rig.side, rig.config, replace(rig.env, slack=_slack_runs(slack))
+        )
+    [issue] = [n for n, i in rig.fake.repo(REPO).issues.items() if i.title == "Export 500s"]
+    links = rig.store.links_from(f"slack:{thread}")
+    assert [link.to_key for link in links] == [f"issue:{issue}"]
+
+
+def test_intent_of_an_issue_run_is_settled_with_slack_wired(rig: Rig) -> None:
+    """With Slack wired, a comment intent of a run about an issue is still posted."""
+    run = rig.run(subject=rig.bug())
+    key = _comment_intent(rig, run, rig.world.bug, "Still here.")
+    with FakeSlack() as slack:
+        reconcile_outputs(
+            rig.store, rig.side, rig.config, replace(rig.env, slack=_slack_runs(slack))
+        )
+    assert rig.bot_comments(rig.world.bug) == [append_marker("Still here.", run.id, key)]

@@ -13,6 +13,10 @@ Equivalent mutants (no observable difference):
 - xǁClaimǁ__init____mutmut_9 (``_released = None``): only ever tested for truth.
 - xǁHeartbeatǁstop__mutmut_3, _4 (join timeout None/31 instead of 30): differ only when a
   beat hangs for 30 seconds.
+Counted as a timeout, not a survivor: xǁHeartbeatǁ_beat__mutmut_1 (``while not
+self._stop.wait(...)`` -> ``while self._stop.wait(...)``). The heartbeat then never renews
+while running and, once stopped, renews in a tight loop, so ``stop()`` waits out its
+30-second join and mutmut's CPU limit ends the run before a heartbeat test can fail.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from factory.config.outputs_config import Outputs
 from factory.errors import OutputRefused
 from factory.forge.output_requests import (
+    AddLabelsRequest,
     CloseIssueRequest,
     CommentRequest,
     CreateIssueRequest,
@@ -36,7 +37,10 @@ from factory.forge.output_requests import (
     RunContext,
     prepare,
 )
+from factory.forge.slack_outputs import SLACK_TEXT_CAP, SlackReactRequest, SlackReplyRequest
 from factory.logs import REDACTED
+from factory.slack.client import web_client
+from factory.slack.messages import SlackSide, SlackThread
 from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
 
@@ -268,3 +272,76 @@ def test_merge_targets_the_subject_with_the_configured_method(make_ctx: MakeCtx)
     ctx = make_ctx({"merge_pull_request": {"method": "rebase"}}, subject=4)
     prepared = prepare("merge_pull_request", MergePullRequestRequest(reason="green"), ctx)
     assert (prepared.target, prepared.payload) == (4, {"method": "rebase", "reason": "green"})
+
+
+# -- approval labels -----------------------------------------------------------------------
+
+APPROVAL = frozenset({"ready", "approved"})
+
+
+def test_approval_labels_from_an_untrusted_run_are_refused_naming_them_and_the_trust(
+    make_ctx: MakeCtx,
+) -> None:
+    """add_labels with approval labels, caused by anyone, is refused naming each and the trust."""
+    ctx = make_ctx(
+        {"add_labels": {"allowed": ["bug", "ready", "approved"]}}, approval_labels=APPROVAL
+    )
+    request = AddLabelsRequest(labels=["bug", "ready", "approved"])
+    assert refusal("add_labels", request, ctx) == (
+        "add_labels: label(s) 'ready', 'approved' approve work, and this run was caused by an"
+        " actor trusted as 'anyone': only a maintainer's request may approve (use the triage"
+        " label and let a maintainer approve)"
+    )
+
+
+def test_approval_label_from_a_maintainers_run_is_kept(make_ctx: MakeCtx) -> None:
+    """add_labels with an approval label, caused by a maintainer, is prepared with it."""
+    ctx = make_ctx(
+        {"add_labels": {"allowed": ["bug", "ready"]}},
+        approval_labels=APPROVAL,
+        trust="maintainers",
+    )
+    prepared = prepare("add_labels", AddLabelsRequest(labels=["ready"]), ctx)
+    assert prepared.payload == {"labels": ["ready"]}
+
+
+def test_new_issue_with_an_approval_label_from_an_untrusted_run_is_refused(
+    make_ctx: MakeCtx,
+) -> None:
+    """create_issue carrying an approval label, caused by a collaborator, is refused as such."""
+    ctx = make_ctx(
+        {"create_issue": {}, "add_labels": {"allowed": ["ready"]}},
+        approval_labels=APPROVAL,
+        trust="collaborators",
+    )
+    request = CreateIssueRequest(title="t", labels=["ready"])
+    assert refusal("create_issue", request, ctx).startswith(
+        "create_issue: label(s) 'ready' approve work, and this run was caused by an actor"
+        " trusted as 'collaborators'"
+    )
+
+
+# -- Slack replies -------------------------------------------------------------------------
+
+
+def test_long_slack_reply_is_prepared_capped_with_a_note(make_ctx: MakeCtx) -> None:
+    """A slack_reply over the cap is prepared for the run's thread, capped, and says so."""
+    thread = SlackThread("C0BUGS001", "1700000000.000100")
+    side = SlackSide(web_client("xoxb-unused", "http://127.0.0.1:9/api/"), thread)
+    ctx = make_ctx({"slack_reply": {}}, slack=side)
+    prepared = prepare("slack_reply", SlackReplyRequest(text="y" * (SLACK_TEXT_CAP + 1)), ctx)
+    assert (prepared.target, prepared.payload["thread_ts"], prepared.notes) == (
+        None,
+        "1700000000.000100",
+        (f"the text was truncated to {SLACK_TEXT_CAP} characters",),
+    )
+
+
+def test_slack_reaction_outside_the_configured_emoji_is_refused(make_ctx: MakeCtx) -> None:
+    """slack_react is checked against the kind's own ``allowed`` emoji list."""
+    thread = SlackThread("C0BUGS001", "1700000000.000100")
+    side = SlackSide(web_client("xoxb-unused", "http://127.0.0.1:9/api/"), thread)
+    ctx = make_ctx({"slack_react": {"allowed": ["eyes"]}}, slack=side)
+    assert refusal("slack_react", SlackReactRequest(name="fire"), ctx) == (
+        "slack_react: emoji 'fire' is not allowed (allowed: 'eyes')"
+    )

@@ -10,13 +10,25 @@ Equivalent mutants (no observable difference):
   int, or not applied with no number in its result, so both reach the same answer.
 - ``x__errors__mutmut_9``, ``_10`` (``'input'``): the request models have no model-level
   validator, so every validation error has a field location.
-Not killable in-process: ``xǁOutputGateǁ_perform__mutmut_50`` (``crashpoint(None)``) only
-shows when the process is killed at ``output_after_github``; tests/forge/test_outputs_crash.py
-does that in a child process, which imports the unmutated package.
+The crash points (``crashpoint(None)`` or a misspelt name) only show when the process is
+killed there: the crash-point test below runs tests/forge/crash_worker.py in a child process
+on the same ``factory`` package the test imported (``PYTHONPATH``), so the child runs the
+active mutant too (MUTANT_UNDER_TEST is inherited), then repeats the request in-process.
+It kills ``xǁOutputGateǁrequest__mutmut_39`` under mutmut. Not killable under mutmut:
+``xǁOutputGateǁ_perform__mutmut_59``, ``_60``, ``_73``, ``_74``, ``_75`` (the crash points
+after GitHub's reply). mutmut runs only the tests that call the mutated function in their
+own process, and the test's in-process part calls ``_perform`` only for the crash before
+GitHub (after a later crash the write is found, not performed again). Run by hand
+(``cd mutants && MUTANT_UNDER_TEST=factory.forge.outputs.<name> pytest -k crash_at_each``)
+the test fails on each of them.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -27,14 +39,25 @@ from github import Auth, Github
 from github.GithubException import GithubException
 from structlog.testing import capture_logs
 
+import factory
 from factory.config.harness import load_harness
 from factory.config.outputs_config import Outputs
+from factory.crashpoints import CRASH_ENV, CRASH_LOG_ENV
 from factory.forge.output_performers import BUILTIN_PERFORMERS, perform_create_issue
-from factory.forge.output_requests import CommentRequest, CreateIssueRequest, RunContext, prepare
+from factory.forge.output_requests import (
+    CommentRequest,
+    CreateIssueRequest,
+    PreparedOutput,
+    RunContext,
+    prepare,
+)
 from factory.forge.outputs import OutputDecision, OutputGate, _github_reason
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
+from factory.slack.client import web_client
+from factory.slack.messages import SlackSide, SlackThread
 from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_slack import FakeSlack
 from factory.workspace import Mirror
 
 BOT, BOT_TOKEN = "factory-bot", "t-factory-bot"
@@ -466,3 +489,95 @@ def test_reconcile_pending_logs_how_many_it_settled(make_ctx: MakeCtx) -> None:
     assert [e for e in logs if e["event"] == "outputs_reconciled"] == [
         {"event": "outputs_reconciled", "log_level": "info", "count": 1}
     ]
+
+
+# -- Slack outputs through the gate ----------------------------------------------------------
+
+THREAD = SlackThread("C0BUGS001", "1700000000.000100")
+
+
+def test_reconcile_fails_a_reply_when_the_run_has_no_slack_client(make_ctx: MakeCtx) -> None:
+    """A pending slack_reply settled without a Slack client fails with the performer's reason."""
+    ctx = make_ctx({"slack_reply": {}})
+    payload = {"channel": THREAD.channel, "thread_ts": THREAD.ts, "text": "hi"}
+    prepared = PreparedOutput("slack_reply", None, payload)
+    output_id, _ = ctx.store.record_output_intent(
+        ctx.run_id, "slack_reply", prepared.key(ctx.scope), prepared.to_stored()
+    )
+    reason = f"slack_reply: run {ctx.run_id} has no Slack client (no bot token set)"
+    assert OutputGate().reconcile(ctx) == [
+        OutputDecision("slack_reply", "failed", reason=reason, output_id=output_id)
+    ]
+
+
+def test_slack_refusing_a_reply_fails_it_with_slacks_error(make_ctx: MakeCtx) -> None:
+    """A reply Slack answers not_in_channel is a failed decision naming that error, on its row."""
+    with FakeSlack() as slack:
+        slack.add_channel(THREAD.channel, "bugs")
+        slack.fail_next("chat.postMessage", "not_in_channel")
+        side = SlackSide(web_client(slack.bot_token, slack.api_url), THREAD, THREAD.ts, True)
+        ctx = make_ctx({"slack_reply": {}}, slack=side)
+        decision = OutputGate().request(ctx, "slack_reply", {"text": "hi"})
+    [row] = ctx.store.outputs_for_run(ctx.run_id)
+    assert decision == OutputDecision(
+        "slack_reply",
+        "failed",
+        reason="slack_reply: Slack answered not_in_channel",
+        output_id=row.id,
+    )
+
+
+def test_issue_created_from_a_thread_is_linked_from_it_by_its_output(make_ctx: MakeCtx) -> None:
+    """create_issue by a run about a thread links the thread to the issue, citing the row."""
+    side = SlackSide(web_client("xoxb-unused", "http://127.0.0.1:9/api/"), THREAD, None, True)
+    ctx = make_ctx({"create_issue": {}}, slack=side)
+    decision = OutputGate().request(ctx, "create_issue", {"title": "Export 500s"})
+    links = ctx.store.links_from(f"slack:{THREAD}")
+    assert [(link.to_key, link.output_id) for link in links] == [("issue:2", decision.output_id)]
+
+
+# -- crash points -------------------------------------------------------------------------------
+
+WORKER = Path(__file__).with_name("crash_worker.py")
+PACKAGE_ROOT = Path(factory.__file__).resolve().parents[1]
+"""Where the ``factory`` this test runs on lives: the worker child imports the same one."""
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "output_after_intent:comment",
+        "output_after_github",
+        "output_after_github:comment",
+        "output_after_applied",
+    ],
+)
+def test_crash_at_each_point_then_the_repeated_request_leaves_one_comment(
+    point: str, fake: FakeGitHub, store: RunStore, tmp_path: Path
+) -> None:
+    """A process dies (exit 9) at each crash point; asked again, the gate ends with one comment."""
+    crash_log = tmp_path / "crashed"
+    env = {
+        **os.environ,
+        CRASH_ENV: point,
+        CRASH_LOG_ENV: str(crash_log),
+        "FACTORYD_TEST_TOKEN": BOT_TOKEN,
+        "PYTHONPATH": str(PACKAGE_ROOT),
+    }
+    run_id = store.create_run("crash-test")
+    payload = {"body": "Working on it."}
+    argv = [fake.api_url, REPO, str(store.path), run_id, "1", "comment"]
+    argv += [json.dumps(payload), json.dumps({"comment": {}})]
+    done = subprocess.run(
+        [sys.executable, str(WORKER), *argv], env=env, capture_output=True, text=True, timeout=60
+    )
+    gh = Github(base_url=fake.api_url, auth=Auth.Token(BOT_TOKEN), seconds_between_writes=None)
+    outputs = Outputs.model_validate({"comment": {}})
+    ctx = RunContext(run_id, "crash-test", outputs, 1, gh.get_repo(REPO), store, bot_login=BOT)
+    again = OutputGate().request(ctx, "comment", payload)
+    assert (
+        done.returncode,
+        crash_log.read_text() if crash_log.exists() else "",
+        again.status,
+        len(fake.issue(REPO, 1).comments),
+    ) == (9, f"{point}\n", "applied", 1)

@@ -496,3 +496,29 @@ def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repos
 # Not killable (the same race): x_merge_pull_request__mutmut_61 drops `sha=head_sha` from the
 #   merge call; without it GitHub merges whatever the head is by then, which differs only
 #   when a push lands between the gate's reads and its merge.
+# Not killable with GitHub's documented answers: x_merge_pull_request__mutmut_87 (the reason
+#   "GitHub did not merge it: ..." replaced by None). PUT /pulls/N/merge answers 200 only
+#   with "merged": true (a merge it cannot make is 405, a moved head 409), so the
+#   `status.merged` false branch is a guard no real or fake answer reaches.
+
+
+def test_merged_decision_names_its_pull_request(fake: FakeGitHub, repo: Repository) -> None:
+    """The decision of a merge names the pull request it merged."""
+    number = _ready(fake)
+    decision = _gate(repo, number)
+    assert (decision.number, decision.merged) == (number, True)
+
+
+def test_refused_decision_names_its_pull_request_and_carries_the_risk(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """A refusal after the risk was assessed names the pull request and keeps the assessment."""
+    number = _ready(fake)
+    fake.pull(REPO, number).draft = True
+    decision = _gate(repo, number)
+    risk = decision.risk
+    assert (decision.number, decision.merged, risk and (risk.changed_files, risk.tier)) == (
+        number,
+        False,
+        (1, "low"),
+    )

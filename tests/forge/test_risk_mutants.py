@@ -158,3 +158,11 @@ def test_risk_section_of_a_held_change_lists_its_reasons() -> None:
         "- risk tier 'medium' does not allow auto-merge\n"
         "- changes dependencies: src/go.mod"
     )
+
+
+# Equivalent mutants (no test can kill them):
+# - x_assess_risk__mutmut_5, _8, _10, _11 (the `status="renamed"` of an `also_touched` entry
+#   made None, left out ("modified") or misspelt) and _6, _9 (its `previous_path=p` made None
+#   or left out): the entry's previous path is its own path, so `touched` is `(p,)` and
+#   `gone` is None with or without them, and it has no lines, so it is never "mostly
+#   deleted"; it is not "removed" in any of them. Every rule sees the same entry.
