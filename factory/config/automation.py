@@ -32,6 +32,7 @@ KNOWN_TOOLS: set[str] = {
     "editor",
     "github_read",
     "slack_read",
+    "slack_channel",
     "sentry_read",
     "factory_runs",
 }
@@ -182,6 +183,10 @@ class SlackReplyOutput(OutputConfig):
     """Post a message in the Slack thread the run came from."""
 
 
+class SlackPostOutput(OutputConfig):
+    """Post a top-level message in the automation's ``slack_channel`` (a digest, not a reply)."""
+
+
 class SlackReactOutput(OutputConfig):
     """Add an emoji reaction to a message of the run's Slack thread."""
 
@@ -239,6 +244,8 @@ class Outputs(_Model):
     """Reply in the run's Slack thread."""
     slack_react: SlackReactOutput | None = None
     """React to a message of the run's Slack thread."""
+    slack_post: SlackPostOutput | None = None
+    """Post a message in the automation's ``slack_channel`` (not in a thread)."""
     sentry_update: SentryUpdateOutput | None = None
     """Comment on or resolve the run's Sentry issue."""
     propose_config_change: ProposeConfigChangeOutput | None = None
@@ -285,6 +292,8 @@ def _check_run_trust(trust: Trust) -> Trust:
     return trust
 
 
+SlackChannelId = Annotated[str, StringConstraints(pattern=r"^[CG][A-Z0-9]{2,}$")]
+"""A Slack channel id (C… public, G… private), not its #name: names change, ids do not."""
 RunTrust = Annotated[Trust, AfterValidator(_check_run_trust)]
 """The least trusted person who may start a run: maintainers | collaborators | anyone."""
 ContextEntry = Annotated[str, AfterValidator(_check_context_entry)]
@@ -329,6 +338,9 @@ class AutomationSpec(_Model):
     """Jinja2 template of the task prompt; see factory.config.templating.PromptContext."""
     retries: Retries = Field(default_factory=Retries)
     """Retry policy for failed runs."""
+    slack_channel: SlackChannelId | None = None
+    """The Slack channel this automation reads (the ``slack_channel`` tool) and posts to (the
+    ``slack_post`` output); an enabled automation using either must name one."""
 
     @model_validator(mode="after")
     def _self_reading_needs_maintainers(self) -> AutomationSpec:
@@ -343,6 +355,21 @@ class AutomationSpec(_Model):
                 raise ValueError(
                     f"{' and '.join(wants)} need trust: maintainers (the factory's own runs and"
                     f" config are not for runs an actor trusted as {self.trust!r} can cause)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _channel_users_name_a_channel(self) -> AutomationSpec:
+        # A channel id is the workspace's own: nothing shipped can know it, so an automation
+        # that reads or posts to a channel is shipped disabled and enabled with its channel.
+        if self.enabled and self.slack_channel is None:
+            uses = [t for t in self.tools if t == "slack_channel"]
+            if self.outputs.slack_post is not None:
+                uses.append("slack_post")
+            if uses:
+                raise ValueError(
+                    f"{' and '.join(uses)} need slack_channel: the id of the Slack channel to"
+                    " read and post to (e.g. C0123ABCD); set it, or keep enabled: false"
                 )
         return self
 

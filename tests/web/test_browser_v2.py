@@ -134,7 +134,8 @@ def test_compare_with_previous_version_shows_the_prompt_diff(
 
 
 def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
-    """The map draws the demo's six automations (the disabled auditor too) and the intake →
+    """The map draws the demo's seven automations (the disabled auditor and feedback digest
+    too) and the intake →
     builder → reviewer and Sentry → incident responder edges."""
     page.goto(f"{site}/map")
     shot(page, "map")
@@ -145,6 +146,14 @@ def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
         page.locator(f'#map g[data-source="{a}"][data-target="{b}"]').count() > 0 for a, b in EDGES
     ]
     assert (nodes, pairs) == (
-        ["auditor", "builder", "incident-responder", "pr-reviewer", "slack-intake", "triage"],
+        [
+            "auditor",
+            "builder",
+            "feedback-digest",
+            "incident-responder",
+            "pr-reviewer",
+            "slack-intake",
+            "triage",
+        ],
         [True] * len(EDGES),
     )

@@ -43,6 +43,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
     assert sorted(names) == [
         "auditor",
         "builder",
+        "feedback-digest",
         "incident-responder",
         "pr-reviewer",
         "slack-intake",
@@ -111,7 +112,7 @@ def test_standalone_map_reads_the_yaml_from_the_runs(
 
 
 def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
-    """The HTML map is an inline SVG with a node per automation (six shipped, the disabled
+    """The HTML map is an inline SVG with a node per automation (seven shipped, the disabled
     auditor among them) and the intake → builder edge."""
     html = web.get("/map").text
     svg = html.split("<svg")[1].split("</svg>")[0]
