@@ -120,7 +120,7 @@ def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
         svg.count('class="node automation"'),
         'data-source="slack-intake" data-target="builder"' in svg,
     )
-    assert found == (6, True)
+    assert found == (7, True)
 
 
 def test_map_needs_the_token(
