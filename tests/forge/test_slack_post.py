@@ -21,6 +21,7 @@ from factory.config.automation import AutomationSpec, Outputs
 from factory.config.loader import load_factory
 from factory.crashpoints import CRASH_ENV
 from factory.forge.output_requests import RunContext
+from factory.forge.output_tools import output_tool
 from factory.forge.outputs import CRASH_AFTER_GITHUB, OutputGate
 from factory.forge.slack_channel import MAX_MESSAGES, slack_channel_tool
 from factory.slack.messages import METADATA_EVENT, SlackSide, channel_messages
@@ -181,6 +182,14 @@ def test_reconcile_after_kill_posts_no_second_digest(
         "applied",
         ["Digest: 2 patterns"],
     )
+
+
+def test_every_output_kind_has_a_tool(make_ctx: MakeCtx) -> None:
+    """Each kind of ``Outputs`` (slack_post too) becomes an output_<kind> tool for the model."""
+    kinds = list(Outputs.model_fields)
+    ctx = make_ctx()
+    names = [output_tool(OutputGate(), ctx, kind).name for kind in kinds]
+    assert names == [f"output_{kind}" for kind in kinds]
 
 
 # -- slack_channel -------------------------------------------------------------------------
