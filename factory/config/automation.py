@@ -292,7 +292,16 @@ def _check_run_trust(trust: Trust) -> Trust:
     return trust
 
 
-SlackChannelId = Annotated[str, StringConstraints(pattern=r"^[CG][A-Z0-9]{2,}$")]
+def _check_channel_id(channel: str) -> str:
+    if not re.fullmatch(r"[CG][A-Z0-9]{2,}", channel):
+        raise ValueError(
+            f"slack_channel {channel!r} is not a channel id (C… or G…; copy it from the"
+            " channel's details in Slack)"
+        )
+    return channel
+
+
+SlackChannelId = Annotated[str, AfterValidator(_check_channel_id)]
 """A Slack channel id (C… public, G… private), not its #name: names change, ids do not."""
 RunTrust = Annotated[Trust, AfterValidator(_check_run_trust)]
 """The least trusted person who may start a run: maintainers | collaborators | anyone."""
