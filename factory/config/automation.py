@@ -29,6 +29,7 @@ from factory.config.outputs_config import (
 from factory.config.outputs_config import (
     StrictModel as _Model,
 )
+from factory.config.slack_policy import SlackChannelId
 from factory.config.triggers import Trigger
 from factory.events import Trust
 from factory.interfaces import SandboxLimits
@@ -38,6 +39,7 @@ KNOWN_TOOLS: set[str] = {
     "editor",
     "github_read",
     "slack_read",
+    "slack_channel",
     "sentry_read",
     "factory_runs",
 }
@@ -246,6 +248,10 @@ class AutomationSpec(_Model):
             )
         return self
 
+    slack_channel: SlackChannelId | None = None
+    """The Slack channel this automation reads (the ``slack_channel`` tool) and posts to (the
+    ``slack_post`` output); an enabled automation using either must name one."""
+
     @model_validator(mode="after")
     def _self_reading_needs_maintainers(self) -> AutomationSpec:
         # The factory's own records hold every run's transcript (private code, people's
@@ -259,6 +265,21 @@ class AutomationSpec(_Model):
                 raise ValueError(
                     f"{' and '.join(wants)} need trust: maintainers (the factory's own runs and"
                     f" config are not for runs an actor trusted as {self.trust!r} can cause)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _channel_users_name_a_channel(self) -> AutomationSpec:
+        # A channel id is the workspace's own: nothing shipped can know it, so an automation
+        # that reads or posts to a channel is shipped disabled and enabled with its channel.
+        if self.enabled and self.slack_channel is None:
+            uses = [t for t in self.tools if t == "slack_channel"]
+            if self.outputs.slack_post is not None:
+                uses.append("slack_post")
+            if uses:
+                raise ValueError(
+                    f"{' and '.join(uses)} need slack_channel: the id of the Slack channel to"
+                    " read and post to (e.g. C0123ABCD); set it, or keep enabled: false"
                 )
         return self
 

@@ -91,6 +91,10 @@ class SlackReplyOutput(OutputConfig):
     """Post a message in the Slack thread the run came from."""
 
 
+class SlackPostOutput(OutputConfig):
+    """Post a top-level message in the automation's ``slack_channel`` (a digest, not a reply)."""
+
+
 class SlackReactOutput(OutputConfig):
     """Add an emoji reaction to a message of the run's Slack thread."""
 
@@ -148,6 +152,8 @@ class Outputs(StrictModel):
     """Reply in the run's Slack thread."""
     slack_react: SlackReactOutput | None = None
     """React to a message of the run's Slack thread."""
+    slack_post: SlackPostOutput | None = None
+    """Post a message in the automation's ``slack_channel`` (not in a thread)."""
     sentry_update: SentryUpdateOutput | None = None
     """Comment on or resolve the run's Sentry issue."""
     propose_config_change: ProposeConfigChangeOutput | None = None

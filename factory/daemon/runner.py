@@ -68,6 +68,7 @@ from factory.forge.output_tools import output_tools
 from factory.forge.read_tool import github_read_tool
 from factory.forge.runs_read import factory_runs_tool
 from factory.forge.sentry_read import sentry_read_tool
+from factory.forge.slack_channel import slack_channel_tool
 from factory.forge.slack_read import slack_read_tool
 from factory.forge.subjects import (
     approval_problem,
@@ -260,6 +261,9 @@ class Runner:
             if "slack_read" in automation.tools and env.slack and ctx.slack:
                 registry.add(slack_read_tool(ctx.slack, env.slack.trust_of(config.policy)))
                 names.append("slack_read")
+            if "slack_channel" in automation.tools and env.slack and ctx.slack:
+                registry.add(slack_channel_tool(ctx.slack, env.slack.trust_of(config.policy)))
+                names.append("slack_channel")
             if "sentry_read" in automation.tools and ctx.sentry:
                 registry.add(sentry_read_tool(ctx.sentry, ctx.secrets))
                 names.append("sentry_read")

@@ -45,7 +45,11 @@ def run_context(
         trust=event.trust if event else "anyone",  # an unknown cause approves nothing
         approval_labels=approval_labels(config, event),
         key_scope=key_scope(run),
-        slack=env.slack.side(env.store, run.subject_key, event) if env.slack else None,
+        slack=(
+            env.slack.side(env.store, run.subject_key, event, automation.slack_channel)
+            if env.slack
+            else None
+        ),
         sentry=run_sentry_side(env.store, env.sentry, run.subject_key) if env.sentry else None,
     )
 

@@ -75,12 +75,24 @@ class SlackRuns:
     bot_id: str | None
     members: UsergroupMembers
 
-    def side(self, store: RunStore, subject_key: str | None, event: Event | None) -> SlackSide:
+    def side(
+        self,
+        store: RunStore,
+        subject_key: str | None,
+        event: Event | None,
+        channel: str | None = None,
+    ) -> SlackSide:
         """Return a run's Slack side: its thread (the subject's, or the one lineage links to
-        its issue or PR), and the triggering message when a Slack event started the run."""
+        its issue or PR), the triggering message when a Slack event started the run, and the
+        automation's ``slack_channel``."""
         ts = event.payload.get("ts") if event is not None and event.source == "slack" else None
         return run_slack_side(
-            store, self.client, subject_key, trigger_ts=str(ts) if ts else None, bot_id=self.bot_id
+            store,
+            self.client,
+            subject_key,
+            trigger_ts=str(ts) if ts else None,
+            bot_id=self.bot_id,
+            channel=channel,
         )
 
     def trust_of(self, policy: Policy) -> Callable[[str], Trust]:

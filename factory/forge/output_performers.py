@@ -6,7 +6,7 @@ returns what was made; ``find`` looks on GitHub for a write an earlier attempt a
 returns it, or None. ``find`` must never write.
 
 ``BUILTIN_PERFORMERS`` covers comment, create_issue, add_labels, remove_labels, close_issue,
-review_pull_request, and the Slack kinds slack_reply and slack_react (written in
+review_pull_request, and the Slack kinds slack_reply, slack_post and slack_react (written in
 ``factory.forge.slack_outputs``; they need ``RunContext.slack``). open_pull_request and
 merge_pull_request need the workspace and the merge policy: the daemon adds performers for
 them to the mapping it gives ``OutputGate`` (their payloads are described in
@@ -266,6 +266,7 @@ BUILTIN_PERFORMERS: Mapping[str, OutputPerformer] = {
     "review_pull_request": OutputPerformer(perform_review, find_review),
     "slack_reply": _slack(slack_outputs.perform_reply, slack_outputs.find_reply),
     "slack_react": _slack(slack_outputs.perform_react, slack_outputs.find_react),
+    "slack_post": _slack(slack_outputs.perform_post, slack_outputs.find_post),
     "sentry_update": _slack(sentry_outputs.perform_update, sentry_outputs.find_update),
 }
 """Performers built here; the daemon adds open_pull_request and merge_pull_request."""

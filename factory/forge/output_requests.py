@@ -31,7 +31,12 @@ from factory.events import Trust
 from factory.forge.config_proposals import ProposeConfigChangeRequest, prepare_config_change
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
 from factory.forge.sentry_outputs import SentryUpdateRequest, prepare_sentry
-from factory.forge.slack_outputs import SlackReactRequest, SlackReplyRequest, prepare_slack
+from factory.forge.slack_outputs import (
+    SlackPostRequest,
+    SlackReactRequest,
+    SlackReplyRequest,
+    prepare_slack,
+)
 from factory.sentry.side import SentrySide
 from factory.slack.messages import SlackSide
 
@@ -124,6 +129,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "merge_pull_request": MergePullRequestRequest,
     "slack_reply": SlackReplyRequest,
     "slack_react": SlackReactRequest,
+    "slack_post": SlackPostRequest,
     "sentry_update": SentryUpdateRequest,
     "propose_config_change": ProposeConfigChangeRequest,
 }
@@ -320,7 +326,7 @@ def prepare(
     elif isinstance(request, MergePullRequestRequest):
         target = _subject(ctx, kind)
         payload = {"method": config.method, "reason": sanitize_body(request.reason, secrets)}
-    elif isinstance(request, SlackReplyRequest | SlackReactRequest):
+    elif isinstance(request, SlackReplyRequest | SlackReactRequest | SlackPostRequest):
         target, payload = None, prepare_slack(request, ctx, config, notes)
     elif isinstance(request, SentryUpdateRequest):
         target, payload = None, prepare_sentry(request, ctx, config, notes, created)

@@ -28,6 +28,7 @@ _SUMMARY: dict[str, str] = {
     "merge_pull_request": "Ask to merge this run's pull request (the merge policy decides).",
     "slack_reply": "Post a message in the Slack thread this run came from.",
     "slack_react": "Add an emoji reaction to the Slack message that started this run.",
+    "slack_post": "Post a message in this automation's Slack channel (top level, not a thread).",
     "sentry_update": "Comment on, or resolve, the Sentry issue this run is about.",
     "propose_config_change": "Propose a change to automation YAML or harness documents of the"
     " factory's own config, as a needs-human pull request on the factory config repository"

@@ -1,10 +1,12 @@
-"""The Slack output kinds: ``slack_reply`` (a message in the run's thread) and ``slack_react``.
+"""The Slack output kinds: ``slack_reply`` (a message in the run's thread), ``slack_post`` (a
+top-level message in the automation's ``slack_channel``: a digest) and ``slack_react``.
 
 They go through the one output gate (``factory.forge.outputs``) like GitHub outputs: the
 request is checked and sanitized here into a prepared payload, recorded as intent, then
 performed. Idempotency: a reply carries the intent's key in Slack message metadata
 (``factory.slack.messages``), and ``find_reply`` looks for it with ``conversations.replies``
-before a crashed intent is performed again; a reaction is idempotent on Slack's side
+before a crashed intent is performed again (``find_post`` the same over
+``conversations.history`` since the intent); a reaction is idempotent on Slack's side
 (``already_reacted`` counts as applied), so there is nothing to find.
 
 Sanitizing a reply, in this order (the order of ``factory.forge.sanitize``, then Slack's):
@@ -28,6 +30,7 @@ These functions see ``RunContext``/``PreparedOutput`` only as types: ``output_re
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,8 +42,10 @@ from factory.slack.messages import (
     SlackSide,
     SlackThread,
     add_reaction,
+    find_channel_message,
     find_message,
     permalink,
+    post_channel_message,
     post_message,
     slack_error,
     thread_messages,
@@ -69,6 +74,15 @@ class SlackReplyRequest(BaseModel):
 
     text: str = Field(min_length=1)
     """The message (plain text; Slack mentions and links are not produced from it)."""
+
+
+class SlackPostRequest(BaseModel):
+    """Post a message in this automation's Slack channel (top level, not in a thread)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    text: str = Field(min_length=1)
+    """The message (plain text; URLs stay links, Slack mentions are not produced from it)."""
 
 
 class SlackReactRequest(BaseModel):
@@ -127,6 +141,11 @@ def prepare_slack(
         thread = _thread(ctx.slack, "slack_reply", ctx.run_id)
         text = slack_text(request.text, ctx.secrets, notes)
         return {"channel": thread.channel, "thread_ts": thread.ts, "text": text}
+    if isinstance(request, SlackPostRequest):
+        if ctx.slack is None or ctx.slack.channel is None:
+            raise OutputRefused(f"slack_post: run {ctx.run_id} has no Slack channel to post to")
+        text = slack_text(request.text, ctx.secrets, notes)
+        return {"channel": ctx.slack.channel, "text": text}
     if isinstance(request, SlackReactRequest):
         thread = _thread(ctx.slack, "slack_react", ctx.run_id)
         allowed = config.allowed
@@ -182,6 +201,38 @@ def find_reply(
     return found.url, {"ts": found.ts, "channel": prepared.payload["channel"]}
 
 
+def perform_post(ctx: RunContext, prepared: PreparedOutput, key: str) -> Written:
+    """Post the channel message with ``key`` in its metadata; return its permalink and ts.
+
+    Raises OutputFailed with Slack's error code when Slack refuses.
+    """
+    side = _side(ctx, "slack_post")
+    channel = str(prepared.payload["channel"])
+    try:
+        posted = post_channel_message(side.client, channel, prepared.payload["text"], key)
+    except SlackApiError as exc:
+        raise OutputFailed(f"slack_post: Slack answered {slack_error(exc)}") from None
+    return posted.url, {"ts": posted.ts, "channel": channel}
+
+
+def find_post(
+    ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
+) -> Written | None:
+    """Return the channel's message carrying ``key`` posted since the intent (by the bot,
+    when its id is known), or None."""
+    side = _side(ctx, "slack_post")
+    channel = str(prepared.payload["channel"])
+    at = since if since.tzinfo else since.replace(tzinfo=UTC)  # the store's times are UTC
+    oldest = f"{int(at.timestamp()) - 60}.000000"  # a minute of clock skew
+    try:
+        found = find_channel_message(side.client, channel, key, oldest=oldest, bot_id=side.bot_id)
+    except SlackApiError as exc:
+        raise OutputFailed(f"slack_post: Slack answered {slack_error(exc)}") from None
+    if found is None:
+        return None
+    return found.url, {"ts": found.ts, "channel": channel}
+
+
 def perform_react(ctx: RunContext, prepared: PreparedOutput, key: str) -> Written:
     """Add the reaction (already there counts as done); return the message's permalink.
 
@@ -217,12 +268,14 @@ def run_slack_side(
     *,
     trigger_ts: str | None = None,
     bot_id: str | None = None,
+    channel: str | None = None,
 ) -> SlackSide:
     """Return the SlackSide of a run about ``subject_key``: its thread is the subject when the
-    subject is a Slack thread, else the thread lineage links to its issue or PR (or none)."""
+    subject is a Slack thread, else the thread lineage links to its issue or PR (or none);
+    ``channel`` is the automation's ``slack_channel``."""
     if subject_key is not None and subject_key.startswith("slack:"):
         own = SlackThread.parse(subject_key.removeprefix("slack:"))
-        return SlackSide(client, own, trigger_ts or own.ts, True, bot_id)
+        return SlackSide(client, own, trigger_ts or own.ts, True, bot_id, channel)
     linked = store.slack_thread_of(subject_key) if subject_key else None
     thread = SlackThread.parse(linked) if linked else None
-    return SlackSide(client, thread, trigger_ts, False, bot_id)
+    return SlackSide(client, thread, trigger_ts, False, bot_id, channel)

@@ -69,6 +69,9 @@ class SlackSide:
     linked to the thread."""
     bot_id: str | None = None
     """The bot's id (auth.test ``bot_id``): only its messages count when finding a key."""
+    channel: str | None = None
+    """The automation's ``slack_channel``: what ``slack_channel`` reads and ``slack_post``
+    posts to (None: the automation names none)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,68 @@ def post_message(client: WebClient, thread: SlackThread, text: str, key: str) ->
     )
     ts = str(answer.get("ts") or "")
     return PostedMessage(ts, permalink(client, thread.channel, ts))
+
+
+def post_channel_message(client: WebClient, channel: str, text: str, key: str) -> PostedMessage:
+    """Post ``text`` (sanitized, escaped) as a top-level message of ``channel`` with ``key``
+    in its metadata, Slack's markup off as in ``post_message``; raises SlackApiError."""
+    answer = client.chat_postMessage(
+        channel=channel,
+        text=text,
+        parse="none",
+        link_names=False,
+        unfurl_links=False,
+        unfurl_media=False,
+        metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+    )
+    ts = str(answer.get("ts") or "")
+    return PostedMessage(ts, permalink(client, channel, ts))
+
+
+def channel_messages(
+    client: WebClient,
+    channel: str,
+    *,
+    oldest: str | None = None,
+    metadata: bool = False,
+    max_pages: int = MAX_PAGES,
+) -> Iterator[dict[str, Any]]:
+    """Yield the channel's top-level messages since ``oldest`` (a ts), newest first, page by
+    page over ``conversations.history`` (at most ``max_pages``).
+
+    Raises SlackApiError when Slack refuses (``channel_not_found``, ``not_in_channel``, …).
+    """
+    cursor: str | None = None
+    for _ in range(max_pages):
+        answer = client.conversations_history(
+            channel=channel,
+            oldest=oldest,
+            limit=REPLY_PAGE,
+            cursor=cursor,
+            include_all_metadata=metadata,
+        )
+        for message in answer.get("messages") or []:
+            if isinstance(message, dict):
+                yield message
+        meta = answer.get("response_metadata") or {}
+        cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+        if not cursor or not answer.get("has_more", True):
+            return
+
+
+def find_channel_message(
+    client: WebClient, channel: str, key: str, *, oldest: str, bot_id: str | None = None
+) -> PostedMessage | None:
+    """Return the channel's top-level message since ``oldest`` carrying ``key`` (posted by
+    ``bot_id`` if given), or None. Never writes; raises SlackApiError when it cannot read."""
+    for message in channel_messages(client, channel, oldest=oldest, metadata=True):
+        if message_key(message) != key:
+            continue
+        if bot_id is not None and message.get("bot_id") != bot_id:
+            continue
+        ts = str(message.get("ts") or "")
+        return PostedMessage(ts, permalink(client, channel, ts))
+    return None
 
 
 def thread_messages(

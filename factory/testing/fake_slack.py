@@ -156,6 +156,15 @@ class FakeSlack(LoopbackServer):
             chan = self.workspace.channels[channel]
             return self._user_message(user, chan, text, thread_ts, list(files or []))
 
+    def say(self, user: str, channel: str, text: str) -> str:
+        """Post ``text`` by ``user`` as a top-level message of ``channel`` (no mention, so no
+        event); return its ts. Raises ValueError for an unknown user or channel."""
+        with self.workspace.lock:
+            if channel not in self.workspace.channels or user not in self.workspace.users:
+                raise ValueError(f"unknown channel {channel} or user {user}")
+            chan = self.workspace.channels[channel]
+            return self.workspace.post(chan, user, text, client_msg_id=str(uuid.uuid4())).ts
+
     def direct_message(
         self, user: str, text: str, thread_ts: str | None = None, files: list[str] | None = None
     ) -> JSON:
@@ -215,6 +224,13 @@ class FakeSlack(LoopbackServer):
         with self.workspace.lock:
             msgs = self.workspace.thread(channel, thread_ts)
             return [self.workspace.message_json(m, with_metadata=True) for m in msgs]
+
+    def channel_messages(self, channel: str) -> list[JSON]:
+        """Return the channel's top-level messages, oldest first, with metadata."""
+        with self.workspace.lock:
+            msgs = self.workspace.messages.get(channel, [])
+            top = [m for m in msgs if m.thread_ts in (None, m.ts)]
+            return [self.workspace.message_json(m, with_metadata=True) for m in top]
 
     def reactions(self, channel: str, ts: str) -> list[str]:
         """Return the reaction names the bot added to message ``ts``."""

@@ -133,6 +133,41 @@ def conversations_replies(call: Call) -> JSON:
     return out
 
 
+HISTORY_LIMIT = 100
+"""conversations.history's default ``limit``."""
+
+
+def conversations_history(call: Call) -> JSON:
+    """conversations.history: the channel's top-level messages (replies only in their
+    threads), newest first, ``oldest``/``latest``/``inclusive`` filtered, paged by cursor;
+    message ``metadata`` only with ``include_all_metadata``."""
+    ws = call.workspace
+    channel = ws.channel(call.need("channel", "channel_not_found"))
+    if not channel.member:
+        raise SlackError("not_in_channel")
+    try:
+        limit = int(call.arg("limit") or HISTORY_LIMIT)
+    except ValueError:
+        raise SlackError("invalid_limit") from None
+    limit = min(max(limit, 1), MAX_LIMIT - 1)
+    top = [m for m in ws.messages.get(channel.id, []) if m.thread_ts in (None, m.ts)]
+    items = sorted((m for m in top if _in_range(m, call)), key=lambda m: ts_key(m.ts))[::-1]
+    cursor = call.arg("cursor")
+    if cursor is not None:
+        start = _cursor_ts(cursor)
+        items = [m for m in items if ts_key(m.ts) <= start]
+    page, rest = items[:limit], items[limit:]
+    meta = call.flag("include_all_metadata")
+    out: JSON = {
+        "messages": [ws.message_json(m, with_metadata=meta) for m in page],
+        "has_more": bool(rest),
+        "pin_count": 0,
+    }
+    if rest:
+        out["response_metadata"] = {"next_cursor": _cursor(rest[0].ts)}
+    return out
+
+
 def reactions_add(call: Call) -> JSON:
     """reactions.add by the bot; ``already_reacted`` when it already added that name."""
     ws = call.workspace
@@ -192,6 +227,7 @@ def methods(open_connection: Callable[[], str]) -> dict[str, Method]:
         "chat.postMessage": chat_post_message,
         "chat.getPermalink": chat_get_permalink,
         "conversations.replies": conversations_replies,
+        "conversations.history": conversations_history,
         "reactions.add": reactions_add,
         "users.info": users_info,
         "usergroups.users.list": usergroups_users_list,

@@ -134,8 +134,8 @@ def test_compare_with_previous_version_shows_the_prompt_diff(
 
 
 def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
-    """The map draws the demo's seven automations (the disabled auditor and
-    quality grader too) and the intake →
+    """The map draws the demo's eight automations (the disabled auditor, quality grader and
+    feedback digest too) and the intake →
     builder → reviewer and Sentry → incident responder edges."""
     page.goto(f"{site}/map")
     shot(page, "map")
@@ -149,6 +149,7 @@ def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
         [
             "auditor",
             "builder",
+            "feedback-digest",
             "incident-responder",
             "pr-reviewer",
             "quality-grader",

@@ -43,6 +43,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
     assert sorted(names) == [
         "auditor",
         "builder",
+        "feedback-digest",
         "incident-responder",
         "pr-reviewer",
         "quality-grader",
@@ -113,14 +114,14 @@ def test_standalone_map_reads_the_yaml_from_the_runs(
 
 def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
     """The HTML map is an inline SVG with a node per automation (seven shipped, the disabled
-    auditor and quality grader among them) and the intake → builder edge."""
+    auditor, quality grader and feedback digest among them) and the intake → builder edge."""
     html = web.get("/map").text
     svg = html.split("<svg")[1].split("</svg>")[0]
     found = (
         svg.count('class="node automation"'),
         'data-source="slack-intake" data-target="builder"' in svg,
     )
-    assert found == (7, True)
+    assert found == (8, True)
 
 
 def test_map_needs_the_token(
