@@ -151,7 +151,8 @@ def _last_tool_result(body: dict[str, Any]) -> str:
     return ""
 
 
-def _tool(turn: int, name: str, tool_input: dict[str, Any], text: str) -> FakeReply:
+def tool_reply(turn: int, name: str, tool_input: dict[str, Any], text: str) -> FakeReply:
+    """Return a scripted model turn: ``text``, then one call of tool ``name``."""
     return FakeReply(
         [
             {"type": "text", "text": text},
@@ -265,5 +266,5 @@ class ScriptedBuilder:
         if turn == 3 and "exit=0" not in _last_tool_result(body):
             return FakeReply([{"type": "text", "text": "The tests still fail; stopping here."}])
         if turn < len(steps):
-            return _tool(turn, *steps[turn])
+            return tool_reply(turn, *steps[turn])
         return FakeReply([{"type": "text", "text": "Done: fixed, tests pass, PR requested."}])

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from factory.settings import Settings
 from factory.testing.fake_anthropic import FakeReply
 from factory.testing.fake_sentry import FakeSentry
-from factory.testing.sample import READY, ScriptedBuilder
+from factory.testing.sample import READY, ScriptedBuilder, tool_reply
 
 RESPONDER_MARK = "incident responder"
 """Words of the incident responder's system prompt that tell its sessions apart."""
@@ -151,20 +151,6 @@ def _field(text: str, label: str) -> str:
     return found.group(1).strip() if found else ""
 
 
-def _tool(turn: int, name: str, tool_input: dict[str, Any], text: str) -> FakeReply:
-    return FakeReply(
-        [
-            {"type": "text", "text": text},
-            {
-                "type": "tool_use",
-                "id": f"toolu_{turn:02d}_{name}",
-                "name": name,
-                "input": tool_input,
-            },
-        ]
-    )
-
-
 def report_body(title: str, culprit: str, level: str, fields: dict[str, str]) -> str:
     """Return the issue body the scripted responder files, quoting Sentry's text as data."""
     where = culprit.split(" in ")
@@ -200,7 +186,7 @@ class ScriptedResponder:
         turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
         steps = self.steps(body)
         if turn < len(steps):
-            return _tool(turn, *steps[turn])
+            return tool_reply(turn, *steps[turn])
         return FakeReply([{"type": "text", "text": "Filed the issue for the Sentry issue."}])
 
     def steps(self, body: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from factory.settings import Settings
 from factory.testing.fake_anthropic import FakeReply
 from factory.testing.fake_slack import FakeSlack
-from factory.testing.sample import READY, ScriptedBuilder
+from factory.testing.sample import READY, ScriptedBuilder, tool_reply
 
 SLACK_MAINTAINER = "U0MARA0001"
 """Mara's Slack user id (mara is the sample repository's maintainer)."""
@@ -103,20 +103,6 @@ def _first_text(body: dict[str, Any]) -> str:
     return "\n".join(str(b.get("text", "")) for b in first if isinstance(b, dict))
 
 
-def _tool(turn: int, name: str, tool_input: dict[str, Any], text: str) -> FakeReply:
-    return FakeReply(
-        [
-            {"type": "text", "text": text},
-            {
-                "type": "tool_use",
-                "id": f"toolu_{turn:02d}_{name}",
-                "name": name,
-                "input": tool_input,
-            },
-        ]
-    )
-
-
 class ScriptedIntake:
     """A deterministic Slack intake session (a FakeAnthropic responder); others go to the
     scripted builder."""
@@ -164,12 +150,12 @@ class ScriptedIntake:
         if self.probe is not None:
             steps.insert(0, ("bash", {"command": self.probe}, "Looking around first."))
         if turn < len(steps):
-            return _tool(turn, *steps[turn])
+            return tool_reply(turn, *steps[turn])
         if turn == len(steps):
             reply = f"Filed {issue_url}: {INTAKE_TITLE}. " + (
                 "The builder is on it; I'll post here when a pull request opens."
                 if maintainer
                 else "A maintainer will triage it."
             )
-            return _tool(turn, "output_slack_reply", {"text": reply}, "Telling the thread.")
+            return tool_reply(turn, "output_slack_reply", {"text": reply}, "Telling the thread.")
         return FakeReply([{"type": "text", "text": "Filed the issue and told the thread."}])

@@ -32,7 +32,7 @@ from factory.sources.schedule import Schedules
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
-from factory.testing.sample import BOT_TOKEN, REPO, fake_settings, seed_world
+from factory.testing.sample import BOT_TOKEN, REPO, fake_settings, seed_world, tool_reply
 from tests.daemon.conftest import ROOT, SECRET, wait_for
 from tests.forge.audit_helpers import failing_make_test, record_run
 from tests.gitcmd import git
@@ -57,12 +57,7 @@ def _last_tool_result(body: dict[str, Any]) -> str:
 
 
 def _tool(turn: int, name: str, tool_input: dict[str, Any]) -> FakeReply:
-    return FakeReply(
-        [
-            {"type": "text", "text": f"Step {turn}."},
-            {"type": "tool_use", "id": f"toolu_{turn:02d}", "name": name, "input": tool_input},
-        ]
-    )
+    return tool_reply(turn, name, tool_input, f"Step {turn}.")
 
 
 @dataclass

@@ -27,7 +27,15 @@ from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.fake_slack import FakeSlack
 from factory.testing.processes import DaemonProcess, fired_points
-from factory.testing.sample import BOT, MAINTAINER, OUTSIDER, REPO, fake_settings, seed_repo
+from factory.testing.sample import (
+    BOT,
+    MAINTAINER,
+    OUTSIDER,
+    REPO,
+    fake_settings,
+    seed_repo,
+    tool_reply,
+)
 from factory.testing.sample_slack import seed_slack, with_fake_slack, with_slack_policy
 from tests.daemon.conftest import ROOT, SECRET, daemon_env, wait_for
 
@@ -55,12 +63,7 @@ def _results(body: dict[str, Any]) -> list[str]:
 
 
 def _tool(turn: int, name: str, tool_input: dict[str, Any]) -> FakeReply:
-    return FakeReply(
-        [
-            {"type": "text", "text": f"Step {turn}."},
-            {"type": "tool_use", "id": f"toolu_{turn:02d}", "name": name, "input": tool_input},
-        ]
-    )
+    return tool_reply(turn, name, tool_input, f"Step {turn}.")
 
 
 _MESSAGE = re.compile(

@@ -25,7 +25,7 @@ from factory.daemon.challenge import NO_VERDICT
 from factory.daemon.process import Daemon
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
-from factory.testing.sample import REPO, fake_settings, seed_world
+from factory.testing.sample import REPO, fake_settings, seed_world, tool_reply
 from tests.daemon.conftest import ROOT, SECRET, wait_for
 from tests.gitcmd import git
 
@@ -54,12 +54,7 @@ def _quality(calculator: str, why: str) -> str:
 
 
 def _tool(turn: int, name: str, tool_input: dict[str, Any]) -> FakeReply:
-    return FakeReply(
-        [
-            {"type": "text", "text": f"Grader step {turn}."},
-            {"type": "tool_use", "id": f"toolu_{turn:02d}", "name": name, "input": tool_input},
-        ]
-    )
+    return tool_reply(turn, name, tool_input, f"Grader step {turn}.")
 
 
 def _proposal(quality: str, body: str, evidence: list[str]) -> dict[str, Any]:
