@@ -1,9 +1,9 @@
 """``factoryd run AUTOMATION [--issue N | --pr N]``: a manual trigger.
 
 If a daemon runs on the data directory (it holds ``daemon.lock``), the run is queued into
-its store and that daemon picks it up within a second. Otherwise this process takes the
-lock, starts the daemon's parts without its background threads, runs that one run (and
-nothing else that may be queued), and stops.
+its store and that daemon picks it up within 0.2 s (it watches the store's data_version).
+Otherwise this process takes the lock, starts the daemon's parts without its background
+threads, runs that one run (and nothing else that may be queued), and stops.
 """
 
 from __future__ import annotations
