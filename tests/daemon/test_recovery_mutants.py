@@ -838,3 +838,83 @@ def test_intent_of_an_issue_run_is_settled_with_slack_wired(rig: Rig) -> None:
             rig.store, rig.side, rig.config, replace(rig.env, slack=_slack_runs(slack))
         )
     assert rig.bot_comments(rig.world.bug) == [append_marker("Still here.", run.id, key)]
+
+
+# -- settling against the factory's own config repository, and staged give-ups -----------------
+
+
+def _green_approved_docs_pr(rig: Rig, branch: str) -> int:
+    """A bot PR of one docs file, green and approved by the maintainer."""
+    main = rig.fake.repo(REPO).git.resolve("refs/heads/main")
+    assert main is not None
+    rig.fake.repo(REPO).git.create_ref(f"refs/heads/{branch}", main)
+    head = rig.fake.commit_files(REPO, branch, {"docs/z.md": "z\n"}, "change")
+    number = rig.fake.create_pull(REPO, branch, "Change", "Body.", as_user=BOT).number
+    rig.fake.add_check_run(REPO, head, "tests", "success", as_user=MAINTAINER)
+    rig.fake.review(REPO, number, "APPROVE", as_user=MAINTAINER)
+    return number
+
+
+def test_merge_intent_on_the_config_repository_is_refused_at_recovery(rig: Rig) -> None:
+    """When the daemon's config repository is this repository, a recovered merge is refused."""
+    root = rig.tmp / "config-root"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(
+        ["git", "-C", str(root), "remote", "add", "origin", rig.fake.clone_url(REPO)], check=True
+    )
+    rig.env = replace(rig.env, config_root=root)
+    number = _green_approved_docs_pr(rig, "factory/z")
+    run = rig.run(subject=f"pull_request:{number}", event=False, automation="pr-reviewer")
+    rig.store.record_output_intent(
+        run.id, "merge_pull_request", "k:merge", {"target": number, "payload": {}}
+    )
+    _reconcile(rig)
+    [output] = rig.store.outputs_for_run(run.id)
+    assert (
+        output.status,
+        "config repository" in str(output.result),
+        rig.fake.pull(REPO, number).merged,
+    ) == ("refused", True, False)
+
+
+def test_merge_intent_elsewhere_is_merged_at_recovery(rig: Rig) -> None:
+    """The same green, approved docs PR merges at recovery when no config repository is set."""
+    number = _green_approved_docs_pr(rig, "factory/w")
+    run = rig.run(subject=f"pull_request:{number}", event=False, automation="pr-reviewer")
+    rig.store.record_output_intent(
+        run.id, "merge_pull_request", "k:merge", {"target": number, "payload": {}}
+    )
+    _reconcile(rig)
+    [output] = rig.store.outputs_for_run(run.id)
+    assert (output.status, rig.fake.pull(REPO, number).merged) == ("applied", True)
+
+
+def _staged_config(rig: Rig) -> FactoryConfig:
+    """The shipped config with the builder staged."""
+    automations = dict(rig.config.automations)
+    automations["builder"] = automations["builder"].model_copy(update={"staged": True})
+    return replace(rig.config, automations=automations)
+
+
+def test_give_up_of_a_staged_automations_run_writes_nothing_to_github(rig: Rig) -> None:
+    """A fully staged automation's given-up run gets its step, shown nowhere, no label, no note."""
+    run = rig.run(subject=rig.bug(), attempt=MAX_ATTEMPTS_AFTER_INTERRUPT, status="interrupted")
+    give_up(rig.store, rig.side, _staged_config(rig), run)
+    [step] = [s for s in rig.store.steps(run.id) if s.kind == GIVEN_UP_STEP]
+    assert (
+        step.payload["shown_on"],
+        rig.fake.labels_of(REPO, rig.world.bug),
+        rig.bot_comments(rig.world.bug),
+    ) == (None, [], [])
+
+
+def test_give_up_of_a_live_automations_run_is_shown_on_its_subject(rig: Rig) -> None:
+    """The same give-up for the live builder is shown on the issue (the staged test's twin)."""
+    run = rig.run(subject=rig.bug(), attempt=MAX_ATTEMPTS_AFTER_INTERRUPT, status="interrupted")
+    give_up(rig.store, rig.side, rig.config, run)
+    [step] = [s for s in rig.store.steps(run.id) if s.kind == GIVEN_UP_STEP]
+    assert (step.payload["shown_on"], rig.fake.labels_of(REPO, rig.world.bug)) == (
+        rig.world.bug,
+        ["needs-human"],
+    )

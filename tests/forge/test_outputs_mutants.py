@@ -581,3 +581,79 @@ def test_crash_at_each_point_then_the_repeated_request_leaves_one_comment(
         again.status,
         len(fake.issue(REPO, 1).comments),
     ) == (9, f"{point}\n", "applied", 1)
+
+
+# --- staged outputs (recorded as would-have, performed never) ---------------------------
+
+
+def test_staged_request_is_decided_staged_with_its_row_and_notes(
+    make_ctx: MakeCtx, store: RunStore, fake: FakeGitHub
+) -> None:
+    """A staged comment is decided staged, not a duplicate, on a new row marked staged."""
+    ctx = make_ctx({"comment": {"staged": True}})
+    decision = OutputGate().request(ctx, "comment", {"body": "Looked into it."})
+    rows = [(r.id, r.kind, r.status) for r in store.outputs_in_scope(ctx.scope)]
+    assert (decision, rows, len(fake.issue(REPO, 1).comments)) == (
+        OutputDecision("comment", "staged", output_id=decision.output_id, duplicate=False),
+        [(decision.output_id, "comment", "staged")],
+        0,
+    )
+
+
+def test_staged_request_logs_output_staged_once(make_ctx: MakeCtx) -> None:
+    """The first staged request logs output_staged with its row; its repeat logs nothing."""
+    ctx = make_ctx({"comment": {"staged": True}})
+    with capture_logs() as logs:
+        first = OutputGate().request(ctx, "comment", {"body": "Looked into it."})
+        OutputGate().request(ctx, "comment", {"body": "Looked into it."})
+    assert _gate_lines(logs) == [
+        {
+            "event": "output_staged",
+            "log_level": "info",
+            "run_id": ctx.run_id,
+            "kind": "comment",
+            "output_id": first.output_id,
+        }
+    ]
+
+
+def test_repeated_staged_request_is_a_staged_duplicate_of_the_same_row(make_ctx: MakeCtx) -> None:
+    """Asking again for the same staged comment answers from its row, marked duplicate."""
+    ctx = make_ctx({"comment": {"staged": True}})
+    first = OutputGate().request(ctx, "comment", {"body": "Looked into it."})
+    again = OutputGate().request(ctx, "comment", {"body": "Looked into it."})
+    assert (again.status, again.duplicate, again.output_id) == ("staged", True, first.output_id)
+
+
+def test_staged_request_whose_key_was_applied_answers_applied(
+    make_ctx: MakeCtx, store: RunStore, fake: FakeGitHub
+) -> None:
+    """A staged repeat of a comment an earlier live attempt applied answers applied, its URL."""
+    live = make_ctx({"comment": {}}, key_scope="scope-1")
+    applied = OutputGate().request(live, "comment", {"body": "Looked into it."})
+    staged = make_ctx({"comment": {"staged": True}}, key_scope="scope-1")
+    decision = OutputGate().request(staged, "comment", {"body": "Looked into it."})
+    assert (decision, len(fake.issue(REPO, 1).comments)) == (
+        OutputDecision("comment", "applied", url=applied.url, output_id=applied.output_id),
+        1,
+    )
+
+
+def test_staged_request_carries_the_prepared_notes(make_ctx: MakeCtx) -> None:
+    """Notes the preparation made (a label it dropped) come back on the staged decision."""
+    ctx = make_ctx({"add_labels": {"allowed": ["needs-human"], "staged": True}})
+    decision = OutputGate().request(ctx, "add_labels", {"labels": ["needs-human"]})
+    plain = make_ctx({"add_labels": {"allowed": ["needs-human"]}})
+    live = OutputGate().request(plain, "add_labels", {"labels": ["needs-human"]})
+    assert (decision.status, decision.notes) == ("staged", live.notes)
+
+
+def test_staged_requests_count_against_the_quota(make_ctx: MakeCtx) -> None:
+    """Staged rows count: a second distinct staged comment past max 1 is refused."""
+    ctx = make_ctx({"comment": {"max": 1, "staged": True}})
+    OutputGate().request(ctx, "comment", {"body": "One."})
+    second = OutputGate().request(ctx, "comment", {"body": "Two."})
+    assert (second.status, second.reason) == (
+        "refused",
+        "comment: quota reached (1 of 1 for this run)",
+    )

@@ -522,3 +522,78 @@ def test_refused_decision_names_its_pull_request_and_carries_the_risk(
         False,
         (1, "low"),
     )
+
+
+# --- the merge gate: the factory's own configuration ---------------------------------------
+
+CONFIG_REPO_REASON = (
+    f"{REPO} is the factory's own config repository: the factory never merges a change to its"
+    " own configuration, a person does"
+)
+PROPOSAL_REASON = (
+    "it is a proposed change to the factory's own configuration: the factory never merges"
+    " those, a person does"
+)
+
+
+def test_config_repository_refusal_is_the_whole_decision(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """On the config repository (named in another case) the decision is that one refusal only."""
+    number = _ready(fake)
+    decision = _gate(repo, number, config_repos=["elsewhere/cfg", REPO.upper()])
+    assert decision == MergeDecision(number, False, (CONFIG_REPO_REASON,))
+
+
+def test_config_refusal_labels_needs_human_and_logs_it(fake: FakeGitHub, repo: Repository) -> None:
+    """The refused config change gets needs-human and one pull_request_config_refused line."""
+    number = _ready(fake)
+    with capture_logs() as logs:
+        _gate(repo, number, config_repos=[REPO])
+    refused = [e for e in logs if e["event"] == "pull_request_config_refused"]
+    assert (fake.labels_of(REPO, number), refused) == (
+        ["needs-human"],
+        [
+            {
+                "event": "pull_request_config_refused",
+                "number": number,
+                "repo": REPO,
+                "log_level": "info",
+            }
+        ],
+    )
+
+
+def test_pr_from_a_proposal_branch_is_refused_as_a_proposal(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """A green, approved PR from a factory/config- branch is refused with the proposal reason."""
+    number = _pr_with(fake, DOCS, branch="factory/config-0123abcd")
+    _green(fake, number)
+    _approve(fake, number)
+    assert _gate(repo, number) == MergeDecision(number, False, (PROPOSAL_REASON,))
+
+
+def test_pr_whose_body_carries_the_proposal_mark_is_refused(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """A PR from an ordinary branch whose body carries the mark is refused as a proposal."""
+    main = fake.repo(REPO).git.resolve("refs/heads/main")
+    assert main is not None
+    fake.repo(REPO).git.create_ref("refs/heads/factory/tune", main)
+    fake.commit_files(REPO, "factory/tune", DOCS, "change")
+    body = "Tune it.\n\n<!-- factoryd:config-proposal -->"
+    number = fake.create_pull(REPO, "factory/tune", "Tune", body, as_user=BOT).number
+    _green(fake, number)
+    _approve(fake, number)
+    assert _gate(repo, number).reasons == (PROPOSAL_REASON,)
+
+
+def test_a_branch_merely_containing_the_prefix_is_not_a_proposal(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Only a branch that starts with factory/config- is a proposal's; others still merge."""
+    number = _pr_with(fake, DOCS, branch="fix/factory/config-0123abcd")
+    _green(fake, number)
+    _approve(fake, number)
+    assert _gate(repo, number, config_repos=["elsewhere/cfg"]).merged is True
