@@ -133,10 +133,11 @@ class Challenge(_Model):
 
 
 def _check_context_entry(entry: str) -> str:
-    if entry.startswith("harness/"):
-        rel = entry.removeprefix("harness/")
-    elif entry.startswith("repo:"):
-        rel = entry.removeprefix("repo:")
+    name = entry.removesuffix("?")  # "harness/spec.md?": included when present
+    if name.startswith("harness/"):
+        rel = name.removeprefix("harness/")
+    elif name.startswith("repo:"):
+        rel = name.removeprefix("repo:")
     else:
         raise ValueError(f"context entry {entry!r} must be 'harness/PATH' or 'repo:PATH'")
     parts = Path(rel).parts
@@ -163,7 +164,8 @@ def _check_run_trust(trust: Trust) -> Trust:
 RunTrust = Annotated[Trust, AfterValidator(_check_run_trust)]
 """The least trusted person who may start a run: maintainers | collaborators | anyone."""
 ContextEntry = Annotated[str, AfterValidator(_check_context_entry)]
-"""A prompt document: "harness/PATH" (checked at load) or "repo:PATH" (read at run time)."""
+"""A prompt document: "harness/PATH" (checked at load) or "repo:PATH" (read at run time);
+"harness/PATH?" is optional: included when the harness has it, skipped (no error) when not."""
 ToolName = Annotated[str, AfterValidator(_check_tool)]
 """A name from KNOWN_TOOLS."""
 
@@ -284,8 +286,9 @@ class AutomationSpec(_Model):
         return self
 
     def harness_documents(self) -> list[str]:
-        """Return the context entries that name harness documents, in order."""
-        return [c for c in self.context if c.startswith("harness/")]
+        """Return the context entries that name harness documents, in order (an optional
+        entry's name without its "?")."""
+        return [c.removesuffix("?") for c in self.context if c.startswith("harness/")]
 
 
 class Automation(AutomationSpec):

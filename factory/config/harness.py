@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from factory.config.globs import Globs, matches_any
 from factory.config.globs import glob_regex as glob_regex
+from factory.config.planner_policy import PlannerPolicy
 from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_changes, place
 from factory.config.risk import RiskTier as RiskTier
 from factory.config.sentry_policy import SentryPolicy
@@ -141,6 +142,8 @@ class Policy(_Model):
     """Slack users → trust levels, and the channels mentions are taken in."""
     sentry: SentryPolicy = Field(default_factory=SentryPolicy)
     """Closing the loop with Sentry: resolve on merge, reopen on regression, approval."""
+    planner: PlannerPolicy = Field(default_factory=PlannerPolicy)
+    """Whether the planner may approve (label ready) the issues it plans."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

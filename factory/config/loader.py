@@ -148,7 +148,7 @@ def content_hash(file_bytes: bytes, spec: AutomationSpec, harness: Harness) -> s
     digest = hashlib.sha256()
     parts = [file_bytes]
     for entry in spec.harness_documents():
-        parts += [entry.encode(), harness.documents[entry]]
+        parts += [entry.encode(), harness.documents.get(entry, b"")]  # absent: optional
     parts.append(harness.policy_bytes)
     for part in parts:
         digest.update(len(part).to_bytes(8, "big"))
@@ -175,6 +175,7 @@ def _context_issues(doc: YamlDoc, context: object, harness: Harness) -> list[Con
         for i, entry in enumerate(context)
         if isinstance(entry, str)
         and entry.startswith("harness/")
+        and not entry.endswith("?")  # optional: may be absent
         and ".." not in entry.split("/")
         and entry not in harness.documents
     ]

@@ -41,6 +41,7 @@ class Decision:
 
 
 Absorb = Callable[[EventRecord], bool]
+Gate = Callable[[Automation, Event, int | None], str | None]
 
 
 def absorb_all(*absorbers: Absorb | None) -> Absorb | None:
@@ -64,6 +65,9 @@ class Dispatcher:
     """Asked first for each event: True means it was handled without a run (a Slack thread
     reply ``factory.daemon.followup`` turned into an issue comment, a Sentry regression
     ``factory.daemon.sentry_loop`` reopened an issue for); several are one ``absorb_all``."""
+    gate: Gate | None = None
+    """Asked last for each run about to be created: a reason makes it ``skipped``
+    (``factory.daemon.dependency_gate``: the issue's dependencies are open)."""
 
     def __init__(
         self,
@@ -116,6 +120,8 @@ class Dispatcher:
         """
         event = record.event
         reason = self._refusal(automation, event)
+        if reason is None and self.gate is not None:
+            reason = self.gate(automation, event, record.id)
         status = "skipped" if reason else "queued"
         try:
             run_id = self.store.create_run(

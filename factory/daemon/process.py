@@ -26,6 +26,7 @@ import structlog
 from factory import __version__
 from factory.config.automation import Automation
 from factory.config.reload import ConfigWatcher
+from factory.daemon.dependency_gate import DependencyGate
 from factory.daemon.dispatch import Dispatcher, absorb_all, enqueue_manual
 from factory.daemon.followup import Followup
 from factory.daemon.recovery import recover, requeue
@@ -137,10 +138,18 @@ class Daemon:
         self.sentry_loop = sentry_loop(
             settings, self.store, self.github, sentry, lambda: self.watcher.config.policy
         )
+        gate = DependencyGate(
+            self.store,
+            self.github.repo,
+            lambda: self.watcher.config.policy,
+            secrets=tuple(settings.secret_values()),
+        )
+        self.dispatcher.gate = gate.refusal
         self.dispatcher.absorb = absorb_all(
             self.followup.absorb if self.followup else None,
             self.sentry_loop.absorb,
             OutcomeRecorder(self.store).absorb,
+            gate.absorb,
         )
         self.env = RunEnv(
             store=self.store,

@@ -6,7 +6,7 @@ from factory.config.automation import Automation
 from factory.config.loader import FactoryConfig
 from factory.config.templating import SubjectSnapshot
 from factory.daemon.runenv import RunEnv, key_scope
-from factory.events import Event
+from factory.events import Event, Trust
 from factory.forge.config_performer import (
     ConfigRepoSide,
     config_proposal_performer,
@@ -42,8 +42,8 @@ def run_context(
         env.store,
         secrets=env.secrets,
         bot_login=gh.bot_login,
-        trust=event.trust if event else "anyone",  # an unknown cause approves nothing
-        approval_labels=approval_labels(config, event),
+        trust=approving_trust(config, event, automation),
+        approval_labels=approval_labels(config, event, automation),
         key_scope=key_scope(run),
         slack=(
             env.slack.side(env.store, run.subject_key, event, automation.slack_channel)
@@ -54,10 +54,26 @@ def run_context(
     )
 
 
-def approval_labels(config: FactoryConfig, event: Event | None) -> frozenset[str]:
+def approving_trust(config: FactoryConfig, event: Event | None, automation: Automation) -> Trust:
+    """Return the trust the output gate's approval check sees: the event's, except that an
+    unknown cause approves nothing, nor does a planner run unless the policy lets the planner
+    approve (a maintainer opening an issue has not approved it)."""
+    planner = config.policy.planner
+    if event is None or (automation.name == planner.automation and not planner.approve):
+        return "anyone"
+    return event.trust
+
+
+def approval_labels(
+    config: FactoryConfig, event: Event | None, automation: Automation | None = None
+) -> frozenset[str]:
     """Return the labels only a maintainer's run may apply: the policy's ready label, except
-    for a run Sentry started when the policy lets the incident responder approve."""
+    for a run Sentry started when the policy lets the incident responder approve, and a run
+    of the planner when the policy lets the planner approve (``planner: {approve: true}``)."""
     if event is not None and event.source == "sentry" and config.policy.sentry.approve:
+        return frozenset()
+    planner = config.policy.planner
+    if automation is not None and automation.name == planner.automation and planner.approve:
         return frozenset()
     return frozenset({config.policy.labels.ready})
 

@@ -86,9 +86,11 @@ def system_blocks(
     Raises jinja2.TemplateError if the prompt cannot be rendered.
     """
     blocks: list[str] = []
-    for entry in automation.context:
+    for optional in automation.context:
+        entry = optional.removesuffix("?")
         if entry.startswith("harness/"):
-            blocks.append(f"# {entry}\n\n{harness.document(entry)}")
+            if entry in harness.documents:  # absent only when optional (checked at load)
+                blocks.append(f"# {entry}\n\n{harness.document(entry)}")
             continue
         path = entry.removeprefix("repo:")
         text = read_repo_file(path)

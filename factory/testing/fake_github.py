@@ -40,6 +40,7 @@ from factory.testing.github_routes_checks import router as checks_router
 from factory.testing.github_routes_code import router as code_router
 from factory.testing.github_routes_gitdata import router as gitdata_router
 from factory.testing.github_routes_issues import router as issues_router
+from factory.testing.github_routes_subissues import router as subissues_router
 from factory.testing.github_state import EventHook, Hub
 from factory.testing.served import LoopbackServer
 
@@ -48,6 +49,7 @@ def _router() -> Router:
     router = Router()
     router.routes = [
         *issues_router.routes,
+        *subissues_router.routes,
         *code_router.routes,
         *checks_router.routes,
         *gitdata_router.routes,

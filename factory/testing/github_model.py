@@ -229,6 +229,8 @@ class Repo:
     check_runs: list[CheckRun] = field(default_factory=list)
     check_suites: list[CheckSuite] = field(default_factory=list)
     next_number: int = 1
+    sub_issues: dict[int, list[int]] = field(default_factory=dict)
+    """Parent issue number → its sub-issues' numbers, in order (GitHub's sub-issues)."""
 
     @property
     def full_name(self) -> str:
