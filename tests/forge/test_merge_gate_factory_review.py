@@ -59,9 +59,7 @@ def test_bot_approval_never_counts_for_medium(fake: FakeGitHub, repo: Repository
     assert NO_APPROVAL in _merge(repo, number, **LOW_COUNTS).reasons
 
 
-def test_bot_approval_on_an_older_commit_does_not_count(
-    fake: FakeGitHub, repo: Repository
-) -> None:
+def test_bot_approval_on_an_older_commit_does_not_count(fake: FakeGitHub, repo: Repository) -> None:
     """The counted bot approval must be on the head commit, like a person's."""
     number = _green_approved_by_bot(fake, {"docs/guide.md": "Guide v2.\n"})
     branch = fake.pull(REPO, number).head_ref
