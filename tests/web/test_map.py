@@ -42,6 +42,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
     names = [a["name"] for a in web.get("/map.json").json()["automations"]]
     assert sorted(names) == [
         "auditor",
+        "bug-fixer",
         "builder",
         "feedback-digest",
         "incident-responder",
@@ -121,7 +122,7 @@ def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
         svg.count('class="node automation"'),
         'data-source="slack-intake" data-target="builder"' in svg,
     )
-    assert found == (8, True)
+    assert found == (9, True)
 
 
 def test_map_needs_the_token(
