@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from factory.config.globs import Globs, matches_any
 from factory.config.globs import glob_regex as glob_regex
 from factory.config.planner_policy import PlannerPolicy
+from factory.config.review_policy import ReviewPolicy, TestsPolicy, review_tier_problem
 from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_changes, place
 from factory.config.risk import RiskTier as RiskTier
 from factory.config.sentry_policy import SentryPolicy
@@ -144,6 +145,10 @@ class Policy(_Model):
     """Closing the loop with Sentry: resolve on merge, reopen on regression, approval."""
     planner: PlannerPolicy = Field(default_factory=PlannerPolicy)
     """Whether the planner may approve (label ready) the issues it plans."""
+    tests: TestsPolicy = Field(default_factory=TestsPolicy)
+    """How the repository's tests run (the bug fixer's reproduction check)."""
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
+    """Whether the factory's own approval counts for the merge gate (default: never)."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:
@@ -153,6 +158,8 @@ class Policy(_Model):
         for name, rule in self.risk_rules.items():
             if rule.tier not in self.risk_tiers:
                 raise ValueError(f"risk rule {name!r} names unknown risk tier {rule.tier!r}")
+        if problem := review_tier_problem(self.review, self.risk_tiers):
+            raise ValueError(problem)
         return self
 
     def is_protected(self, path: str) -> bool:

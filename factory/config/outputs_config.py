@@ -71,6 +71,9 @@ class OpenPullRequestOutput(OutputConfig):
     """Open it as a draft."""
     title_prefix: str = ""
     """Prefix added to the pull request's title."""
+    require_failing_test: bool = False
+    """The daemon checks the change reproduces its bug: the policy's ``tests.command`` must
+    fail with only the change's test files on the base, and pass with the whole change."""
 
 
 class ReviewPullRequestOutput(OutputConfig):

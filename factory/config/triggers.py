@@ -60,6 +60,10 @@ class GithubTrigger(_Model):
     """Pull requests only: match only drafts (true) or only non-drafts (false)."""
     include_factory: bool = False
     """Also fire on events caused by the factory's own writes (off: no self-trigger loops)."""
+    with_labels: list[str] = Field(default_factory=list)
+    """Only when the event's issue or pull request carries all of these labels."""
+    without_labels: list[str] = Field(default_factory=list)
+    """Not when the event's issue or pull request carries any of these labels (e.g. bug)."""
 
     @field_validator("event")
     @classmethod

@@ -103,6 +103,7 @@ def output_gate(
         merge_config=automation.outputs.merge_pull_request,
         auth_header=gh.auth_header,
         config_repos=config_repos(env),
+        sandbox_limits=automation.sandbox.limits(),
     )
     return OutputGate(
         {**BUILTIN_PERFORMERS, **pull_request_performers(side), **proposal_performers(env, config)}

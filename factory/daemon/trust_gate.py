@@ -2,9 +2,10 @@
 
 Dispatch asks two questions of every (event, automation) pair, and both are answered here:
 - does the event fire one of the automation's triggers (webhook name, action, label, branch
-  glob, draft state, the automation a schedule or manual event names, Sentry level and
-  project, Slack channel) on a subject of the kind the automation works on? Events caused by
-  the factory's own writes fire nothing unless the trigger says ``include_factory: true``;
+  glob, draft state, the subject's labels (``with_labels``/``without_labels``), the
+  automation a schedule or manual event names, Sentry level and project, Slack channel) on
+  a subject of the kind the automation works on? Events caused by the factory's own
+  writes fire nothing unless the trigger says ``include_factory: true``;
 - is the event's actor trusted enough (``TRUST_ORDER``) for the automation's ``trust``? If
   not, the run is skipped with the refusal this module words, so a person can see why.
 """
@@ -23,6 +24,15 @@ def label_of(payload: dict[str, Any]) -> str | None:
     """Return the name of the label a ``labeled``/``unlabeled`` payload carries, or None."""
     label = payload.get("label")
     return label.get("name") if isinstance(label, dict) else None
+
+
+def subject_labels(payload: dict[str, Any]) -> set[str]:
+    """Return the label names of the issue or pull request a payload is about."""
+    subject = payload.get("issue") or payload.get("pull_request")
+    labels = subject.get("labels") if isinstance(subject, dict) else None
+    if not isinstance(labels, list):
+        return set()
+    return {str(x.get("name")) for x in labels if isinstance(x, dict)}
 
 
 def branch_of(event: Event) -> str | None:
@@ -56,6 +66,9 @@ def github_matches(trigger: GithubTrigger, event: Event) -> bool:
         pull = event.payload.get("pull_request")
         if not isinstance(pull, dict) or bool(pull.get("draft")) != trigger.draft:
             return False
+    labels = subject_labels(event.payload)
+    if not set(trigger.with_labels) <= labels or set(trigger.without_labels) & labels:
+        return False
     return not event.by_factory or trigger.include_factory
 
 

@@ -16,7 +16,9 @@ A pull request merges only when all of these hold on its current head commit:
   completed red blocks even when the failing runs are not in the run listing (a run's own
   reason already covers its suite);
 - it is approved: taking each reviewer's latest APPROVED / CHANGES_REQUESTED / DISMISSED
-  review, at least one approves the head commit and none requests changes;
+  review, at least one approves the head commit and none requests changes; the factory's own
+  reviews never count, except in the low-risk tiers the policy's
+  ``review.factory_approval_counts_for`` names (``factory_approval_counts``);
 - it is open, not a draft and GitHub does not report a conflict;
 - it is not a change to the factory's own configuration, whatever its tier: not on the factory
   config repository (``config_repos``), not from a config proposal's branch, not carrying a
@@ -114,22 +116,29 @@ def _check_reasons(repo: Repository, sha: str, required: Collection[str]) -> lis
 
 
 def _review_reasons(
-    pr: PullRequest, head_sha: str, policy: Policy, ignored: Collection[str]
+    pr: PullRequest,
+    head_sha: str,
+    policy: Policy,
+    ignored: Collection[str],
+    counted: Collection[str] = (),
 ) -> list[str]:
     """Why the reviews do not allow a merge: only trusted people's reviews count.
 
     A review counts when its author is a collaborator or maintainer (by author association,
     per the policy) and is not one of ``ignored`` (the factory's own logins): on a public
     repository anyone may leave an approving review, and the factory must not approve itself.
+    ``counted`` are factory logins whose reviews count anyway (the policy's ``review:``).
     """
     latest: dict[str, tuple[str, str]] = {}
     for review in pr.get_reviews():
         if review.state not in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED") or not review.user:
             continue
         trust = policy.trust.trust_of(review.author_association)
-        if review.user.login in ignored or TRUST_ORDER[trust] < TRUST_ORDER["collaborators"]:
+        login = review.user.login
+        trusted = login in counted or TRUST_ORDER[trust] >= TRUST_ORDER["collaborators"]
+        if (login in ignored and login not in counted) or not trusted:
             continue
-        latest[review.user.login] = (review.state, review.commit_id)
+        latest[login] = (review.state, review.commit_id)
     blocking = sorted(u for u, (state, _) in latest.items() if state == "CHANGES_REQUESTED")
     if blocking:
         return [f"changes requested by {', '.join(blocking)}"]
@@ -142,6 +151,15 @@ def _review_reasons(
             else "no approving review by a collaborator or maintainer"
         ]
     return []
+
+
+def factory_approval_counts(policy: Policy, risk: RiskAssessment) -> bool:
+    """Whether the factory's own APPROVE review counts for a change of ``risk`` (default no).
+
+    Only for a tier ``review.factory_approval_counts_for`` names, and only while that tier
+    auto-merges: medium and high risk always need a person's approval.
+    """
+    return risk.auto_merge and risk.tier in policy.review.factory_approval_counts_for
 
 
 def _own_config_reason(
@@ -194,7 +212,9 @@ def merge_pull_request(
     if pr.mergeable is False:
         reasons.append("it has merge conflicts with its base")
     reasons += _check_reasons(repo, head_sha, {*policy.required_checks, *required_checks})
-    reasons += _review_reasons(pr, head_sha, policy, factory_logins)
+    # The factory's own approval counts only in the low-risk tiers the policy names.
+    counted = factory_logins if factory_approval_counts(policy, risk) else ()
+    reasons += _review_reasons(pr, head_sha, policy, factory_logins, counted)
     if not reasons:
         try:
             status = pr.merge(merge_method=method, sha=head_sha)

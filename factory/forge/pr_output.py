@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -25,8 +25,9 @@ from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.output_requests import PreparedOutput, RunContext
 from factory.forge.patches import Identity, apply_patch, branch_name
 from factory.forge.pulls import find_pull_request, open_pull_request
+from factory.forge.reproduce import check_reproduction
 from factory.forge.risk import assess_risk, branch_changes
-from factory.interfaces import Sandbox
+from factory.interfaces import Sandbox, SandboxLimits
 from factory.workspace import Mirror, Workspace, export_patch
 
 FACTORY_IDENTITY = Identity("factoryd", "factoryd@users.noreply.github.com")
@@ -50,6 +51,8 @@ class PullRequestSide:
     identity: Identity = FACTORY_IDENTITY
     config_repos: frozenset[str] = frozenset()
     """``owner/name`` (lower case) of the factory config repository: never merged there."""
+    sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
+    """The automation's sandbox limits (the reproduction check's test runs use them)."""
 
 
 def _branch(side: PullRequestSide, ctx: RunContext) -> str:
@@ -70,6 +73,22 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
         if not patch:
             raise OutputRefused("open_pull_request: the workspace has no change to propose")
         payload = prepared.payload
+        body = payload["body"]
+        reproduced: dict[str, object] = {}
+        if side.open_config.require_failing_test:
+            # Red before, green after, seen by the daemon in the sandbox (factory.forge.reproduce).
+            repro = check_reproduction(
+                patch,
+                mirror=side.mirror,
+                base_sha=side.workspace.base_sha,
+                sandbox=side.sandbox,
+                tests=side.policy.tests,
+                limits=side.sandbox_limits,
+                data_dir=side.data_dir,
+                run_id=ctx.run_id,
+            )
+            body = f"{body}\n\n{repro.note(side.workspace.base_sha)}"
+            reproduced = {"reproduced": {"test_files": list(repro.test_files)}}
         crashpoint("pr_before_push")
         pushed = apply_patch(
             patch,
@@ -92,7 +111,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
             ctx.repo,
             pushed,
             title=payload["title"],
-            body=payload["body"],
+            body=body,
             issue_number=ctx.subject,
             labels=list(payload.get("labels", [])),
             draft=bool(payload.get("draft", False)),
@@ -104,7 +123,7 @@ def pull_request_performers(side: PullRequestSide) -> Mapping[str, OutputPerform
         crashpoint("pr_after_open")
         # head_sha: the commit the factory pushed, so an outcome can tell a person's later push.
         result = {"number": pull.number, "branch": pushed.branch, "head_sha": pushed.sha}
-        return Applied(pull.html_url, {**result, "risk_tier": risk.tier})
+        return Applied(pull.html_url, {**result, "risk_tier": risk.tier, **reproduced})
 
     def find_open(
         ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime

@@ -148,6 +148,7 @@ def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
     assert (nodes, pairs) == (
         [
             "auditor",
+            "bug-fixer",
             "builder",
             "feedback-digest",
             "incident-responder",

@@ -42,6 +42,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
     names = [a["name"] for a in web.get("/map.json").json()["automations"]]
     assert sorted(names) == [
         "auditor",
+        "bug-fixer",
         "builder",
         "feedback-digest",
         "incident-responder",
@@ -114,15 +115,15 @@ def test_standalone_map_reads_the_yaml_from_the_runs(
 
 
 def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
-    """The HTML map is an inline SVG with a node per automation (seven shipped, the disabled
-    auditor, quality grader and feedback digest among them) and the intake → builder edge."""
+    """The HTML map is an inline SVG with a node per shipped automation (the disabled auditor,
+    quality grader and feedback digest among them) and the intake → builder edge."""
     html = web.get("/map").text
     svg = html.split("<svg")[1].split("</svg>")[0]
     found = (
         svg.count('class="node automation"'),
         'data-source="slack-intake" data-target="builder"' in svg,
     )
-    assert found == (9, True)
+    assert found == (len(list(AUTOMATIONS.glob("*.yaml"))), True)
 
 
 def test_map_needs_the_token(
