@@ -113,7 +113,10 @@ def bugs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugs]:
     automations = Path(shutil.copytree(ROOT / "automations", tmp / "automations"))
     harness = Path(shutil.copytree(ROOT / "harness", tmp / "harness"))
     policy = harness / "policy.yaml"
-    policy.write_text(policy.read_text() + f'\ntests:\n  command: "{TEST_COMMAND}"\n')
+    shipped = policy.read_text()
+    configured = shipped.replace("  command: null", f'  command: "{TEST_COMMAND}"', 1)
+    assert configured != shipped, "the shipped policy's tests.command line was not found"
+    policy.write_text(configured)
     with FakeGitHub(tmp / "github") as github, FakeAnthropic() as anthropic:
         anthropic.responder = ScriptedBugFixer()
         world = seed_world(github, label=False)
