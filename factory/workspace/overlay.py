@@ -29,7 +29,13 @@ import structlog
 
 from factory.errors import GitError, WorkspaceError
 from factory.workspace.base import Bases
-from factory.workspace.checkout import Workspace, Workspaces, _branch_for, _force_rmtree
+from factory.workspace.checkout import (
+    _RUN_ID_RE,
+    Workspace,
+    Workspaces,
+    _branch_for,
+    _force_rmtree,
+)
 from factory.workspace.diskcap import can_mount, mount_overlay, mount_tmpfs, unmount
 from factory.workspace.gitutil import run_git
 from factory.workspace.mirror import Mirror
@@ -39,6 +45,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_DISK_MB = 2048
 """A run's disk cap when the caller names none (policy ``sandbox.disk`` overrides it)."""
 LAYERS = ".layers"
+INFO_SUFFIX = ".info"
+"""``.layers/<run_id>.info``: the run's base sha and disk cap in MiB, for people and sweeps."""
 
 
 class OverlayWorkspaces(Workspaces):
@@ -79,9 +87,12 @@ class OverlayWorkspaces(Workspaces):
             full_ref, sha = self.mirror.resolve(ref)
             pull = full_ref.startswith("refs/pull/")
             base_sha = self.mirror.resolve(None)[1] if pull else sha
+            cap_mb = disk_mb or self.default_disk_mb
+            # Written on the workspaces' own disk, not the layer: a full disk fails here.
+            (self.layers / f"{run_id}{INFO_SUFFIX}").write_text(f"{base_sha} {cap_mb}\n")
             lower = self.bases.acquire(base_sha, run_id)
             layer.mkdir()
-            mount_tmpfs(layer, disk_mb or self.default_disk_mb)
+            mount_tmpfs(layer, cap_mb)
             (layer / "upper").mkdir()
             (layer / "work").mkdir()
             mount_overlay(lower, layer / "upper", layer / "work", dest)
@@ -113,6 +124,7 @@ class OverlayWorkspaces(Workspaces):
         unmount(dest)
         unmount(layer)
         _force_rmtree(layer)
+        (self.layers / f"{run_id}{INFO_SUFFIX}").unlink(missing_ok=True)
         super()._remove(run_id)
         self.bases.release(run_id)
 
@@ -122,8 +134,9 @@ class OverlayWorkspaces(Workspaces):
         removed = super().sweep(active_run_ids=active_run_ids)
         if self.layers.is_dir():
             for layer in sorted(self.layers.iterdir()):
-                if not self.path_for(layer.name).exists():
-                    self._remove(layer.name)
+                run_id = layer.name.removesuffix(INFO_SUFFIX)
+                if _RUN_ID_RE.match(run_id) and not self.path_for(run_id).exists():
+                    self._remove(run_id)
         if active_run_ids is not None and self.bases.root.is_dir():
             for mark in self.bases.root.glob("*.users/*"):
                 if not self.path_for(mark.name).exists():

@@ -32,7 +32,7 @@ def make_overlays(data: Path, mirror: Mirror) -> Iterator[MakeOverlays]:
         wss.sweep(active_run_ids=set())
         if wss.layers.is_dir():
             for layer in wss.layers.iterdir():
-                wss._remove(layer.name)
+                wss._remove(layer.name.removesuffix(".info"))
         for entry in wss.root.iterdir() if wss.root.is_dir() else []:
             if not entry.name.startswith("."):
                 wss._remove(entry.name.removesuffix(".kept"))
