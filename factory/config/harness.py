@@ -17,6 +17,7 @@ from factory.config.globs import Globs, matches_any
 from factory.config.globs import glob_regex as glob_regex
 from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_changes, place
 from factory.config.risk import RiskTier as RiskTier
+from factory.config.sandbox_policy import SandboxPolicy
 from factory.config.sentry_policy import SentryPolicy
 from factory.config.slack_policy import SlackPolicy
 from factory.config.yamlpos import load_yaml, validate_model
@@ -141,6 +142,8 @@ class Policy(_Model):
     """Slack users → trust levels, and the channels mentions are taken in."""
     sentry: SentryPolicy = Field(default_factory=SentryPolicy)
     """Closing the loop with Sentry: resolve on merge, reopen on regression, approval."""
+    sandbox: SandboxPolicy = Field(default_factory=SandboxPolicy)
+    """Every run's default disk cap and the data directory's free-space reserve."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

@@ -26,6 +26,7 @@ import structlog
 from factory import __version__
 from factory.config.automation import Automation
 from factory.config.reload import ConfigWatcher
+from factory.daemon.diskwait import disk_low, disk_report
 from factory.daemon.dispatch import Dispatcher, absorb_all, enqueue_manual
 from factory.daemon.followup import Followup
 from factory.daemon.recovery import recover, requeue
@@ -277,7 +278,7 @@ class Daemon:
         if self.followup is not None:
             self.followup.perform_pending()
         self.sentry_loop.perform_pending()
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not disk_low(self.env, self.watcher.config):
             running = self.store.list_runs(status="running", limit=1000)
             found = self.dispatcher.runnable(running)
             if found is None:
@@ -393,4 +394,5 @@ class Daemon:
                 for a in list(self.active.values())
             ],
             "config_errors": self.watcher.last_errors,
+            "disk": disk_report(self.env, self.watcher.config),
         }
