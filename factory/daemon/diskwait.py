@@ -1,6 +1,7 @@
 """The data directory's free-space reserve: below it, new runs wait instead of starting.
 
-The reserve is the policy's ``sandbox.data_reserve``. Queued runs stay queued (nothing is
+The reserve is the policy's ``sandbox.data_reserve``, at most ``data_reserve_percent`` of
+the disk. Queued runs stay queued (nothing is
 failed or skipped); the loop checks again on its next tick, so they start once space returns.
 ``/healthz`` reports the free space, the reserve and whether runs are waiting.
 """
@@ -24,7 +25,8 @@ _waiting: set[str] = set()
 
 def current(env: RunEnv, config: FactoryConfig) -> DiskState:
     """Return the data directory's free space against the policy's reserve."""
-    return disk_state(env.data_dir, config.policy.sandbox.data_reserve)
+    policy = config.policy.sandbox
+    return disk_state(env.data_dir, policy.data_reserve, policy.data_reserve_percent)
 
 
 def disk_low(env: RunEnv, config: FactoryConfig) -> bool:

@@ -97,12 +97,15 @@ class DiskState:
         }
 
 
-def disk_state(data_dir: Path, reserve_mb: int) -> DiskState:
-    """Return the free space of the filesystem holding ``data_dir`` and the reserve.
+def disk_state(data_dir: Path, reserve_mb: int, percent: float = 100.0) -> DiskState:
+    """Return the free space of the filesystem holding ``data_dir`` and its reserve:
+    ``reserve_mb`` MiB, but at most ``percent`` of the filesystem's size.
 
     Raises OSError if ``data_dir`` (or, when it does not exist yet, its parent) is unreadable.
     """
     path = Path(data_dir)
     while not path.exists() and path != path.parent:
         path = path.parent
-    return DiskState(free_bytes=shutil.disk_usage(path).free, reserve_bytes=reserve_mb * MIB)
+    usage = shutil.disk_usage(path)
+    reserve = min(reserve_mb * MIB, int(usage.total * percent / 100))
+    return DiskState(free_bytes=usage.free, reserve_bytes=reserve)

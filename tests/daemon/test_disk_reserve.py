@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -11,14 +12,20 @@ from factory.testing.sample import MAINTAINER, READY, REPO
 from tests.daemon.conftest import Factory, run_daemon, wait_for
 
 HUGE = "99999999g"
-"""A reserve no test machine's disk can meet (about 95 PiB)."""
+"""With 100 %: a reserve of the whole disk, which free space never meets."""
 
 
-def _reserve(factory: Factory, size: str) -> None:
+def _reserve(factory: Factory, size: str, percent: int) -> None:
     policy = Path(factory.settings.harness_dir) / "policy.yaml"
     text = policy.read_text()
-    assert "  data_reserve: 1g\n" in text
-    policy.write_text(text.replace("  data_reserve: 1g\n", f"  data_reserve: {size}\n"))
+    shipped = "  data_reserve: 1g\n  data_reserve_percent: 5\n"
+    assert shipped in text
+    mine = f"  data_reserve: {size}\n  data_reserve_percent: {percent}\n"
+    policy.write_text(text.replace(shipped, mine))
+
+
+def _disk_total(factory: Factory) -> int:
+    return shutil.disk_usage(factory.tmp).total
 
 
 def _only_builder(factory: Factory) -> None:
@@ -30,7 +37,7 @@ def _only_builder(factory: Factory) -> None:
 def test_runs_wait_while_free_space_is_below_the_reserve(factory: Factory) -> None:
     """A run queued while the disk is below the reserve stays queued: it never starts."""
     _only_builder(factory)
-    _reserve(factory, HUGE)
+    _reserve(factory, HUGE, 100)
     running = run_daemon(factory)
     try:
         factory.github.add_labels(REPO, factory.world.bug, READY, as_user=MAINTAINER)
@@ -44,7 +51,7 @@ def test_runs_wait_while_free_space_is_below_the_reserve(factory: Factory) -> No
 
 def test_healthz_reports_runs_waiting_for_disk(factory: Factory) -> None:
     """``/healthz`` reports that runs wait for disk, with the reserve it compares against."""
-    _reserve(factory, HUGE)
+    _reserve(factory, HUGE, 100)
     running = run_daemon(factory, webhooks=False)
     try:
         assert running.daemon.http is not None
@@ -52,11 +59,11 @@ def test_healthz_reports_runs_waiting_for_disk(factory: Factory) -> None:
         disk = httpx.get(url).json()["disk"]
     finally:
         running.stop()
-    assert (disk["runs_waiting_for_disk"], disk["reserve_bytes"]) == (True, 99999999 << 30)
+    assert (disk["runs_waiting_for_disk"], disk["reserve_bytes"]) == (True, _disk_total(factory))
 
 
 def test_healthz_reports_no_wait_above_the_reserve(factory: Factory) -> None:
-    """With the shipped 1 GiB reserve met, ``/healthz`` says no run waits for disk."""
+    """With the shipped reserve (1 GiB, at most 5 %) met, ``/healthz`` says no run waits."""
     running = run_daemon(factory, webhooks=False)
     try:
         assert running.daemon.http is not None
@@ -64,4 +71,5 @@ def test_healthz_reports_no_wait_above_the_reserve(factory: Factory) -> None:
         disk = httpx.get(url).json()["disk"]
     finally:
         running.stop()
-    assert (disk["runs_waiting_for_disk"], disk["reserve_bytes"]) == (False, 1 << 30)
+    expected = min(1 << 30, _disk_total(factory) * 5 // 100)
+    assert (disk["runs_waiting_for_disk"], disk["reserve_bytes"]) == (False, expected)
