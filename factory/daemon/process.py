@@ -250,6 +250,7 @@ class Daemon:
             automations_dir=self.settings.automations_dir,
             harness_dir=self.settings.harness_dir,
             enqueue_manual=lambda name: self.enqueue_manual(name),
+            disk_status=lambda: disk_report(self.env, self.watcher.config),
             token=token.get_secret_value() if token else None,
         )
         routes = [
