@@ -1,13 +1,18 @@
-"""Below the data directory's free-space reserve new runs wait, and ``/healthz`` says so."""
+"""Disk in the daemon: below the free-space reserve runs wait (``/healthz`` says so); an
+automation's disk cap is its workspace's size."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
+from factory.testing.fake_anthropic import FakeReply
 from factory.testing.sample import MAINTAINER, READY, REPO
 from tests.daemon.conftest import Factory, run_daemon, wait_for
 
@@ -73,3 +78,32 @@ def test_healthz_reports_no_wait_above_the_reserve(factory: Factory) -> None:
         running.stop()
     expected = min(1 << 30, _disk_total(factory) * 5 // 100)
     assert (disk["runs_waiting_for_disk"], disk["reserve_bytes"]) == (False, expected)
+
+
+def _df_then_done(body: dict[str, Any]) -> FakeReply:
+    """Turn 1: print the size of the filesystem under /workspace; then the model stops."""
+    if any(m["role"] == "assistant" for m in body["messages"]):
+        return FakeReply([{"type": "text", "text": "Done."}])
+    command = {"command": "df -k --output=size /workspace | tail -1"}
+    return FakeReply([{"type": "tool_use", "id": "toolu_1", "name": "bash", "input": command}])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="overlay workspaces need root")
+def test_automation_disk_is_the_workspace_size_in_the_run(factory: Factory) -> None:
+    """An automation's ``sandbox: {disk: 64m}`` is the size the agent sees under /workspace."""
+    _only_builder(factory)
+    builder = factory.settings.automations_dir / "builder.yaml"
+    builder.write_text(builder.read_text().replace("  memory: 4g\n", "  memory: 4g\n  disk: 64m\n"))
+    factory.anthropic.responder = _df_then_done
+    running = run_daemon(factory)
+    try:
+        factory.github.add_labels(REPO, factory.world.bug, READY, as_user=MAINTAINER)
+        run = wait_for(
+            lambda: next((r for r in factory.runs("builder") if r.finished), None),
+            what="the builder's run finished",
+        )
+    finally:
+        running.stop()
+    with factory.store() as store:
+        results = [s.text.strip() for s in store.steps(run.id) if s.kind == "tool_result"]
+    assert results[:1] == [f"{64 * 1024}\n[exit code: 0]"]
