@@ -26,6 +26,8 @@ MS_NODEV = 4
 MNT_DETACH = 2
 EINVAL = 22
 MIB = 1024 * 1024
+INODES_PER_MB = 64
+MIN_INODES = 16384
 
 
 def can_mount() -> bool:
@@ -44,10 +46,15 @@ def _mount(source: str, target: Path, fstype: str, options: str) -> None:
 
 
 def mount_tmpfs(target: Path, size_mb: int) -> None:
-    """Mount a tmpfs of ``size_mb`` MiB at ``target`` (mode 0700). Raises OSError."""
+    """Mount a tmpfs of ``size_mb`` MiB at ``target`` (mode 0700). Raises OSError.
+
+    Its inodes are capped too (``INODES_PER_MB`` per MiB): each costs memory that ``size=``
+    does not count, so a flood of empty files is bounded as well.
+    """
     if size_mb <= 0:
         raise ValueError(f"size_mb must be positive, got {size_mb}")
-    _mount("factoryd-layer", target, "tmpfs", f"size={size_mb * MIB},mode=0700")
+    inodes = max(size_mb * INODES_PER_MB, MIN_INODES)
+    _mount("factoryd-layer", target, "tmpfs", f"size={size_mb * MIB},nr_inodes={inodes},mode=0700")
 
 
 def mount_overlay(lower: Path, upper: Path, work: Path, target: Path) -> None:

@@ -20,7 +20,6 @@ daemon ``make_workspaces`` falls back to full checkouts (``Workspaces``), logged
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -166,11 +165,3 @@ def make_workspaces(
         reason="not root: cannot mount overlays; each run gets a full checkout, no disk cap",
     )
     return Workspaces(data_dir, mirror, keep_failed_for=keep_failed_for)
-
-
-def layer_usage(workspaces: Workspaces, run_id: str) -> int | None:
-    """Return the bytes run ``run_id`` has written to its layer (None: not an overlay)."""
-    if not isinstance(workspaces, OverlayWorkspaces):
-        return None
-    layer = workspaces.layers / run_id
-    return shutil.disk_usage(layer).used if layer.is_dir() else None
