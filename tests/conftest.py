@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -44,6 +45,17 @@ def _fresh_logging() -> Iterator[None]:
     structlog.reset_defaults()
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _no_mount_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Overlay workspaces a test's daemon kept (failed runs) are unmounted after the test."""
+    yield
+    base = str(tmp_path_factory.getbasetemp()) + "/"
+    mounts = Path("/proc/self/mounts").read_text().splitlines()
+    for target in sorted((m.split()[1] for m in mounts), reverse=True):
+        if target.startswith(base):
+            subprocess.run(["umount", "-l", target], check=False, capture_output=True)
 
 
 @pytest.fixture

@@ -93,6 +93,8 @@ class SandboxConfig(_Model):
     """Time limit of one command."""
     max_processes: int = Field(default=256, ge=1)
     """Process limit per command."""
+    disk: Annotated[int | None, BeforeValidator(parse_memory_mb)] = None
+    """The run's disk cap in MB ("2g", "512m"); unset: the policy's ``sandbox.disk``."""
 
     def limits(self) -> SandboxLimits:
         """Return these settings as the SandboxLimits the Sandbox protocol takes."""

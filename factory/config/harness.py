@@ -19,6 +19,7 @@ from factory.config.planner_policy import PlannerPolicy
 from factory.config.review_policy import ReviewPolicy, TestsPolicy, review_tier_problem
 from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_changes, place
 from factory.config.risk import RiskTier as RiskTier
+from factory.config.sandbox_policy import SandboxPolicy
 from factory.config.sentry_policy import SentryPolicy
 from factory.config.slack_policy import SlackPolicy
 from factory.config.yamlpos import load_yaml, validate_model
@@ -149,6 +150,8 @@ class Policy(_Model):
     """How the repository's tests run (the bug fixer's reproduction check)."""
     review: ReviewPolicy = Field(default_factory=ReviewPolicy)
     """Whether the factory's own approval counts for the merge gate (default: never)."""
+    sandbox: SandboxPolicy = Field(default_factory=SandboxPolicy)
+    """Every run's default disk cap and the data directory's free-space reserve."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

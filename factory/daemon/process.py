@@ -27,6 +27,7 @@ from factory import __version__
 from factory.config.automation import Automation
 from factory.config.reload import ConfigWatcher
 from factory.daemon.dependency_gate import DependencyGate
+from factory.daemon.diskwait import disk_low, disk_report
 from factory.daemon.dispatch import Dispatcher, absorb_all, enqueue_manual
 from factory.daemon.followup import Followup
 from factory.daemon.recovery import recover, requeue
@@ -115,6 +116,8 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = take_lock(self.data_dir)
         redactor.add(settings.secret_values())
+        secrets = tuple(settings.secret_values())
+        policy = lambda: self.watcher.config.policy  # noqa: E731
         self.instance = instance_id(self.data_dir)
         self.store = RunStore.open(settings.db_path)
         if self.model is None:
@@ -128,22 +131,11 @@ class Daemon:
             self.store, lambda: self.watcher.config, global_concurrency=settings.concurrency
         )
         self.slack, slack, self.followup = slack_parts(
-            settings,
-            self.store,
-            lambda: self.watcher.config.policy,
-            self.wake.set,
-            self.github.repo,
+            settings, self.store, policy, self.wake.set, self.github.repo
         )
         sentry = sentry_client(settings)
-        self.sentry_loop = sentry_loop(
-            settings, self.store, self.github, sentry, lambda: self.watcher.config.policy
-        )
-        gate = DependencyGate(
-            self.store,
-            self.github.repo,
-            lambda: self.watcher.config.policy,
-            secrets=tuple(settings.secret_values()),
-        )
+        self.sentry_loop = sentry_loop(settings, self.store, self.github, sentry, policy)
+        gate = DependencyGate(self.store, self.github.repo, policy, secrets=secrets)
         self.dispatcher.gate = gate.refusal
         self.dispatcher.absorb = absorb_all(
             self.followup.absorb if self.followup else None,
@@ -162,7 +154,7 @@ class Daemon:
             workspaces=workspaces_for(self.github, settings),
             slack=slack,
             sentry=sentry,
-            secrets=tuple(settings.secret_values()),
+            secrets=secrets,
             config_root=settings.config_root,
             retry_delay=self.dispatcher.retry_delay,
         )
@@ -258,6 +250,7 @@ class Daemon:
             automations_dir=self.settings.automations_dir,
             harness_dir=self.settings.harness_dir,
             enqueue_manual=lambda name: self.enqueue_manual(name),
+            disk_status=lambda: disk_report(self.env, self.watcher.config),
             token=token.get_secret_value() if token else None,
         )
         routes = [
@@ -286,7 +279,7 @@ class Daemon:
         if self.followup is not None:
             self.followup.perform_pending()
         self.sentry_loop.perform_pending()
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not disk_low(self.env, self.watcher.config):
             running = self.store.list_runs(status="running", limit=1000)
             found = self.dispatcher.runnable(running)
             if found is None:
@@ -402,4 +395,5 @@ class Daemon:
                 for a in list(self.active.values())
             ],
             "config_errors": self.watcher.last_errors,
+            "disk": disk_report(self.env, self.watcher.config),
         }

@@ -365,8 +365,9 @@ class Runner:
         sandbox = self.env.sandbox_for(automation.sandbox.backend)
         number = snap.context.number if snap else None
         workspaces.mirror.fetch()
+        disk_mb = automation.sandbox.disk or self.env.config().policy.sandbox.disk
         workspace = workspaces.prepare(
-            run.id, ref_for_mode(automation.workspace, pull_number=number)
+            run.id, ref_for_mode(automation.workspace, pull_number=number), disk_mb=disk_mb
         )
         # Released after the run, kept for a while when it did not succeed.
         cleanup.callback(

@@ -29,6 +29,7 @@ from factory.interfaces import Model, Sandbox
 from factory.sandbox import BwrapSandbox, make_sandbox
 from factory.settings import Settings
 from factory.workspace import Mirror, Workspaces
+from factory.workspace.overlay import make_workspaces
 
 log = structlog.get_logger(__name__)
 
@@ -133,8 +134,8 @@ def github_side(settings: Settings, policy: Policy, data_dir: Path) -> GitHubSid
 
 
 def workspaces_for(side: GitHubSide, settings: Settings) -> Workspaces:
-    """Return the per-run workspaces made from ``side``'s mirror."""
-    return Workspaces(
+    """Return the per-run workspaces made from ``side``'s mirror: overlays when root."""
+    return make_workspaces(
         settings.data_dir, side.mirror, keep_failed_for=settings.keep_failed_workspaces_s
     )
 

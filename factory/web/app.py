@@ -31,7 +31,7 @@ from factory.web import (
     pages_subjects,
 )
 from factory.web.auth import TokenMiddleware, check_bind
-from factory.web.context import EnqueueManual, Viewer, viewer_of
+from factory.web.context import DiskStatus, EnqueueManual, Viewer, viewer_of
 from factory.web.csrf import CsrfTokens
 from factory.web.render import Renderer
 
@@ -57,6 +57,7 @@ def build_app(
     enqueue_manual: EnqueueManual | None = None,
     token: str | None = None,
     csrf_secret: bytes | None = None,
+    disk_status: DiskStatus | None = None,
 ) -> Starlette:
     """Return the viewer app on ``store`` (open it read-only unless you must write).
 
@@ -71,6 +72,7 @@ def build_app(
         automations_dir=automations_dir,
         harness_dir=harness_dir,
         enqueue_manual=enqueue_manual,
+        disk_status=disk_status,
     )
     routes = [
         Route("/", _home),

@@ -18,6 +18,8 @@ from factory.web.render import Renderer
 
 EnqueueManual = Callable[[str], str]
 """Queue a manual run of the named automation; return the new run's id."""
+DiskStatus = Callable[[], dict[str, object]]
+"""The daemon's disk report (``/healthz``'s ``disk``): free space, reserve, runs waiting."""
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Viewer:
     automations_dir: Path | None = None
     harness_dir: Path | None = None
     enqueue_manual: EnqueueManual | None = None
+    disk_status: DiskStatus | None = None
     stats: StatsQueries = field(init=False)
     metrics: MetricsQueries = field(init=False)
     search: SearchQueries = field(init=False)

@@ -107,6 +107,7 @@ async def runs_page(request: Request) -> Response:
         live=any(i.run.status in LIVE_STATUSES for i in items),
         rows_query=_query(request.query_params, before=flt.before),
         next_query=_query(request.query_params, before=next_before) if next_before else None,
+        disk=viewer.disk_status() if viewer.disk_status else None,
     )
 
 

@@ -108,10 +108,13 @@ class Workspaces:
             raise ValueError(f"{run_id!r} is not a usable run id for a workspace")
         return self.root / run_id
 
-    def prepare(self, run_id: str, ref: str | None = None) -> Workspace:
+    def prepare(
+        self, run_id: str, ref: str | None = None, *, disk_mb: int | None = None
+    ) -> Workspace:
         """Check out ``ref`` (``None``: the default branch) from the mirror for run ``run_id``.
 
         ``ref`` may be a branch name, a full ref such as ``refs/pull/7/head`` or a sha.
+        ``disk_mb`` is not enforced by a full checkout (see ``factory.workspace.overlay``).
         Does not fetch: call ``mirror.fetch()`` first. Returns the new Workspace.
         Raises WorkspaceError if the ref is unknown, the workspace already exists or
         git fails; ValueError on a bad run id.
