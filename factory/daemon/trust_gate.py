@@ -56,6 +56,8 @@ def github_matches(trigger: GithubTrigger, event: Event) -> bool:
         pull = event.payload.get("pull_request")
         if not isinstance(pull, dict) or bool(pull.get("draft")) != trigger.draft:
             return False
+    if not trigger.payload_fits(event.payload):
+        return False
     return not event.by_factory or trigger.include_factory
 
 

@@ -143,6 +143,8 @@ class PullRequest:
     merged_by: str | None = None
     merge_commit_sha: str | None = None
     reviews: list[Review] = field(default_factory=list)
+    head_fork: str | None = None
+    """``owner/name`` of the fork the head branch lives in (None: this repository)."""
 
 
 @dataclass
