@@ -91,12 +91,20 @@ def prepare_push(
     summary = sanitize_body(request.summary, ctx.secrets)
     if len(summary) > BODY_CAP:
         notes.append(f"the summary was truncated to {BODY_CAP} characters")
-    return ctx.subject, {
+    payload = {
         "message": sanitize_body(request.message, ctx.secrets, limit=_MESSAGE_CAP),
         "summary": cap_text(summary, BODY_CAP),
         "branch": pull.head.ref,
         "head_sha": pull.head.sha,
     }
+    # A repeat of a request this run already made keeps the head it was made against (the
+    # head has moved if it was pushed): same payload, same key, answered from its row.
+    for row in ctx.store.outputs_in_scope(ctx.scope):
+        earlier = row.request.get("payload") if isinstance(row.request, dict) else None
+        same = isinstance(earlier, dict) and {**earlier, "head_sha": pull.head.sha} == payload
+        if row.kind == KIND and same and isinstance(earlier, dict):
+            return ctx.subject, dict(earlier)
+    return ctx.subject, payload
 
 
 def attempts(ctx: RunContext, number: int, head_sha: str, key: str) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from factory.config.harness import Policy
 from factory.errors import GitError, OutputFailed, OutputRefused
 from factory.forge.patch_policy import ChangedFile, PatchLimits, check_staged, precheck
 from factory.forge.patches import Identity, _apply, _clone, _staged, clean_message
+from factory.forge.sanitize import _MENTION_RE
 from factory.workspace import Mirror
 from factory.workspace.gitutil import git_out, run_git
 
@@ -52,8 +53,14 @@ class PushedCommit:
 
 
 def commit_message(message: str, run_id: str, key: str) -> str:
-    """Return the sanitized commit message with the ``Factory-Run`` and output trailers."""
-    return f"{clean_message(message, run_id).rstrip()}\n{TRAILER}: {key}\n"
+    """Return the sanitized commit message with the ``Factory-Run`` and output trailers.
+
+    ``clean_message`` drops invisible code points, the zero-width space that
+    ``neutralize_mentions`` puts after an ``@`` among them; a mention is broken here with a
+    visible ``@ `` instead, so nobody is pinged from the commit.
+    """
+    text = _MENTION_RE.sub(lambda m: f"@ {m['name']}", clean_message(message, run_id))
+    return f"{text.rstrip()}\n{TRAILER}: {key}\n"
 
 
 def remote_head(url: str, branch: str, auth_header: str | None) -> str | None:
