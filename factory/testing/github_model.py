@@ -231,6 +231,10 @@ class Repo:
     check_runs: list[CheckRun] = field(default_factory=list)
     check_suites: list[CheckSuite] = field(default_factory=list)
     next_number: int = 1
+    job_logs: dict[int, str] = field(default_factory=dict)
+    """Plain-text log of each GitHub Actions job, by job (= check run) id."""
+    log_links: dict[str, int] = field(default_factory=dict)
+    """Issued log download tokens (the redirect target's secret part) → job id."""
 
     @property
     def full_name(self) -> str:
