@@ -152,6 +152,7 @@ def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
             "feedback-digest",
             "incident-responder",
             "pr-reviewer",
+            "pr-shepherd",
             "quality-grader",
             "slack-intake",
             "triage",

@@ -46,6 +46,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
         "feedback-digest",
         "incident-responder",
         "pr-reviewer",
+        "pr-shepherd",
         "quality-grader",
         "slack-intake",
         "triage",
@@ -121,7 +122,7 @@ def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
         svg.count('class="node automation"'),
         'data-source="slack-intake" data-target="builder"' in svg,
     )
-    assert found == (8, True)
+    assert found == (9, True)
 
 
 def test_map_needs_the_token(
