@@ -120,7 +120,7 @@ def push_performers(
             run_id=ctx.run_id,
             auth_header=auth,
         )
-        crashpoint("pr_push_after_push")
+        crashpoint("pr_after_push")  # the same point as open_pull_request's push
         return pushed.sha
 
     def find(

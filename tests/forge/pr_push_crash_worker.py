@@ -5,7 +5,7 @@ Usage::
     python pr_push_crash_worker.py API_URL CLONE_URL DB DATA RUN_ID NUMBER WS_PATH WS_BASE KEY_SCOPE
 
 The bot's token comes in ``FACTORYD_TEST_TOKEN``. With ``FACTORYD_CRASH_AT`` naming a point
-of the push (``pr_push_after_push``, ``output_after_github:push_to_pull_request``) the process
+of the push (``pr_after_push``, ``output_after_github:push_to_pull_request``) the process
 dies there with exit code 9; otherwise it prints the decision and exits 0 when applied.
 """
 

@@ -23,7 +23,7 @@ from .patch_helpers import (
 from .pr_push_helpers import FIX, World, make_world, open_pull
 
 WORKER = Path(__file__).with_name("pr_push_crash_worker.py")
-POINTS = ["pr_push_after_push", "output_after_github:push_to_pull_request"]
+POINTS = ["pr_after_push", "output_after_github:push_to_pull_request"]
 SCOPE = "event-7:pr-shepherd"
 
 
