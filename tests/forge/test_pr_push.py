@@ -190,3 +190,24 @@ def test_push_request_by_the_bot_needs_the_bot_login(
 def test_bot_login_is_the_fixture_bot() -> None:
     """The helpers open factory PRs as the same login the context names (guards the fixtures)."""
     assert BOT == "factory-bot"
+
+
+def test_push_comment_summary_is_sanitized(world: World) -> None:
+    """Mentions in the agent's summary are neutralized in the PR comment (nobody is pinged)."""
+    world.push(payload={"message": "Fix", "summary": "Thanks @alice for the report"})
+    assert ["@alice" in body for body in world.comments()] == [False]
+
+
+def test_closed_pull_request_is_refused(world: World) -> None:
+    """A push to a closed pull request is refused: it is not being shepherded any more."""
+    world.fake.close_issue(REPO, world.number, as_user="alice")
+    decision = world.push()
+    assert (decision.status, "is closed" in decision.reason) == ("refused", True)
+
+
+def test_staged_push_writes_nothing(world: World) -> None:
+    """A staged push is recorded as would-have: the branch does not move."""
+    before = world.head()
+    outputs = {"push_to_pull_request": {"staged": True}}
+    decision = world.push(outputs=outputs)
+    assert (decision.status, world.head()) == ("staged", before)
