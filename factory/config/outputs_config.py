@@ -132,6 +132,16 @@ class ProposeConfigChangeOutput(OutputConfig):
     """Labels put on the proposal besides the policy's needs-human label."""
 
 
+class PushToPullRequestOutput(OutputConfig):
+    """Push the agent's change onto the subject pull request's own branch; only a ``factory/``
+    branch the factory opened in this repository (see ``factory.forge.pr_push``)."""
+
+    max_attempts_per_head: int = Field(default=3, ge=1)
+    """Pushes tried on one head commit of the pull request before it goes to a human."""
+    max_attempts_per_pr: int = Field(default=6, ge=1)
+    """Pushes tried on one pull request in all before it goes to a human."""
+
+
 class Outputs(StrictModel):
     """Privileged actions the agent may ask for; a kind not listed here is refused."""
 
@@ -161,6 +171,8 @@ class Outputs(StrictModel):
     """Comment on or resolve the run's Sentry issue."""
     propose_config_change: ProposeConfigChangeOutput | None = None
     """Propose a change to the factory config repository (a needs-human pull request)."""
+    push_to_pull_request: PushToPullRequestOutput | None = None
+    """Push the agent's change onto the subject pull request (factory branches only)."""
 
     @model_validator(mode="before")
     @classmethod

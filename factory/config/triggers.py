@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from datetime import datetime
 from typing import Any, Literal
@@ -64,6 +65,12 @@ class GithubTrigger(_Model):
     """Only when the event's issue or pull request carries all of these labels."""
     without_labels: list[str] = Field(default_factory=list)
     """Not when the event's issue or pull request carries any of these labels (e.g. bug)."""
+    conclusion: list[str] | None = None
+    """check_run / check_suite only: match only these conclusions (e.g. [failure, timed_out])."""
+    review_state: str | None = None
+    """pull_request_review only: match only reviews in this state (e.g. changes_requested)."""
+    head_branch: str | None = None
+    """Only when the pull request's (or check's) head branch matches this glob (factory/*)."""
 
     @field_validator("event")
     @classmethod
@@ -74,6 +81,26 @@ class GithubTrigger(_Model):
         if name not in GITHUB_EVENTS:
             raise ValueError(f"unknown GitHub event {name!r}")
         return value
+
+    def payload_fits(self, payload: dict[str, Any]) -> bool:
+        """True when ``payload`` passes ``conclusion``, ``review_state`` and ``head_branch``."""
+        name = self.webhook_event
+        check = payload.get(name) if name in ("check_run", "check_suite") else None
+        check = check if isinstance(check, dict) else {}
+        if self.conclusion is not None and check.get("conclusion") not in self.conclusion:
+            return False
+        review = payload.get("review")
+        state = review.get("state") if isinstance(review, dict) else None
+        if self.review_state is not None and str(state).lower() != self.review_state.lower():
+            return False
+        if self.head_branch is None:
+            return True
+        pull = payload.get("pull_request")
+        head = pull.get("head") if isinstance(pull, dict) else None
+        suite = check.get("check_suite")
+        suite = suite if isinstance(suite, dict) else check
+        branch = head.get("ref") if isinstance(head, dict) else suite.get("head_branch")
+        return isinstance(branch, str) and fnmatch.fnmatchcase(branch, self.head_branch)
 
     @property
     def webhook_event(self) -> str:

@@ -16,6 +16,7 @@ from factory.forge.output_performers import BUILTIN_PERFORMERS, OutputPerformer
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
+from factory.forge.pr_push_perform import push_performers
 from factory.interfaces import Sandbox
 from factory.sentry.side import run_sentry_side
 from factory.store import RunRecord
@@ -105,8 +106,14 @@ def output_gate(
         config_repos=config_repos(env),
         sandbox_limits=automation.sandbox.limits(),
     )
+    push = push_performers(side, automation.outputs.push_to_pull_request)
     return OutputGate(
-        {**BUILTIN_PERFORMERS, **pull_request_performers(side), **proposal_performers(env, config)}
+        {
+            **BUILTIN_PERFORMERS,
+            **pull_request_performers(side),
+            **proposal_performers(env, config),
+            **push,
+        }
     )
 
 

@@ -69,6 +69,8 @@ def github_matches(trigger: GithubTrigger, event: Event) -> bool:
     labels = subject_labels(event.payload)
     if not set(trigger.with_labels) <= labels or set(trigger.without_labels) & labels:
         return False
+    if not trigger.payload_fits(event.payload):
+        return False
     return not event.by_factory or trigger.include_factory
 
 

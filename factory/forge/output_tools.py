@@ -33,6 +33,8 @@ _SUMMARY: dict[str, str] = {
     "propose_config_change": "Propose a change to automation YAML or harness documents of the"
     " factory's own config, as a needs-human pull request on the factory config repository"
     " (a person reviews and merges it; the factory never does).",
+    "push_to_pull_request": "Push the changes made in the workspace onto this run's pull"
+    " request, as one commit on its own branch (only a factory/ branch the factory opened).",
 }
 
 _REQUEST_NOTE = (

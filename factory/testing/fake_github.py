@@ -36,6 +36,7 @@ from factory.testing.github_model import (
     User,
     now_iso,
 )
+from factory.testing.github_routes_actions import router as actions_router
 from factory.testing.github_routes_checks import router as checks_router
 from factory.testing.github_routes_code import router as code_router
 from factory.testing.github_routes_gitdata import router as gitdata_router
@@ -53,6 +54,7 @@ def _router() -> Router:
         *code_router.routes,
         *checks_router.routes,
         *gitdata_router.routes,
+        *actions_router.routes,
     ]
     return router
 
@@ -317,6 +319,7 @@ class FakeGitHub(LoopbackServer):
         text: str | None = None,
         title: str | None = None,
         app: str = "fake-ci",
+        annotations: list[dict[str, Any]] | None = None,
     ) -> CheckRun:
         """Record a check run of App ``app`` on ``sha`` (completed when ``conclusion`` is given).
 
@@ -326,10 +329,18 @@ class FakeGitHub(LoopbackServer):
             data: dict[str, Any] = {"name": name, "head_sha": sha}
             if conclusion is not None:
                 data["conclusion"] = conclusion
-            if text is not None or title is not None:
+            if text is not None or title is not None or annotations:
                 data["output"] = {"title": title or name, "summary": title or name, "text": text}
+                if annotations:
+                    data["output"]["annotations"] = annotations
             repo = self.repo(full_name)
             return github_pulls.save_check_run(self.hub, repo, as_user, data, app=app)
+
+    def set_job_log(self, full_name: str, job_id: int, text: str) -> None:
+        """Record the plain-text log of GitHub Actions job ``job_id`` (a check run of the
+        ``github-actions`` App), served through ``GET /actions/jobs/{id}/logs``."""
+        with self.hub.lock:
+            self.repo(full_name).job_logs[job_id] = text
 
     def add_check_suite(
         self, full_name: str, sha: str, status: str = "queued", *, app: str = "github-actions"

@@ -280,6 +280,14 @@ class Renderer:
             "repo": self.repo(repo),
         }
 
+    def fork_side(self, repo: Repo, pr: PullRequest) -> JSON:
+        """Return the ``head`` object of a pull request from a fork (``pr.head_fork``)."""
+        side = self.branch_side(repo, pr.head_ref, pr.head_sha)
+        owner, _, name = str(pr.head_fork).partition("/")
+        fork = {**side["repo"], "name": name, "full_name": pr.head_fork, "fork": True}
+        fork["owner"] = self.user(owner)
+        return {**side, "label": f"{owner}:{pr.head_ref}", "user": self.user(owner), "repo": fork}
+
     def pull(self, repo: Repo, pr: PullRequest, mergeable: bool | None) -> JSON:
         """Return a full pull request object."""
         issue = repo.issues[pr.number]
@@ -309,7 +317,9 @@ class Renderer:
                 "merged_at": pr.merged_at,
                 "merge_commit_sha": pr.merge_commit_sha,
                 "draft": pr.draft,
-                "head": self.branch_side(repo, pr.head_ref, pr.head_sha),
+                "head": self.fork_side(repo, pr)
+                if pr.head_fork
+                else self.branch_side(repo, pr.head_ref, pr.head_sha),
                 "base": self.branch_side(repo, pr.base_ref, base_sha),
                 "merged": pr.merged,
                 "mergeable": mergeable,

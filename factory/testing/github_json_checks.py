@@ -65,6 +65,28 @@ def status(render: Renderer, repo: Repo, item: Status, with_creator: bool = True
     return body
 
 
+def pull_refs(render: Renderer, repo: Repo, sha: str) -> list[JSON]:
+    """Return the ``pull_requests`` of a check run or suite on ``sha``: the open pull requests
+    whose head is ``sha`` in this repository (GitHub lists none from forks), as references."""
+    api = render.repo_url(repo)
+    ref = {"id": repo.id, "url": api, "name": repo.name}
+    out: list[JSON] = []
+    for pr in repo.pulls.values():
+        if pr.head_sha != sha or pr.head_fork or repo.issues[pr.number].state != "open":
+            continue
+        base_sha = repo.git.resolve(f"refs/heads/{pr.base_ref}") or ""
+        out.append(
+            {
+                "url": f"{api}/pulls/{pr.number}",
+                "id": pr.id,
+                "number": pr.number,
+                "head": {"ref": pr.head_ref, "sha": pr.head_sha, "repo": ref},
+                "base": {"ref": pr.base_ref, "sha": base_sha, "repo": ref},
+            }
+        )
+    return out
+
+
 def check_run(render: Renderer, repo: Repo, run: CheckRun) -> JSON:
     """Return a check run object, unset fields filled as GitHub fills them.
 
@@ -88,13 +110,13 @@ def check_run(render: Renderer, repo: Repo, run: CheckRun) -> JSON:
             "title": run.output.get("title"),
             "summary": run.output.get("summary"),
             "text": run.output.get("text"),
-            "annotations_count": 0,
+            "annotations_count": len(run.output.get("annotations") or []),
             "annotations_url": f"{api}/annotations",
         },
         "name": run.name,
         "check_suite": {"id": run.suite_id},
         "app": owner,
-        "pull_requests": [],
+        "pull_requests": pull_refs(render, repo, run.head_sha),
     }
 
 
@@ -115,7 +137,7 @@ def check_suite(render: Renderer, repo: Repo, suite: CheckSuite) -> JSON:
         "url": f"{api}/check-suites/{suite.id}",
         "before": parents[0] if parents else "0" * 40,
         "after": suite.head_sha,
-        "pull_requests": [],
+        "pull_requests": pull_refs(render, repo, suite.head_sha),
         "app": app(render, AppConfig(app_id_of(suite.app_slug), suite.app_slug)),
         "repository": render.repo(repo, minimal=True),
         "created_at": suite.created_at,

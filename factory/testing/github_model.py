@@ -143,6 +143,8 @@ class PullRequest:
     merged_by: str | None = None
     merge_commit_sha: str | None = None
     reviews: list[Review] = field(default_factory=list)
+    head_fork: str | None = None
+    """``owner/name`` of the fork the head branch lives in (None: this repository)."""
 
 
 @dataclass
@@ -231,6 +233,10 @@ class Repo:
     next_number: int = 1
     sub_issues: dict[int, list[int]] = field(default_factory=dict)
     """Parent issue number → its sub-issues' numbers, in order (GitHub's sub-issues)."""
+    job_logs: dict[int, str] = field(default_factory=dict)
+    """Plain-text log of each GitHub Actions job, by job (= check run) id."""
+    log_links: dict[str, int] = field(default_factory=dict)
+    """Issued log download tokens (the redirect target's secret part) → job id."""
 
     @property
     def full_name(self) -> str:

@@ -13,12 +13,13 @@ from typing import Any
 
 from factory.testing.github_git import MergeConflictError
 from factory.testing.github_json import JSON
-from factory.testing.github_json_checks import check_run
+from factory.testing.github_json_checks import check_run, check_suite
 from factory.testing.github_json_checks import status as status_json
 from factory.testing.github_json_git import commit
 from factory.testing.github_model import (
     ApiError,
     CheckRun,
+    CheckSuite,
     PullRequest,
     Repo,
     Review,
@@ -27,6 +28,7 @@ from factory.testing.github_model import (
     mergeable,
     not_found,
     now_iso,
+    suite_state,
 )
 from factory.testing.github_state import Hub
 
@@ -298,10 +300,23 @@ def save_check_run(
     if created or run.status == "completed":
         # GitHub sends check_run webhooks on creation and completion only (no "updated").
         action = "created" if created else "completed"
-        hub.emit(
-            "check_run",
-            repo,
-            actor,
-            {"action": action, "check_run": check_run(hub.render, repo, run)},
-        )
+        own = next((x for x in repo.check_suites if x.id == run.suite_id), None)
+        body = check_run(hub.render, repo, run)
+        if own is not None:  # a webhook's check run carries its whole suite
+            body["check_suite"] = {
+                k: v for k, v in check_suite(hub.render, repo, own).items() if k != "repository"
+            }
+        hub.emit("check_run", repo, actor, {"action": action, "check_run": body})
+        if own is not None and run.status == "completed":
+            _suite_completed(hub, repo, actor, own)
     return run
+
+
+def _suite_completed(hub: Hub, repo: Repo, actor: str, suite: CheckSuite) -> None:
+    """Send ``check_suite.completed`` once all of the suite's runs are completed, as GitHub
+    does (again after a re-run completes it anew)."""
+    if suite_state(repo, suite)[0] != "completed":
+        return
+    body = check_suite(hub.render, repo, suite)
+    body.pop("repository", None)
+    hub.emit("check_suite", repo, actor, {"action": "completed", "check_suite": body})

@@ -60,7 +60,7 @@ def test_definition_names_the_tool_and_its_actions(world: World) -> None:
     """The API definition is called github_read and lists every action."""
     definition = world.tool.definition()
     actions = definition["input_schema"]["properties"]["action"]["enum"]
-    assert (definition["name"], len(actions)) == ("github_read", 8)
+    assert (definition["name"], len(actions)) == ("github_read", 10)
 
 
 def test_get_issue_labels_body_and_comments_with_author_and_association(world: World) -> None:

@@ -94,7 +94,13 @@ def issues_side(fake: FakeGitHub, gh: Github) -> None:
     issue.edit(state="open")
     list(issue.get_events())
     list(repo.get_issues(state="all"))
-    repo.create_issue(title="No body", labels=["factory:ready"])
+    child = repo.create_issue(title="No body", labels=["factory:ready"])
+    raw(fake, "POST", f"{R}/issues/{issue.number}/sub_issues", {"sub_issue_id": child.id})
+    raw(fake, "POST", f"{R}/issues/{issue.number}/sub_issues", {"sub_issue_id": child.id})
+    raw(fake, "GET", f"{R}/issues/{issue.number}/sub_issues")
+    raw(fake, "GET", f"{R}/issues/{child.number}/parent")
+    raw(fake, "DELETE", f"{R}/issues/{issue.number}/sub_issue", {"sub_issue_id": child.id})
+    raw(fake, "GET", f"{R}/issues/{child.number}/parent")
     list(gh.search_issues(f"repo:{REPO} is:issue label:factory:ready"))
     raw(fake, "GET", "/search/issues")
 
@@ -144,6 +150,7 @@ def code_side(fake: FakeGitHub, gh: Github) -> None:
     list(commit.get_check_runs())
     fake.add_check_suite(REPO, commit.sha, app="github-actions")
     assert [s.status for s in commit.get_check_suites()] == ["completed", "queued"]
+    actions_side(fake, gh, commit.sha)
     repo.get_check_suite(run.check_suite.id).conclusion  # noqa: B018
     refused(lambda: repo.get_check_suite(1).status)
     refused(repo.get_commit, "0" * 40)
@@ -151,6 +158,22 @@ def code_side(fake: FakeGitHub, gh: Github) -> None:
     repo.create_git_commit("hand made", repo.get_git_tree(git_commit.tree.sha), [git_commit])
     repo.get_git_tree(commit.sha, recursive=True)
     refused(repo.get_git_tree, "0" * 40)
+
+
+def actions_side(fake: FakeGitHub, gh: Github, sha: str) -> None:
+    """Drive the annotation and job log routes (a failing GitHub Actions job on ``sha``)."""
+    note = {"path": "src/app.py", "start_line": 1, "annotation_level": "failure", "message": "x"}
+    job = fake.add_check_run(
+        REPO, sha, "test", "failure", as_user="alice", app="github-actions", annotations=[note]
+    )
+    fake.set_job_log(REPO, job.id, "FAILED test_app\n")
+    list(gh.get_repo(REPO).get_check_run(job.id).get_annotations())
+    status, _, _ = gh.get_repo(REPO).requester.requestJson(
+        "GET", f"{R}/actions/jobs/{job.id}/logs", follow_302_redirect=True
+    )
+    assert status == 200
+    raw(fake, "GET", f"{R}/actions/jobs/{job.id + 1000}/logs")
+    raw(fake, "GET", "/_fake/job-logs/acme/widgets/00")
 
 
 def app_side(fake: FakeGitHub) -> None:

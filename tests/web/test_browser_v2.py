@@ -154,6 +154,7 @@ def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
             "incident-responder",
             "planner",
             "pr-reviewer",
+            "pr-shepherd",
             "quality-grader",
             "slack-intake",
             "triage",

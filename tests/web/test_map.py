@@ -48,6 +48,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
         "incident-responder",
         "planner",
         "pr-reviewer",
+        "pr-shepherd",
         "quality-grader",
         "slack-intake",
         "triage",
