@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from factory.config.egress_policy import EgressPolicy
 from factory.config.globs import Globs, matches_any
 from factory.config.globs import glob_regex as glob_regex
 from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_changes, place
@@ -141,6 +142,8 @@ class Policy(_Model):
     """Slack users → trust levels, and the channels mentions are taken in."""
     sentry: SentryPolicy = Field(default_factory=SentryPolicy)
     """Closing the loop with Sentry: resolve on merge, reopen on regression, approval."""
+    egress: EgressPolicy = Field(default_factory=EgressPolicy)
+    """Named host bundles for ``network: allowlist`` and the per-run egress caps."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

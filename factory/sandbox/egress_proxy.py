@@ -88,11 +88,27 @@ def map_resolver(mapping: Mapping[str, tuple[str, int]]) -> Resolver:
     return resolve
 
 
+INTERNAL_NETS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+"""Private networks an allowed name must not resolve into (the host's own side)."""
+
+
+def is_internal(address: str) -> bool:
+    """Return whether ``address`` is loopback, link-local, private or otherwise not routable."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    special = ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified
+    return special or ip.is_reserved or any(ip in net for net in INTERNAL_NETS)
+
+
 def dns_resolver(host: str, port: int) -> tuple[str, int]:
     """Resolve by DNS on the host; refuse loopback, private and link-local answers."""
     for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
         address = str(info[4][0])
-        if ipaddress.ip_address(address).is_global:
+        if not is_internal(address):
             return address, port
     raise OSError(f"{host} resolves to no public address")
 
@@ -230,6 +246,11 @@ class EgressProxy:
         self._requests += 1
         rec.decision, rec.rule = "allowed", decision.rule
         first = b""
+        try:  # resolving contacts no upstream; a failure is still answerable with a status
+            address = await asyncio.to_thread(self.resolver, host, port)
+        except OSError as exc:
+            await self._deny(writer, rec, f"cannot resolve: {exc}", 502)
+            return
         if head.method == "CONNECT":  # check the tunnel's first bytes before any upstream
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
@@ -240,7 +261,6 @@ class EgressProxy:
                 self._finish(rec)
                 return
         try:
-            address = self.resolver(host, port)
             up_r, up_w = await asyncio.open_connection(*address)
         except OSError as exc:
             if head.method == "CONNECT":
