@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from factory.config.automation import Automation
+from factory.config.automation import SandboxConfig
 from factory.config.egress_policy import EgressPolicy
 from factory.interfaces import Sandbox
 from factory.sandbox.egress_proxy import EgressRecord
@@ -21,17 +21,17 @@ EGRESS_STEP = "egress"
 
 def with_egress(
     sandbox: Sandbox | None,
-    automation: Automation,
+    config: SandboxConfig,
     policy: EgressPolicy,
     store: RunStore,
     run_id: str,
     cleanup: ExitStack,
 ) -> Sandbox | None:
-    """Return ``sandbox`` behind a new egress proxy when the automation uses an allowlist.
+    """Return ``sandbox`` behind a new egress proxy when ``config.network`` is allowlist.
 
     The proxy is closed with ``cleanup``. Raises ValueError for an unknown bundle.
     """
-    if sandbox is None or automation.sandbox.network != "allowlist":
+    if sandbox is None or config.network != "allowlist":
         return sandbox
 
     def record(rec: EgressRecord) -> None:
@@ -39,7 +39,7 @@ def with_egress(
 
     wrapped = start_egress(
         sandbox,
-        automation.sandbox.allow,
+        config.allow,
         bundles=policy.bundles,
         max_requests=policy.max_requests,
         max_bytes=policy.max_bytes,

@@ -245,7 +245,8 @@ class Runner:
                 if problem:
                     return "skipped", problem
         workspace, sandbox = self._workspace(run, automation, snap, cleanup, state)
-        sandbox = with_egress(sandbox, automation, config.policy.egress, env.store, run.id, cleanup)
+        egress = config.policy.egress
+        sandbox = with_egress(sandbox, automation.sandbox, egress, env.store, run.id, cleanup)
         crashpoint("run_after_workspace")
         cfg = session_config(automation)
         registry, names, stage = ToolRegistry(), [], None

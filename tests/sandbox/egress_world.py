@@ -35,6 +35,7 @@ class RecordingServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.accepted = 0
         self.hosts: list[str] = []
+        self.headers_seen: list[dict[str, str]] = []
         self._tls = tls
         handler = partial(_Handler, directory=str(root))
         super().__init__((host, 0), handler)
@@ -60,6 +61,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def parse_request(self) -> bool:
         ok = super().parse_request()
         self.server.hosts.append(self.headers.get("Host", ""))
+        self.server.headers_seen.append(dict(self.headers))
         return ok
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -126,8 +128,10 @@ class EgressWorld:
         return self.run(["sh", "-c", script])
 
 
-def egress_world(tmp_path: Path, allow: Sequence[str] = ("allowed.test",)) -> Iterator[EgressWorld]:
-    """Yield a world; close its proxy and servers afterwards."""
+def egress_world(
+    tmp_path: Path, allow: Sequence[str] = ("allowed.test",), **caps: int
+) -> Iterator[EgressWorld]:
+    """Yield a world (``caps``: the proxy's max_requests/max_bytes); close it afterwards."""
     root = tmp_path / "served"
     root.mkdir()
     (root / "hello.txt").write_text("hello from allowed\n")
@@ -147,7 +151,7 @@ def egress_world(tmp_path: Path, allow: Sequence[str] = ("allowed.test",)) -> It
         "evil.test:80": ("127.0.0.1", evil.port),
         "evil.test:443": ("127.0.0.1", evil.port),
     }
-    proxy = EgressProxy(EgressRules(list(allow)), resolver=map_resolver(mapping)).start()
+    proxy = EgressProxy(EgressRules(list(allow)), resolver=map_resolver(mapping), **caps).start()
     try:
         yield EgressWorld(root, ws, cert, allowed, allowed_tls, evil, proxy)
     finally:
