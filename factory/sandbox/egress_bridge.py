@@ -1,23 +1,22 @@
-"""The in-sandbox bridge: ``python3 egress_bridge.py SOCKET PORT -- CMD...`` (stdlib only).
+"""The in-sandbox bridge: ``python3 -I -S egress_bridge.py SOCKET PORT -- CMD...``.
 
 It listens on ``127.0.0.1:PORT`` (inside the sandbox's own network namespace), forks a child
 that forwards each accepted connection to the proxy's Unix socket ``SOCKET``, and execs
-``CMD`` in the parent, so the command keeps its pid, exit code and stdio. The child dies with
-the sandbox (bubblewrap's pid 1 exits when the command does). Not imported by factoryd.
+``CMD`` in the parent, so the command keeps its pid, exit code and stdio; it listens before
+the exec, so the command never races it. The child dies with the sandbox (bubblewrap's pid 1
+exits when the command does). Only C modules (``_socket``, ``_thread``) and the preloaded
+``os``/``sys`` are imported: each command pays this start-up. Not imported by factoryd.
 """
 
-from __future__ import annotations
-
-import contextlib
+import _socket
+import _thread
 import os
-import socket
 import sys
-import threading
 
 CHUNK = 65536
 
 
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
+def _pipe(src: _socket.socket, dst: _socket.socket) -> None:
     """Copy ``src`` to ``dst`` until EOF, then half-close ``dst``."""
     try:
         while True:
@@ -27,32 +26,33 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
             dst.sendall(data)
     except OSError:
         pass
-    finally:
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
+    try:  # noqa: SIM105  (contextlib would cost every command its import)
+        dst.shutdown(_socket.SHUT_WR)
+    except OSError:
+        pass
 
 
-def _serve(conn: socket.socket, path: str) -> None:
+def _serve(conn: _socket.socket, path: str) -> None:
     """Forward one client connection to the proxy's socket, both ways."""
+    upstream = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         upstream.connect(path)
     except OSError:
         conn.close()
+        upstream.close()
         return
-    back = threading.Thread(target=_pipe, args=(upstream, conn), daemon=True)
-    back.start()
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def back() -> None:
+        _pipe(upstream, conn)
+        done.release()
+
+    _thread.start_new_thread(back, ())
     _pipe(conn, upstream)
-    back.join()
+    done.acquire()
     conn.close()
     upstream.close()
-
-
-def _loop(listener: socket.socket, path: str) -> None:
-    """Accept connections forever (until the sandbox is torn down)."""
-    while True:
-        conn, _ = listener.accept()
-        threading.Thread(target=_serve, args=(conn, path), daemon=True).start()
 
 
 def main(args: list[str]) -> None:
@@ -61,8 +61,8 @@ def main(args: list[str]) -> None:
         sys.stderr.write("usage: egress_bridge.py SOCKET PORT -- CMD...\n")
         sys.exit(2)
     path, port, argv = args[0], int(args[1]), args[3:]
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
     listener.listen(64)
     if os.fork() == 0:
@@ -70,7 +70,9 @@ def main(args: list[str]) -> None:
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         try:
-            _loop(listener, path)
+            while True:
+                fd, _ = listener._accept()  # type: ignore[attr-defined]  # the C accept
+                _thread.start_new_thread(_serve, (_socket.socket(fileno=fd), path))
         finally:
             os._exit(0)
     listener.close()
