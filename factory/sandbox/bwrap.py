@@ -173,10 +173,10 @@ class BwrapSandbox:
         """
         if not argv:
             raise ValueError("argv must not be empty")
-        if network not in ("none", "full", "allowlist"):
-            raise ValueError(f"network must be 'none', 'full' or 'allowlist', got {network!r}")
         if (network == "allowlist") != (egress is not None):
             raise ValueError("network 'allowlist' needs an egress proxy, and only it takes one")
+        if network not in ("none", "full", "allowlist"):
+            raise ValueError(f"network must be 'none' or 'full', got {network!r}")
         limits = limits or SandboxLimits()
         check_limits(limits)
         ws = workspace.resolve()

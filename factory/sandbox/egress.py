@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from factory.errors import SandboxUnavailable
+
 BRIDGE_PORT = 3128
 """The loopback port inside the sandbox where the bridge listens (its own netns)."""
 SOCKET_INSIDE = "/run/factoryd/egress.sock"
@@ -26,8 +28,9 @@ BRIDGE_INSIDE = "/run/factoryd/egress_bridge.py"
 """Where the bridge script appears inside the sandbox."""
 BRIDGE_SOURCE = Path(__file__).with_name("egress_bridge.py")
 """The bridge script on the host (stdlib only; run by the sandbox's python3)."""
-PYTHON_INSIDE = "/usr/bin/python3"
-"""The interpreter that runs the bridge inside (bound from the host's /usr)."""
+PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3")
+"""Interpreters that can run the bridge inside (both under /usr, which the sandbox binds;
+the second is the python:3.11-slim image's)."""
 DEFAULT_PORTS = (80, 443)
 """The ports an entry without ``:port`` allows."""
 
@@ -111,6 +114,14 @@ class EgressRules:
         return Decision(False, f"default deny: {host}:{port} is not in allow [{listed}]")
 
 
+def python_inside() -> str:
+    """Return the first of PYTHONS present. Raises SandboxUnavailable if there is none."""
+    for path in PYTHONS:
+        if Path(path).exists():
+            return path
+    raise SandboxUnavailable(f"network allowlist needs python3 at one of {PYTHONS}")
+
+
 def proxy_env(port: int = BRIDGE_PORT) -> dict[str, str]:
     """Return the variables that point curl, Python, pip, npm and git at the bridge."""
     url = f"http://127.0.0.1:{port}"
@@ -156,5 +167,5 @@ class EgressAccess:
 
     def wrap(self, argv: Sequence[str]) -> list[str]:
         """Return ``argv`` started behind the bridge (which listens first, then execs it)."""
-        bridge = [PYTHON_INSIDE, "-I", "-S", BRIDGE_INSIDE, SOCKET_INSIDE, str(BRIDGE_PORT)]
+        bridge = [python_inside(), "-I", "-S", BRIDGE_INSIDE, SOCKET_INSIDE, str(BRIDGE_PORT)]
         return [*bridge, "--", *argv]
