@@ -18,6 +18,7 @@ addresses). Each connection ends in one EgressRecord (host, port, bytes, decisio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import tempfile
@@ -30,7 +31,9 @@ import structlog
 
 from factory.sandbox.egress import EgressRules
 from factory.sandbox.egress_wire import (
+    Head,
     HeadError,
+    copy_body,
     host_port,
     parse_head,
     rebuild_request,
@@ -111,11 +114,6 @@ def dns_resolver(host: str, port: int) -> tuple[str, int]:
         if not is_internal(address):
             return address, port
     raise OSError(f"{host} resolves to no public address")
-
-
-def _partial_record(data: bytes) -> bool:
-    """Return whether ``data`` holds less than its first TLS record (up to HEAD_LIMIT)."""
-    return len(data) < min(5 + int.from_bytes(data[3:5], "big"), HEAD_LIMIT)
 
 
 class EgressProxy:
@@ -245,17 +243,16 @@ class EgressProxy:
                 return
         self._requests += 1
         rec.decision, rec.rule = "allowed", decision.rule
-        first = b""
         try:  # resolving contacts no upstream; a failure is still answerable with a status
             address = await asyncio.to_thread(self.resolver, host, port)
         except OSError as exc:
             await self._deny(writer, rec, f"cannot resolve: {exc}", 502)
             return
+        first, inner = b"", None
         if head.method == "CONNECT":  # check the tunnel's first bytes before any upstream
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
-            first = await self._peek(reader)
-            refusal = self._tunnel_refusal(first, rec)
+            first, inner, refusal = await self._peek(reader, rec)
             if refusal is not None:
                 rec.decision, rec.rule = "denied", refusal
                 self._finish(rec)
@@ -270,41 +267,52 @@ class EgressProxy:
                 await self._deny(writer, rec, f"upstream unreachable: {exc}", 502)
             return
         try:
-            up_w.write(first if head.method == "CONNECT" else rebuild_request(head, host, port))
-            rec.bytes_up += len(first) if head.method == "CONNECT" else len(raw)
-            self._bytes += rec.bytes_up
-            await self._relay(reader, writer, up_r, up_w, rec, rewrite=head.method != "CONNECT")
+            if head.method == "CONNECT" and inner is None:  # TLS: opaque from here on
+                up_w.write(first)
+                rec.bytes_up += len(first)
+                self._bytes += len(first)
+                await self._relay(reader, writer, up_r, up_w, rec, one=None)
+            else:  # plain HTTP (proxy form or inside a tunnel): exactly one request
+                one = inner or head
+                out = rebuild_request(one, host, port)
+                up_w.write(out)
+                rec.bytes_up += len(out)
+                self._bytes += len(out)
+                await self._relay(reader, writer, up_r, up_w, rec, one=one)
         finally:
             up_w.close()
             self._finish(rec)
 
-    async def _peek(self, reader: asyncio.StreamReader) -> bytes:
-        """Return a tunnel's first bytes: the whole first TLS record, or what came first."""
-        first = await asyncio.wait_for(reader.read(CHUNK), PEEK_TIMEOUT_S)
-        while first and first[0] == 0x16 and _partial_record(first):
-            more = await asyncio.wait_for(reader.read(CHUNK), PEEK_TIMEOUT_S)
-            if not more:
-                break
-            first += more
-        return first
-
-    def _tunnel_refusal(self, first: bytes, rec: EgressRecord) -> str | None:
-        """Return why the tunnel's first bytes are refused, or None if they match its host."""
-        if not first:
-            return None
-        if first[0] == 0x16:
-            sni = sni_of(first)
-            if sni is None or sni.lower().rstrip(".") != rec.host:
-                return f"TLS SNI {sni!r} differs from CONNECT {rec.host}:{rec.port}"
-            return None
+    async def _peek(
+        self, reader: asyncio.StreamReader, rec: EgressRecord
+    ) -> tuple[bytes, Head | None, str | None]:
+        """Read a tunnel's first TLS record or HTTP head; return it, the head, any refusal."""
         try:
-            head = parse_head(first[: first.find(b"\r\n\r\n") + 4] if b"\r\n\r\n" in first else b"")
+            lead = await asyncio.wait_for(reader.readexactly(1), PEEK_TIMEOUT_S)
+            if lead[0] == 0x16:
+                header = await asyncio.wait_for(reader.readexactly(4), PEEK_TIMEOUT_S)
+                size = int.from_bytes(header[2:4], "big")
+                body = await asyncio.wait_for(reader.readexactly(size), PEEK_TIMEOUT_S)
+                first = lead + header + body
+                sni = sni_of(first)
+                if sni is None or sni.lower().rstrip(".") != rec.host:
+                    return (
+                        first,
+                        None,
+                        f"TLS SNI {sni!r} differs from CONNECT {rec.host}:{rec.port}",
+                    )
+                return first, None, None
+            first = lead + await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), PEEK_TIMEOUT_S)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            return b"", None, "tunnel closed or stalled before a TLS hello or HTTP head"
+        try:
+            inner = parse_head(first)
         except HeadError:
-            return "tunnel carries neither TLS nor HTTP"
-        given = head.header("host")
+            return first, None, "tunnel carries neither TLS nor HTTP"
+        given = inner.header("host")
         if given is None or host_port(given, "CONNECT", default=rec.port) != (rec.host, rec.port):
-            return f"Host: {given} differs from CONNECT {rec.host}:{rec.port}"
-        return None
+            return first, None, f"Host: {given} differs from CONNECT {rec.host}:{rec.port}"
+        return first, inner, None
 
     async def _relay(
         self,
@@ -314,12 +322,21 @@ class EgressProxy:
         up_w: asyncio.StreamWriter,
         rec: EgressRecord,
         *,
-        rewrite: bool,
+        one: Head | None,
     ) -> None:
+        """Copy both ways until the origin ends; with ``one``, only that request's body up."""
+
+        def count_up(n: int) -> None:
+            rec.bytes_up += n
+            self._bytes += n
+
         async def upward() -> None:
+            if one is not None:
+                with contextlib.suppress(HeadError, OSError, asyncio.IncompleteReadError):
+                    await copy_body(reader, one, up_w, count_up)
+                return
             while data := await reader.read(CHUNK):
-                rec.bytes_up += len(data)
-                self._bytes += len(data)
+                count_up(len(data))
                 up_w.write(data)
                 await up_w.drain()
                 if self._bytes > self.max_bytes:
@@ -329,7 +346,7 @@ class EgressProxy:
                 up_w.write_eof()
 
         async def downward() -> None:
-            if rewrite:
+            if one is not None:
                 raw = await up_r.readuntil(b"\r\n\r\n")
                 writer.write(rebuild_response(raw))
                 rec.bytes_down += len(raw)

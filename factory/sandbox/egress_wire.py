@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -135,3 +137,48 @@ def sni_of(data: bytes) -> str | None:
     except (IndexError, UnicodeDecodeError):
         return None
     return None
+
+
+async def copy_body(
+    reader: asyncio.StreamReader,
+    head: Head,
+    out: asyncio.StreamWriter,
+    count: Callable[[int], None],
+) -> None:
+    """Copy exactly the body ``head`` announces (chunked or Content-Length) to ``out``.
+
+    Nothing after it is read: a second (pipelined) request never reaches the origin.
+    Raises HeadError for a malformed length, IncompleteReadError if the client stops early.
+    """
+
+    def send(data: bytes) -> None:
+        out.write(data)
+        count(len(data))
+
+    if "chunked" in (head.header("transfer-encoding") or "").lower():
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            send(line)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError as exc:
+                raise HeadError(f"bad chunk size line {line[:40]!r}") from exc
+            if size == 0:
+                while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+                    send(trailer)
+                send(trailer)
+                await out.drain()
+                return
+            send(await reader.readexactly(size + 2))
+            await out.drain()
+    try:
+        left = int(head.header("content-length") or "0")
+    except ValueError as exc:
+        raise HeadError("bad Content-Length") from exc
+    while left > 0:
+        data = await reader.read(min(left, 65536))
+        if not data:
+            raise asyncio.IncompleteReadError(b"", left)
+        send(data)
+        left -= len(data)
+        await out.drain()

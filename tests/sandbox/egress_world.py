@@ -64,6 +64,21 @@ class _Handler(SimpleHTTPRequestHandler):
         self.server.headers_seen.append(dict(self.headers))
         return ok
 
+    def do_POST(self) -> None:
+        """Echo the request body (Content-Length or chunked) back."""
+        if "chunked" in self.headers.get("Transfer-Encoding", ""):
+            body = b""
+            while (size := int(self.rfile.readline().split(b";")[0], 16)) > 0:
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
