@@ -60,3 +60,17 @@ def test_unknown_egress_key_is_refused() -> None:
     """A misspelt key is refused rather than ignored."""
     with pytest.raises(ValidationError, match="max_request"):
         EgressPolicy.model_validate({"max_request": 5})
+
+
+def test_validate_reports_an_unknown_bundle_at_its_position(tmp_path: Path) -> None:
+    """An allow entry naming a bundle the policy lacks is reported at FILE:LINE:COL."""
+    from factory.config.loader import validate
+
+    (tmp_path / "a.yaml").write_text(
+        "name: a\non: [{manual: {}}]\nprompt: p\n"
+        "sandbox:\n  network: allowlist\n  allow: [pypi, nosuch]\n"
+    )
+    issues = validate(tmp_path, ROOT / "harness")
+    assert [(i.line, i.col, i.message) for i in issues] == [
+        (6, 17, "egress bundle 'nosuch' not in harness policy.yaml")
+    ]
