@@ -29,7 +29,7 @@ def test_allowlist_automation_is_told_its_destinations() -> None:
     text = "\n".join(system_blocks(builder, config.harness, ctx, lambda path: None))
     assert (
         "network access only via the HTTP(S) proxy to ['pypi']" in text,
-        "no network" in text,
+        "no network access" in text,
     ) == (
         True,
         False,
