@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -350,7 +350,10 @@ def viewer(
 )
 def sandbox_exec(
     ctx: typer.Context,
-    network: Annotated[str, typer.Option(help="none (default) or full.")] = "none",
+    network: Annotated[str, typer.Option(help="none (default), full or allowlist.")] = "none",
+    allow: Annotated[
+        list[str] | None, typer.Option(help="With allowlist: HOST[:PORT] or a policy bundle.")
+    ] = None,
     workspace: Annotated[
         Path | None, typer.Option(help="Writable workspace (default: a new empty folder).")
     ] = None,
@@ -366,8 +369,10 @@ def sandbox_exec(
     from factory.interfaces import SandboxLimits
     from factory.sandbox import sandbox_exec as run_in_sandbox
 
-    if network not in ("none", "full"):
-        raise typer.BadParameter("must be 'none' or 'full'", param_hint="--network")
+    if network not in ("none", "full", "allowlist"):
+        raise typer.BadParameter("must be 'none', 'full' or 'allowlist'", param_hint="--network")
+    if allow and network != "allowlist":
+        raise typer.BadParameter("needs --network allowlist", param_hint="--allow")
     argv = list(ctx.args)
     if not argv:
         raise typer.BadParameter("give the command after --, e.g. `-- ls -la`")
@@ -376,9 +381,11 @@ def sandbox_exec(
             argv,
             backend=backend,
             workspace=workspace.resolve() if workspace else None,
-            network="full" if network == "full" else "none",
             limits=SandboxLimits(timeout_s=timeout),
+            **_egress_options(network, allow or []),
         )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allow") from None
     except SandboxUnavailable as exc:
         typer.echo(f"sandbox unavailable: {exc}", err=True)
         raise typer.Exit(3) from None
@@ -390,6 +397,17 @@ def sandbox_exec(
     if result.killed_reason:
         typer.echo(f"killed: {result.killed_reason}", err=True)
     raise typer.Exit(result.exit_code)
+
+
+def _egress_options(network: str, allow: list[str]) -> dict[str, Any]:
+    """Return sandbox_exec's allowlist options (bundles from ./harness/policy.yaml if any)."""
+    if network != "allowlist":
+        return {"network": "full" if network == "full" else "none"}
+    from factory.config.harness import read_harness
+
+    harness, _ = read_harness(Path("harness"))
+    bundles = harness.policy.egress.bundles if harness else {}
+    return {"network": "allowlist", "allow": allow, "bundles": bundles}
 
 
 def main() -> None:

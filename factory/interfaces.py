@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-Network = Literal["none", "full"]
+Network = Literal["none", "full", "allowlist"]
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from factory.config.durations import PositiveDuration
+from factory.config.egress_policy import check_entry
 from factory.config.outputs_config import (
     Outputs,
 )
@@ -85,8 +86,10 @@ class SandboxConfig(_Model):
 
     backend: Literal["bwrap", "none"] = "bwrap"
     """bwrap (bubblewrap) or none (unsandboxed, logged loudly; explicit opt-in only)."""
-    network: Literal["none", "full"] = "none"
-    """Network access of sandboxed commands."""
+    network: Literal["none", "full", "allowlist"] = "none"
+    """Network access of sandboxed commands (allowlist: only ``allow``, via the egress proxy)."""
+    allow: list[Annotated[str, AfterValidator(check_entry)]] = Field(default_factory=list)
+    """With ``network: allowlist``: bundle names (policy ``egress.bundles``) or host[:port]."""
     memory: Annotated[int, BeforeValidator(parse_memory_mb)] = 2048
     """Memory limit per command, in MB ("2g", "512m" or a number of MB)."""
     command_timeout: PositiveDuration = 120
@@ -95,6 +98,14 @@ class SandboxConfig(_Model):
     """Process limit per command."""
     disk: Annotated[int | None, BeforeValidator(parse_memory_mb)] = None
     """The run's disk cap in MB ("2g", "512m"); unset: the policy's ``sandbox.disk``."""
+
+    @model_validator(mode="after")
+    def _allow_needs_allowlist(self) -> SandboxConfig:
+        if self.allow and self.network != "allowlist":
+            raise ValueError("sandbox.allow needs network: allowlist")
+        if self.network == "allowlist" and self.backend != "bwrap":
+            raise ValueError("network: allowlist needs backend: bwrap")
+        return self
 
     def limits(self) -> SandboxLimits:
         """Return these settings as the SandboxLimits the Sandbox protocol takes."""

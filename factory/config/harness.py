@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from factory.config.egress_policy import EgressPolicy
 from factory.config.globs import Globs, matches_any
 from factory.config.globs import glob_regex as glob_regex
 from factory.config.planner_policy import PlannerPolicy
@@ -152,6 +153,8 @@ class Policy(_Model):
     """Whether the factory's own approval counts for the merge gate (default: never)."""
     sandbox: SandboxPolicy = Field(default_factory=SandboxPolicy)
     """Every run's default disk cap and the data directory's free-space reserve."""
+    egress: EgressPolicy = Field(default_factory=EgressPolicy)
+    """Named host bundles for ``network: allowlist`` and the per-run egress caps."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.config.automation import DEFAULT_MODEL, Automation, AutomationSpec
+from factory.config.egress_policy import BUNDLE_RE
 from factory.config.harness import Harness, Policy, read_harness
 from factory.config.templating import check_template
 from factory.config.yamlpos import YamlDoc, load_yaml, parse_yaml, validate_model
@@ -132,6 +133,7 @@ def _read_automation(
     if harness is not None:
         issues += _context_issues(doc, data.get("context"), harness)
         issues += _price_issues(doc, data.get("model", DEFAULT_MODEL), harness.policy)
+        issues += _bundle_issues(doc, data.get("sandbox"), harness.policy)
     if spec is None or issues or harness is None:
         return None, issues
     automation = Automation(
@@ -185,6 +187,17 @@ def _price_issues(doc: YamlDoc, model: object, policy: Policy) -> list[ConfigIss
     if not isinstance(model, str) or not model or model in policy.prices:
         return []
     return [doc.issue(("model",), f"model {model!r} has no price in harness policy.yaml")]
+
+
+def _bundle_issues(doc: YamlDoc, sandbox: object, policy: Policy) -> list[ConfigIssue]:
+    allow = sandbox.get("allow") if isinstance(sandbox, dict) else None
+    if not isinstance(allow, list):
+        return []
+    return [
+        doc.issue(("sandbox", "allow", i), f"egress bundle {entry!r} not in harness policy.yaml")
+        for i, entry in enumerate(allow)
+        if isinstance(entry, str) and BUNDLE_RE.match(entry) and entry not in policy.egress.bundles
+    ]
 
 
 def _template_issues(doc: YamlDoc, prompt: str) -> list[ConfigIssue]:

@@ -33,6 +33,7 @@ from factory.config.templating import EventContext, RepoContext, SubjectContext,
 from factory.crashpoints import crashpoint
 from factory.daemon.challenge import TOOL as CHALLENGED
 from factory.daemon.challenge import ChallengeStage
+from factory.daemon.egress_side import with_egress
 from factory.daemon.runenv import (
     BUSY_DELAY,
     MAX_BUSY_ATTEMPTS,
@@ -244,6 +245,8 @@ class Runner:
                 if problem:
                     return "skipped", problem
         workspace, sandbox = self._workspace(run, automation, snap, cleanup, state)
+        egress = config.policy.egress
+        sandbox = with_egress(sandbox, automation.sandbox, egress, env.store, run.id, cleanup)
         crashpoint("run_after_workspace")
         cfg = session_config(automation)
         registry, names, stage = ToolRegistry(), [], None

@@ -105,6 +105,8 @@ def system_blocks(
     network = (
         "network access is on" if automation.sandbox.network == "full" else "no network access"
     )
+    if automation.sandbox.network == "allowlist":  # a denied request gets 403 with the rule
+        network = f"network access only via the HTTP(S) proxy to {automation.sandbox.allow}"
     blocks.append(SANDBOX_NOTE.format(network=network))
     blocks.append(render_prompt(automation, context))
     return blocks

@@ -13,6 +13,7 @@ from typing import Any
 
 from factory.interfaces import ExecResult, Network, Sandbox, SandboxLimits
 from factory.sandbox.bwrap import BwrapSandbox
+from factory.sandbox.egress_run import start_egress
 from factory.sandbox.unsandboxed import UnsandboxedSandbox
 
 BACKENDS: dict[str, Callable[..., Sandbox]] = {
@@ -45,14 +46,39 @@ def sandbox_exec(
     limits: SandboxLimits | None = None,
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
+    allow: Sequence[str] = (),
+    bundles: Mapping[str, Sequence[str]] | None = None,
 ) -> ExecResult:
     """Run one command the way ``factoryd sandbox exec`` does; return its result.
 
     Without ``workspace`` it runs in a fresh empty directory that is removed afterwards.
+    ``network="allowlist"`` starts an egress proxy for ``allow`` (bundle names from
+    ``bundles``, or host[:port]) for this one command.
     Raises SandboxUnavailable (bubblewrap cannot start; message says how to fix it),
     SandboxError or ValueError as ``Sandbox.exec`` does.
     """
     sandbox = make_sandbox(backend)
+    if network == "allowlist":
+        egress = start_egress(
+            sandbox, allow, bundles=bundles or {}, max_requests=10_000, max_bytes=1 << 34
+        )
+        try:
+            return sandbox_exec_in(egress, argv, workspace, network, limits, env, stdin)
+        finally:
+            egress.close()
+    return sandbox_exec_in(sandbox, argv, workspace, network, limits, env, stdin)
+
+
+def sandbox_exec_in(
+    sandbox: Sandbox,
+    argv: Sequence[str],
+    workspace: Path | None,
+    network: Network,
+    limits: SandboxLimits | None,
+    env: Mapping[str, str] | None,
+    stdin: bytes | None,
+) -> ExecResult:
+    """Run one command in ``sandbox`` (in a fresh empty directory without ``workspace``)."""
     if workspace is not None:
         return sandbox.exec(
             argv, workspace=workspace, network=network, limits=limits, stdin=stdin, env=env

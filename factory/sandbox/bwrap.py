@@ -25,6 +25,7 @@ import structlog
 from factory.errors import SandboxError, SandboxUnavailable
 from factory.interfaces import ExecResult, Network, SandboxLimits
 from factory.sandbox.cgroup import PidsCgroup, find_pids_root
+from factory.sandbox.egress import EgressAccess
 from factory.sandbox.environment import build_env
 from factory.sandbox.limits import PRLIMIT, check_limits, prlimit_argv
 from factory.sandbox.process import ProcessTable
@@ -160,8 +161,11 @@ class BwrapSandbox:
         limits: SandboxLimits | None = None,
         stdin: bytes | None = None,
         env: Mapping[str, str] | None = None,
+        egress: EgressAccess | None = None,
     ) -> ExecResult:
         """Run ``argv`` in a fresh sandbox with ``workspace`` at /workspace as cwd.
+
+        ``network="allowlist"`` needs ``egress``: the run's proxy, the one way out.
 
         Returns the result even when the command fails, times out or is killed.
         Raises SandboxUnavailable if bubblewrap cannot start, SandboxError if the workspace
@@ -169,7 +173,9 @@ class BwrapSandbox:
         """
         if not argv:
             raise ValueError("argv must not be empty")
-        if network not in ("none", "full"):
+        if (network == "allowlist") != (egress is not None):
+            raise ValueError("network 'allowlist' needs an egress proxy, and only it takes one")
+        if network not in ("none", "full", "allowlist"):
             raise ValueError(f"network must be 'none' or 'full', got {network!r}")
         limits = limits or SandboxLimits()
         check_limits(limits)
@@ -177,7 +183,7 @@ class BwrapSandbox:
         if not ws.is_dir():
             raise SandboxError(f"workspace {str(workspace)!r} is not a directory")
         self.probe()
-        return self._run(argv, self._binary(), ws, network, limits, stdin, env)
+        return self._run(argv, self._binary(), ws, network, limits, stdin, env, egress)
 
     def kill_all(self) -> None:
         """Kill every command this sandbox still runs; their results say "killed"."""
@@ -192,6 +198,7 @@ class BwrapSandbox:
         network: Network,
         limits: SandboxLimits,
         env: Mapping[str, str],
+        egress: EgressAccess | None = None,
     ) -> list[str]:
         """Return the full bwrap command line for one command (exposed for tests/bench)."""
         args = [binary, "--unshare-all", "--unshare-user"]
@@ -213,6 +220,9 @@ class BwrapSandbox:
             args += ["--ro-bind-try", entry, entry]
         args += ["--tmpfs", HOME, "--proc", "/proc", "--dev", "/dev"]
         args += ["--bind", str(workspace), WORKSPACE, "--chdir", WORKSPACE]
+        if egress is not None:  # the proxy's socket + bridge; proxy variables win over env
+            args += egress.bwrap_args()
+            env, argv = {**env, **egress.env()}, egress.wrap(argv)
         args += ["--remount-ro", "/"]  # bwrap's root is a tmpfs; nothing but binds on it
         for key, value in env.items():
             args += ["--setenv", key, value]
@@ -234,6 +244,7 @@ class BwrapSandbox:
         limits: SandboxLimits,
         stdin: bytes | None,
         env: Mapping[str, str] | None,
+        egress: EgressAccess | None = None,
     ) -> ExecResult:
         full = self.build_argv(
             argv,
@@ -242,6 +253,7 @@ class BwrapSandbox:
             network=network,
             limits=limits,
             env=build_env(HOME, env),
+            egress=egress,
         )
         cgroup: PidsCgroup | None = None
         if self._cgroup_base is not None:

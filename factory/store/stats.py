@@ -21,7 +21,7 @@ from factory.store.records import RunRecord, StepRecord
 from factory.store.runstore import RunStore
 from factory.store.tables import events, runs, steps
 
-SMALL_PAYLOAD_KINDS = ("tool_call", "notice", "stop", "output")
+SMALL_PAYLOAD_KINDS = ("tool_call", "notice", "stop", "output", "egress")
 """Step kinds whose payload is small enough to load with the summary."""
 
 

@@ -81,6 +81,8 @@ def _title(step: StepSummary) -> str:
         return "model"
     if step.kind == "model_request":
         return "model request"
+    if step.kind == "egress":
+        return f"egress {payload.get('decision', '?')}: {payload.get('host')}:{payload.get('port')}"
     if step.kind == "stop":
         return f"stop: {payload.get('status', '?')} ({payload.get('kind', '?')})"
     return step.kind.replace("_", " ")
