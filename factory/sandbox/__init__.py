@@ -53,14 +53,12 @@ def sandbox_exec(
     SandboxError or ValueError as ``Sandbox.exec`` does.
     """
     sandbox = make_sandbox(backend)
+    # bwrap: one sandbox per call, the command itself proves bubblewrap works (no probe).
+    run = sandbox.run_once if isinstance(sandbox, BwrapSandbox) else sandbox.exec
     if workspace is not None:
-        return sandbox.exec(
-            argv, workspace=workspace, network=network, limits=limits, stdin=stdin, env=env
-        )
+        return run(argv, workspace=workspace, network=network, limits=limits, stdin=stdin, env=env)
     with tempfile.TemporaryDirectory(prefix="factoryd-sandbox-") as tmp:
-        return sandbox.exec(
-            argv, workspace=Path(tmp), network=network, limits=limits, stdin=stdin, env=env
-        )
+        return run(argv, workspace=Path(tmp), network=network, limits=limits, stdin=stdin, env=env)
 
 
 __all__ = [

@@ -1,9 +1,14 @@
-"""A pids cgroup per command, for a daemon running as root.
+"""A pids cgroup per run (or per lone command), for a daemon running as root.
 
 Why: RLIMIT_NPROC is not enforced for uid 0, so a root daemon cannot contain a fork bomb with
 rlimits alone. Root can write cgroups (v1 ``pids`` hierarchy or cgroup v2 with the ``pids``
-controller), so each command gets its own leaf cgroup with ``pids.max``; the command enters it
+controller), so commands run in a leaf cgroup with ``pids.max``; the command enters it
 through a tiny ``sh`` wrapper before ``exec bwrap`` (no ``preexec_fn`` in a threaded daemon).
+A run's commands share one cgroup, made when the run opens and removed when it closes
+(making and removing one per command cost more than the rest of the command's start-up);
+``pids.max`` is set again for each command, and the cgroup is drained before each one so
+the tasks of the previous command never count against the next. ``sweep_stale`` removes the
+cgroups of a daemon that was killed before it could.
 """
 
 from __future__ import annotations
@@ -79,6 +84,35 @@ class PidsCgroup:
             self.path.rmdir()
             raise
 
+    @classmethod
+    def adopt(cls, path: Path) -> PidsCgroup:
+        """Return a handle on an existing cgroup directory ``path`` (to drain or remove it)."""
+        cgroup = cls.__new__(cls)
+        cgroup.path = path
+        return cgroup
+
+    def set_max(self, max_pids: int) -> None:
+        """Limit the cgroup to ``max_pids`` tasks from now on. Raises OSError on failure."""
+        (self.path / "pids.max").write_text(str(max_pids))
+
+    def drain(self, within_s: float = 2.0) -> bool:
+        """Kill what is left in the cgroup and wait until it is empty; return whether it is."""
+        end = time.monotonic() + within_s
+        # pids.current, not cgroup.procs: a task that has exited but is not yet reaped is no
+        # longer listed, yet still counts against pids.max.
+        while self._pids() or self._current() > 0:
+            self.kill()
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.002)
+        return True
+
+    def _current(self) -> int:
+        try:
+            return int((self.path / "pids.current").read_text())
+        except (OSError, ValueError):
+            return 0
+
     def wrap(self, argv: list[str]) -> list[str]:
         """Return ``argv`` prefixed by a shell that moves itself into this cgroup, then execs."""
         script = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
@@ -117,3 +151,28 @@ class PidsCgroup:
             return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
         except OSError:
             return []
+
+
+def sweep_stale(base: Path) -> list[Path]:
+    """Remove the cgroups under ``base`` whose daemon process is gone; return those removed."""
+    removed = []
+    for path in base.glob("run-*"):
+        pid_part = path.name.split("-")[1]
+        if not pid_part.isdigit() or _alive(int(pid_part)):
+            continue
+        PidsCgroup.adopt(path).remove()
+        if not path.exists():
+            removed.append(path)
+    if removed:
+        log.info("sandbox_cgroups_swept", count=len(removed))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
