@@ -9,9 +9,10 @@ system directories are bound, read-only; the workspace is the one writable bind,
 none of the daemon's directories. /etc is one read-only bind of a private copy of the
 allowlisted entries (``etcview.py``: one mount, not one per entry). Memory and process counts
 are limited by ``prlimit`` inside the namespace; a root daemon also puts the commands in a pids
-cgroup (RLIMIT_NPROC does not bind root): one per run between ``open_run`` and ``close_run``
-(``runcgroups.py``), else one per command. If bubblewrap cannot start, ``probe()`` raises
-SandboxUnavailable: fail closed. ``run_once`` is probe and command in one sandbox.
+cgroup (RLIMIT_NPROC does not bind root): a leaf per command in the run's cgroup, made at
+``open_run`` and removed at ``close_run`` (``runcgroups.py``), else one of its own. If
+bubblewrap cannot start, ``probe()`` raises SandboxUnavailable: fail closed. ``run_once``
+is probe and command in one sandbox.
 """
 
 from __future__ import annotations
@@ -226,7 +227,7 @@ class BwrapSandbox:
         self.probe()
         if self._runs is not None:
             try:
-                self._runs.open(workspace.resolve(), SandboxLimits().max_processes)
+                self._runs.open(workspace.resolve())
             except OSError as exc:
                 raise SandboxUnavailable(f"cannot create a pids cgroup: {exc}") from exc
 
@@ -330,13 +331,11 @@ class BwrapSandbox:
             env=build_env(HOME, env),
         )
         cgroup: PidsCgroup | None = None
-        lent = False
         if self._cgroup_base is not None:
             max_pids = limits.max_processes + CGROUP_OVERHEAD
             try:
-                if self._runs is not None:
-                    cgroup = self._runs.take(workspace, max_pids)
-                    lent = cgroup is not None
+                if self._runs is not None:  # a leaf of the run's cgroup, if a run is open
+                    cgroup = self._runs.leaf(workspace, max_pids)
                 if cgroup is None:
                     cgroup = PidsCgroup(self._cgroup_base, max_pids)
             except OSError as exc:
@@ -354,9 +353,7 @@ class BwrapSandbox:
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start {binary}: {exc}. {FIX_HINT}") from exc
         finally:
-            if lent and self._runs is not None:
-                self._runs.give_back(workspace)
-            elif cgroup is not None:
+            if cgroup is not None:
                 cgroup.remove()
         log.debug(
             "sandbox_exec",

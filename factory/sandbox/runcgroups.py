@@ -1,29 +1,17 @@
 """The pids cgroup of each open run of a root daemon, keyed by the run's workspace.
 
-``open(workspace)`` makes the run's cgroup, ``take(workspace, max_pids)`` lends it to one
-command (drained, ``pids.max`` set for that command), ``give_back`` ends the loan and
-``close(workspace)`` removes it. A command of a run whose cgroup is already lent (two
-commands of one run at once), cannot be emptied, or of no open run gets a cgroup of its
-own, as before.
+``open(workspace)`` makes the run's cgroup (no limit of its own), ``leaf(workspace,
+max_pids)`` makes one command's leaf in it (None when no run is open over that workspace)
+and ``close(workspace)`` kills whatever is left of the run and removes its cgroup. Why
+leaves and not one reused cgroup: see ``cgroup.py``.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
 from factory.sandbox.cgroup import PidsCgroup
-
-log = structlog.get_logger(__name__)
-
-
-@dataclass
-class _Entry:
-    cgroup: PidsCgroup
-    lent: bool = False
 
 
 class RunCgroups:
@@ -33,63 +21,35 @@ class RunCgroups:
         """Make run cgroups under ``base`` (a writable pids cgroup directory)."""
         self.base = base
         self._lock = threading.Lock()
-        self._runs: dict[Path, _Entry] = {}
+        self._runs: dict[Path, PidsCgroup] = {}
 
-    def open(self, workspace: Path, max_pids: int) -> None:
-        """Make the cgroup for the run over ``workspace`` (no-op if it is open).
+    def open(self, workspace: Path) -> None:
+        """Make the cgroup of the run over ``workspace`` (no-op if it is open).
 
         Raises OSError if it cannot be made.
         """
         with self._lock:
-            if workspace in self._runs:
-                return
-            self._runs[workspace] = _Entry(PidsCgroup(self.base, max_pids))
+            if workspace not in self._runs:
+                self._runs[workspace] = PidsCgroup(self.base, None, leaf=False)
 
-    def take(self, workspace: Path, max_pids: int) -> PidsCgroup | None:
-        """Lend the run's cgroup, empty and limited to ``max_pids``; None if not available.
+    def leaf(self, workspace: Path, max_pids: int) -> PidsCgroup | None:
+        """Return a new leaf of the run's cgroup limited to ``max_pids``; None if no run.
 
-        Raises OSError if the limit cannot be set.
+        Raises OSError if it cannot be made.
         """
         with self._lock:
-            entry = self._runs.get(workspace)
-            if entry is None or entry.lent:
-                return None
-            entry.lent = True
-        try:
-            if not entry.cgroup.drain():
-                # A task that will not die (stuck in the kernel): this command gets a
-                # cgroup of its own rather than a limit shared with that task.
-                log.warning("sandbox_cgroup_not_drained", path=str(entry.cgroup.path))
-                self.give_back(workspace)
-                return None
-            entry.cgroup.set_max(max_pids)
-        except OSError:
-            self.give_back(workspace)
-            raise
-        return entry.cgroup
-
-    def give_back(self, workspace: Path) -> None:
-        """End the loan of the run's cgroup (its tasks are left to the next drain)."""
-        with self._lock:
-            entry = self._runs.get(workspace)
-            if entry is not None:
-                entry.lent = False
+            run = self._runs.get(workspace)
+        return None if run is None else PidsCgroup(run.path, max_pids)
 
     def close(self, workspace: Path) -> None:
-        """Kill what is left in the run's cgroup and remove it (no-op if not open)."""
+        """Kill what is left of the run over ``workspace``, remove its cgroup (no-op if none)."""
         with self._lock:
-            entry = self._runs.pop(workspace, None)
-        if entry is not None:
-            entry.cgroup.remove()
+            run = self._runs.pop(workspace, None)
+        if run is not None:
+            run.remove()
 
-    def close_all(self) -> None:
-        """Close every open run's cgroup."""
+    def path(self, workspace: Path) -> Path | None:
+        """Return the cgroup directory of the run over ``workspace``, if it is open."""
         with self._lock:
-            workspaces = list(self._runs)
-        for workspace in workspaces:
-            self.close(workspace)
-
-    def is_open(self, workspace: Path) -> bool:
-        """Return whether the run over ``workspace`` has a cgroup."""
-        with self._lock:
-            return workspace in self._runs
+            run = self._runs.get(workspace)
+        return None if run is None else run.path

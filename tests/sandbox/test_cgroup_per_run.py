@@ -1,4 +1,4 @@
-"""A root daemon's pids cgroup: one per run, reused by its commands, removed at run end."""
+"""A root daemon's pids cgroups: one per run, a limited leaf in it per command, removed."""
 
 from __future__ import annotations
 
@@ -43,6 +43,16 @@ def _cgroups() -> set[Path]:
     )
 
 
+def _leaves(run: set[Path]) -> list[Path]:
+    """The command leaves inside the run cgroups ``run`` that hold a task right now."""
+    return [
+        leaf
+        for path in run
+        for leaf in path.glob("run-*")
+        if leaf.is_dir() and (leaf / "cgroup.procs").read_text().strip()
+    ]
+
+
 def _while_running(
     sandbox: BwrapSandbox, workspace: Path, limits: SandboxLimits, look: Callable[[], object]
 ) -> object:
@@ -53,12 +63,11 @@ def _while_running(
             sandbox.exec(["sleep", "1"], workspace=workspace, limits=limits)
         )
     )
-    before = {p: (p / "cgroup.procs").read_text() for p in _cgroups()}
     thread.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        now = {p: (p / "cgroup.procs").read_text() for p in _cgroups()}
-        if any(now.get(p) != before.get(p) and now[p].strip() for p in now):
+        busy = [p for p in _cgroups() if (p / "cgroup.procs").read_text().strip()]
+        if busy or _leaves(_cgroups()):
             break
         time.sleep(0.01)
     seen = look()
@@ -74,29 +83,34 @@ def sandbox() -> BwrapSandbox:
     return made
 
 
-def test_commands_of_one_run_share_one_cgroup(sandbox: BwrapSandbox, workspace: Path) -> None:
-    """Three commands of an open run all run in the one cgroup made when the run opened."""
+def test_commands_of_one_run_run_inside_the_one_run_cgroup(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """Three commands of an open run each run in a leaf of the cgroup made at open_run."""
     before = _cgroups()
     sandbox.open_run(workspace)
     opened = _cgroups() - before
-    seen = [
-        _while_running(sandbox, workspace, SandboxLimits(), lambda: _cgroups() - before)
-        for _ in range(3)
-    ]
+
+    def where() -> tuple[set[Path], list[Path]]:
+        return _cgroups() - before, [leaf.parent for leaf in _leaves(opened)]
+
+    seen = [_while_running(sandbox, workspace, SandboxLimits(), where) for _ in range(3)]
     sandbox.close_run(workspace)
-    assert (len(opened), seen) == (1, [opened, opened, opened])
+    run = sorted(opened)
+    assert (len(opened), seen) == (1, [(opened, run), (opened, run), (opened, run)])
 
 
 def test_run_cgroup_stays_between_commands_and_is_removed_at_run_end(
     sandbox: BwrapSandbox, workspace: Path
 ) -> None:
-    """The run's cgroup outlives each command and is gone once the run is closed."""
+    """The run's cgroup outlives each command (its leaf does not) and goes at run end."""
     before = _cgroups()
     sandbox.open_run(workspace)
     sandbox.exec(["true"], workspace=workspace)
-    between = len(_cgroups() - before)
+    between = _cgroups() - before
+    leaves_left = [p for run in between for p in run.glob("run-*")]
     sandbox.close_run(workspace)
-    assert (between, _cgroups() - before) == (1, set())
+    assert (len(between), leaves_left, _cgroups() - before) == (1, [], set())
 
 
 def test_each_command_of_a_run_gets_its_own_pids_limit(
@@ -106,7 +120,7 @@ def test_each_command_of_a_run_gets_its_own_pids_limit(
     sandbox.open_run(workspace)
 
     def limit() -> list[str]:
-        return [(p / "pids.max").read_text().strip() for p in _cgroups()]
+        return [(p / "pids.max").read_text().strip() for p in _leaves(_cgroups())]
 
     first = _while_running(sandbox, workspace, SandboxLimits(max_processes=7), limit)
     second = _while_running(sandbox, workspace, SandboxLimits(max_processes=20), limit)
@@ -166,3 +180,24 @@ def test_probe_keeps_the_cgroups_of_a_live_daemon(sandbox: BwrapSandbox, workspa
     kept = len(_cgroups() - before)
     sandbox.close_run(workspace)
     assert kept == 1
+
+
+def test_closing_a_run_kills_what_is_still_running_in_it(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """close_run while a command runs kills it and still removes the run's cgroup."""
+    before = _cgroups()
+    sandbox.open_run(workspace)
+    results: list[ExecResult] = []
+    thread = threading.Thread(
+        target=lambda: results.append(
+            sandbox.exec(["sleep", "30"], workspace=workspace, limits=SandboxLimits(timeout_s=60))
+        )
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not _leaves(_cgroups() - before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sandbox.close_run(workspace)
+    thread.join(timeout=20)
+    assert (results[0].exit_code, _cgroups() - before) == (137, set())
