@@ -89,16 +89,23 @@ def validate(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Check automations and harness; print every error as FILE:LINE:COL: message (exit 1)."""
+    """Check automations and harness; print every error as FILE:LINE:COL: message (exit 1).
+
+    Warnings (a prompt too short to be cached) go to stderr and do not fail the check.
+    """
     from factory.config.loader import validate as validate_config
+    from factory.config.loader import validate_warnings
 
     base = config if config is not None else Path()
-    issues = validate_config(automations or base / "automations", harness or base / "harness")
+    automations_dir, harness_dir = automations or base / "automations", harness or base / "harness"
+    issues = validate_config(automations_dir, harness_dir)
     for issue in issues:
         typer.echo(str(issue))
     if issues:
         typer.echo(f"{len(issues)} error(s)", err=True)
         raise typer.Exit(1)
+    for warning in validate_warnings(automations_dir, harness_dir):
+        typer.echo(str(warning), err=True)
     typer.echo("ok")
 
 

@@ -62,6 +62,14 @@ class Sandbox(Protocol):
         """Kill every command this sandbox still runs (used at shutdown)."""
         ...
 
+    def open_run(self, workspace: Path) -> None:
+        """Start a run over ``workspace``: what its commands can share is made once, here."""
+        ...
+
+    def close_run(self, workspace: Path) -> None:
+        """End the run over ``workspace``: kill what is left of it, remove what it shared."""
+        ...
+
 
 @dataclass
 class Usage:

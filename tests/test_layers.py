@@ -10,7 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = frozenset({"", "settings", "logs", "errors", "ids", "events", "interfaces", "crashpoints"})
+BASE = frozenset(
+    {"", "settings", "logs", "errors", "ids", "events", "interfaces", "crashpoints", "cacherules"}
+)
 """Modules at ``factory/`` root that every room may import ("" is ``factory/__init__``)."""
 
 LAYERS: tuple[frozenset[str], ...] = (

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.config.automation import DEFAULT_MODEL, Automation, AutomationSpec
+from factory.config.cache_check import cache_warnings
 from factory.config.egress_policy import BUNDLE_RE
 from factory.config.harness import Harness, Policy, read_harness
 from factory.config.templating import check_template
@@ -108,6 +109,15 @@ def validate(automations_dir: Path, harness_dir: Path) -> list[ConfigIssue]:
     paths = _listing(automations_dir, listing_issues)
     _, issues = read_config(paths, harness_dir)
     return ConfigError(listing_issues + issues).issues
+
+
+def validate_warnings(automations_dir: Path, harness_dir: Path) -> list[ConfigIssue]:
+    """Return the warnings of a valid configuration (prefixes too short to be cached).
+
+    Raises ConfigError if the configuration is not valid (call ``validate`` first).
+    """
+    config = load_factory(automations_dir, harness_dir)
+    return cache_warnings(list(config.automations.values()), config.harness)
 
 
 def _listing(automations_dir: Path, issues: list[ConfigIssue]) -> list[Path]:

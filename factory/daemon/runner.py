@@ -380,4 +380,6 @@ class Runner:
                 run.id,
             )
         )
+        sandbox.open_run(workspace.path)  # a root daemon's pids cgroup, once per run
+        cleanup.callback(safe(lambda: sandbox.close_run(workspace.path), "sandbox_close", run.id))
         return workspace, sandbox

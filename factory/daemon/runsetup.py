@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from factory.agent.prompt import wrap_context
 from factory.agent.session import SessionConfig
+from factory.cacherules import prefix_ttl
 from factory.config.automation import Automation
 from factory.config.harness import Harness
 from factory.config.templating import (
@@ -49,7 +50,20 @@ def session_config(automation: Automation) -> SessionConfig:
         timeout_s=float(automation.limits.timeout),
         network=automation.sandbox.network,
         limits=automation.sandbox.limits(),
+        # A command may run longer than the 5-minute cache lives: keep the prefix for 1 h.
+        prefix_ttl=prefix_ttl(longest_gap_s(automation)),
     )
+
+
+def longest_gap_s(automation: Automation) -> float:
+    """Return the longest a session may wait between two model calls: its command timeout.
+
+    An automation without a workspace runs no commands (0). Tool calls other than commands
+    (GitHub reads, output requests) are bounded by HTTP timeouts far below 5 minutes.
+    """
+    if automation.workspace == "none":
+        return 0.0
+    return float(automation.sandbox.command_timeout)
 
 
 def prompt_context(

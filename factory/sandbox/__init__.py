@@ -79,14 +79,13 @@ def sandbox_exec_in(
     stdin: bytes | None,
 ) -> ExecResult:
     """Run one command in ``sandbox`` (in a fresh empty directory without ``workspace``)."""
+    # bwrap: one sandbox per call, the command itself proves bubblewrap works (no probe);
+    # through the egress proxy, its own sandbox's exec (which probes once).
+    run = sandbox.run_once if isinstance(sandbox, BwrapSandbox) else sandbox.exec
     if workspace is not None:
-        return sandbox.exec(
-            argv, workspace=workspace, network=network, limits=limits, stdin=stdin, env=env
-        )
+        return run(argv, workspace=workspace, network=network, limits=limits, stdin=stdin, env=env)
     with tempfile.TemporaryDirectory(prefix="factoryd-sandbox-") as tmp:
-        return sandbox.exec(
-            argv, workspace=Path(tmp), network=network, limits=limits, stdin=stdin, env=env
-        )
+        return run(argv, workspace=Path(tmp), network=network, limits=limits, stdin=stdin, env=env)
 
 
 __all__ = [

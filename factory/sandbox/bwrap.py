@@ -6,9 +6,13 @@ namespaces (``--share-net`` only for network "full"); ``--new-session`` defeats 
 command. The environment is cleared and rebuilt from an allowlist (never the daemon's). Only
 system directories are bound, read-only; the workspace is the one writable bind, at
 ``/workspace``; ``/tmp`` is a private tmpfs, ``/proc`` fresh, ``/dev`` minimal, no home and
-none of the daemon's directories. Memory and process counts are limited by ``prlimit`` inside
-the namespace; a root daemon also puts each command in its own pids cgroup (RLIMIT_NPROC does
-not bind root). If bubblewrap cannot start, ``probe()`` raises SandboxUnavailable: fail closed.
+none of the daemon's directories. /etc is one read-only bind of a private copy of the
+allowlisted entries (``etcview.py``: one mount, not one per entry). Memory and process counts
+are limited by ``prlimit`` inside the namespace; a root daemon also puts the commands in a pids
+cgroup (RLIMIT_NPROC does not bind root): a leaf per command in the run's cgroup, made at
+``open_run`` and removed at ``close_run`` (``runcgroups.py``), else one of its own. If
+bubblewrap cannot start, ``probe()`` raises SandboxUnavailable: fail closed. ``run_once``
+is probe and command in one sandbox.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ import structlog
 
 from factory.errors import SandboxError, SandboxUnavailable
 from factory.interfaces import ExecResult, Network, SandboxLimits
-from factory.sandbox.cgroup import PidsCgroup, find_pids_root
+from factory.sandbox import etcview
+from factory.sandbox.cgroup import PidsCgroup, find_pids_root, sweep_stale
 from factory.sandbox.egress import EgressAccess
 from factory.sandbox.environment import build_env
 from factory.sandbox.limits import PRLIMIT, check_limits, prlimit_argv
 from factory.sandbox.process import ProcessTable
+from factory.sandbox.runcgroups import RunCgroups
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +63,8 @@ ETC_ENTRIES = (
     "/etc/mime.types",
 )
 """The pieces of /etc that git, python3, bash and coreutils need; nothing with secrets.
+
+Copied (``etcview.EtcView``) into one directory that is bound at /etc.
 
 Not /etc/ssl/private: a root daemon's sandbox runs as (namespaced) uid 0, which owns it."""
 HARDENING_FLAGS = ("--disable-userns", "--cap-drop", "--new-session")
@@ -114,6 +122,8 @@ class BwrapSandbox:
         self.bwrap = bwrap
         self._use_cgroup = os.geteuid() == 0 if use_cgroup is None else use_cgroup
         self._cgroup_base: Path | None = None
+        self._runs: RunCgroups | None = None
+        self._etc = etcview.shared(ETC_ENTRIES)
         self._probed = False
         self._probe_lock = threading.Lock()
         self._procs = ProcessTable()
@@ -127,13 +137,7 @@ class BwrapSandbox:
         with self._probe_lock:
             if self._probed:
                 return
-            binary = self._binary()
-            if not Path(PRLIMIT).exists():
-                raise SandboxUnavailable(f"{PRLIMIT} is missing; apt-get install util-linux")
-            if self._use_cgroup:
-                self._cgroup_base = find_pids_root()
-                if self._cgroup_base is None:
-                    raise SandboxUnavailable(NO_PIDS_CGROUP)
+            binary = self._check_host()
             with tempfile.TemporaryDirectory(prefix="factoryd-probe-") as tmp:
                 result = self._run(
                     ["true"],
@@ -144,13 +148,37 @@ class BwrapSandbox:
                     None,
                     None,
                 )
-            if result.exit_code != 0:
-                detail = (result.stderr.strip() or f"exit code {result.exit_code}")[:500]
-                raise SandboxUnavailable(
-                    f"bubblewrap ({binary}) cannot start: {detail}. {FIX_HINT}"
-                )
-            self._probed = True
-            log.info("sandbox_ready", backend=self.name, bwrap=binary, cgroup=self._use_cgroup)
+            self._fail_unless_started(binary, result)
+            self._mark_ready(binary)
+
+    def _check_host(self) -> str:
+        """Check the host side (bwrap, prlimit, a root daemon's cgroup); return the binary.
+
+        Also the recovery of a daemon killed before it cleaned up: its cgroups and /etc
+        copies are removed. Raises SandboxUnavailable as ``probe`` does.
+        """
+        binary = self._binary()
+        if not Path(PRLIMIT).exists():
+            raise SandboxUnavailable(f"{PRLIMIT} is missing; apt-get install util-linux")
+        if self._use_cgroup:
+            self._cgroup_base = find_pids_root()
+            if self._cgroup_base is None:
+                raise SandboxUnavailable(NO_PIDS_CGROUP)
+            sweep_stale(self._cgroup_base)
+            self._runs = RunCgroups(self._cgroup_base)
+        etcview.sweep_stale()
+        return binary
+
+    @staticmethod
+    def _fail_unless_started(binary: str, result: ExecResult) -> None:
+        """Raise SandboxUnavailable (the binary, its error, the fix) unless ``result`` is 0."""
+        if result.exit_code != 0:
+            detail = (result.stderr.strip() or f"exit code {result.exit_code}")[:500]
+            raise SandboxUnavailable(f"bubblewrap ({binary}) cannot start: {detail}. {FIX_HINT}")
+
+    def _mark_ready(self, binary: str) -> None:
+        self._probed = True
+        log.info("sandbox_ready", backend=self.name, bwrap=binary, cgroup=self._use_cgroup)
 
     def exec(
         self,
@@ -171,6 +199,19 @@ class BwrapSandbox:
         Raises SandboxUnavailable if bubblewrap cannot start, SandboxError if the workspace
         is not a directory, ValueError for bad arguments (empty argv, bad limits or env).
         """
+        checked, ws = self._checked(argv, workspace, network, limits, egress)
+        self.probe()
+        return self._run(argv, self._binary(), ws, network, checked, stdin, env, egress)
+
+    @staticmethod
+    def _checked(
+        argv: Sequence[str],
+        workspace: Path,
+        network: Network,
+        limits: SandboxLimits | None,
+        egress: EgressAccess | None = None,
+    ) -> tuple[SandboxLimits, Path]:
+        """Return the limits to use and the resolved workspace; raise as ``exec`` does."""
         if not argv:
             raise ValueError("argv must not be empty")
         if (network == "allowlist") != (egress is not None):
@@ -182,12 +223,56 @@ class BwrapSandbox:
         ws = workspace.resolve()
         if not ws.is_dir():
             raise SandboxError(f"workspace {str(workspace)!r} is not a directory")
-        self.probe()
-        return self._run(argv, self._binary(), ws, network, limits, stdin, env, egress)
+        return limits, ws
 
     def kill_all(self) -> None:
         """Kill every command this sandbox still runs; their results say "killed"."""
         self._procs.kill_all("killed")
+
+    def open_run(self, workspace: Path) -> None:
+        """Start a run over ``workspace``: its commands share one pids cgroup (root only).
+
+        Raises SandboxUnavailable if bubblewrap cannot start or the cgroup cannot be made.
+        """
+        self.probe()
+        if self._runs is not None:
+            try:
+                self._runs.open(workspace.resolve())
+            except OSError as exc:
+                raise SandboxUnavailable(f"cannot create a pids cgroup: {exc}") from exc
+
+    def close_run(self, workspace: Path) -> None:
+        """End the run over ``workspace``: kill what is left of it and remove its cgroup."""
+        if self._runs is not None:
+            self._runs.close(workspace.resolve())
+
+    def run_once(
+        self,
+        argv: Sequence[str],
+        *,
+        workspace: Path,
+        network: Network = "none",
+        limits: SandboxLimits | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Run one command with no separate probe sandbox (``factoryd sandbox exec``).
+
+        Same result and errors as ``exec``; bubblewrap failing to set up the sandbox (it
+        exits 1 with a ``bwrap:`` message) raises SandboxUnavailable as the probe would.
+        """
+        with self._probe_lock:
+            if not self._probed:
+                limits, ws = self._checked(argv, workspace, network, limits)
+                binary = self._check_host()
+                result = self._run(argv, binary, ws, network, limits, stdin, env)
+                if result.exit_code == 1 and result.stderr.startswith("bwrap: "):
+                    self._fail_unless_started(binary, result)  # the sandbox was never set up
+                self._mark_ready(binary)
+                return result
+        return self.exec(
+            argv, workspace=workspace, network=network, limits=limits, stdin=stdin, env=env
+        )
 
     def build_argv(
         self,
@@ -216,8 +301,7 @@ class BwrapSandbox:
                 args += ["--symlink", os.readlink(d), d]
             else:
                 args += ["--ro-bind-try", d, d]
-        for entry in ETC_ENTRIES:
-            args += ["--ro-bind-try", entry, entry]
+        args += ["--ro-bind", str(self._etc_dir()), "/etc"]
         args += ["--tmpfs", HOME, "--proc", "/proc", "--dev", "/dev"]
         args += ["--bind", str(workspace), WORKSPACE, "--chdir", WORKSPACE]
         if egress is not None:  # the proxy's socket + bridge; proxy variables win over env
@@ -234,6 +318,13 @@ class BwrapSandbox:
         if found is None:
             raise SandboxUnavailable(f"bubblewrap not found at {self.bwrap!r}. {FIX_HINT}")
         return found
+
+    def _etc_dir(self) -> Path:
+        """Return the /etc copy to bind. Raises SandboxUnavailable if it cannot be made."""
+        try:
+            return self._etc.path()
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot prepare the sandbox's /etc: {exc}") from exc
 
     def _run(
         self,
@@ -257,8 +348,12 @@ class BwrapSandbox:
         )
         cgroup: PidsCgroup | None = None
         if self._cgroup_base is not None:
+            max_pids = limits.max_processes + CGROUP_OVERHEAD
             try:
-                cgroup = PidsCgroup(self._cgroup_base, limits.max_processes + CGROUP_OVERHEAD)
+                if self._runs is not None:  # a leaf of the run's cgroup, if a run is open
+                    cgroup = self._runs.leaf(workspace, max_pids)
+                if cgroup is None:
+                    cgroup = PidsCgroup(self._cgroup_base, max_pids)
             except OSError as exc:
                 raise SandboxUnavailable(f"cannot create a pids cgroup: {exc}") from exc
             full = cgroup.wrap(full)

@@ -1,9 +1,18 @@
-"""A pids cgroup per command, for a daemon running as root.
+"""Pids cgroups for a daemon running as root: one per run, one leaf in it per command.
 
 Why: RLIMIT_NPROC is not enforced for uid 0, so a root daemon cannot contain a fork bomb with
 rlimits alone. Root can write cgroups (v1 ``pids`` hierarchy or cgroup v2 with the ``pids``
-controller), so each command gets its own leaf cgroup with ``pids.max``; the command enters it
+controller), so commands run in a leaf cgroup with ``pids.max``; the command enters it
 through a tiny ``sh`` wrapper before ``exec bwrap`` (no ``preexec_fn`` in a threaded daemon).
+A run's cgroup is made when the run opens and removed (with whatever is left in it) when it
+closes; each command gets a leaf inside it with its own ``pids.max`` (a command outside any
+run gets a cgroup of its own directly under the base). Why not one reused cgroup: the kernel
+uncharges a finished sandbox's tasks only a moment later (seen: one more stale charge after
+each bwrap, gone after one to three seconds), so a reused cgroup would charge one command
+for the last one's dead tasks, or, given credit for them, let it exceed its own limit. A leaf
+costs a mkdir and an rmdir (about 0.2 ms); moving the command into it (the ``sh`` wrapper's
+write to ``cgroup.procs``) is what costs, and that is per command whatever the layout.
+``sweep_stale`` removes the cgroups of a daemon that was killed before it could.
 """
 
 from __future__ import annotations
@@ -67,17 +76,31 @@ def _v2_has_pids(mount_point: Path) -> bool:
 class PidsCgroup:
     """One leaf cgroup holding one command's processes, at most ``max_pids`` of them."""
 
-    def __init__(self, base: Path, max_pids: int) -> None:
-        """Create the cgroup. Raises OSError if it cannot be created or limited."""
+    def __init__(self, base: Path, max_pids: int | None, *, leaf: bool = True) -> None:
+        """Create the cgroup under ``base``, at most ``max_pids`` tasks (None: no own limit).
+
+        ``leaf=False`` makes a run's cgroup, which holds leaves (on cgroup v2 the pids
+        controller is enabled for them). Raises OSError if it cannot be made or limited.
+        """
         # A random part too: a daemon killed with -9 leaves its cgroups behind, and a new
         # daemon may get the same pid.
         self.path = base / f"run-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
         self.path.mkdir()
         try:
-            (self.path / "pids.max").write_text(str(max_pids))
+            if max_pids is not None:
+                (self.path / "pids.max").write_text(str(max_pids))
+            if not leaf and (self.path / "cgroup.subtree_control").exists():
+                (self.path / "cgroup.subtree_control").write_text("+pids")
         except OSError:
             self.path.rmdir()
             raise
+
+    @classmethod
+    def adopt(cls, path: Path) -> PidsCgroup:
+        """Return a handle on an existing cgroup directory ``path`` (to drain or remove it)."""
+        cgroup = cls.__new__(cls)
+        cgroup.path = path
+        return cgroup
 
     def wrap(self, argv: list[str]) -> list[str]:
         """Return ``argv`` prefixed by a shell that moves itself into this cgroup, then execs."""
@@ -100,16 +123,21 @@ class PidsCgroup:
                     os.kill(pid, signal.SIGKILL)
 
     def remove(self) -> None:
-        """Kill what is left and remove the cgroup; logs (does not raise) if it stays."""
+        """Kill what is left, remove the leaves in it, then the cgroup; logs if it stays."""
+        for child in [p for p in self.path.glob("run-*") if p.is_dir()]:
+            PidsCgroup.adopt(child).remove()
         self.kill()
-        for _ in range(50):
+        end = time.monotonic() + 1.0
+        while True:
             try:
                 self.path.rmdir()
                 return
             except FileNotFoundError:
                 return
             except OSError:
-                time.sleep(0.02)  # killed tasks take a moment to leave the cgroup
+                if time.monotonic() >= end:
+                    break
+                time.sleep(0.002)  # killed tasks take a moment to leave the cgroup
         log.warning("sandbox_cgroup_left_behind", path=str(self.path))
 
     def _pids(self) -> list[int]:
@@ -117,3 +145,28 @@ class PidsCgroup:
             return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
         except OSError:
             return []
+
+
+def sweep_stale(base: Path) -> list[Path]:
+    """Remove the cgroups under ``base`` whose daemon process is gone; return those removed."""
+    removed = []
+    for path in base.glob("run-*"):
+        pid_part = path.name.split("-")[1]
+        if not pid_part.isdigit() or _alive(int(pid_part)):
+            continue
+        PidsCgroup.adopt(path).remove()
+        if not path.exists():
+            removed.append(path)
+    if removed:
+        log.info("sandbox_cgroups_swept", count=len(removed))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

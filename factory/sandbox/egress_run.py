@@ -46,6 +46,14 @@ class EgressSandbox:
         """Kill every command of the inner sandbox."""
         self.inner.kill_all()
 
+    def open_run(self, workspace: Path) -> None:
+        """Start a run over ``workspace`` in the inner sandbox (its pids cgroup)."""
+        self.inner.open_run(workspace)
+
+    def close_run(self, workspace: Path) -> None:
+        """End the run over ``workspace`` in the inner sandbox."""
+        self.inner.close_run(workspace)
+
     def close(self) -> None:
         """Stop the proxy."""
         self.proxy.close()

@@ -76,3 +76,9 @@ class UnsandboxedSandbox:
     def kill_all(self) -> None:
         """Kill every command this backend still runs; their results say "killed"."""
         self._procs.kill_all("killed")
+
+    def open_run(self, workspace: Path) -> None:
+        """Nothing is shared between a run's commands here: no-op."""
+
+    def close_run(self, workspace: Path) -> None:
+        """Nothing was shared: no-op."""

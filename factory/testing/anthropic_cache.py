@@ -13,11 +13,14 @@ is found even when the breakpoints have moved on.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from factory.cacherules import min_cacheable_tokens as model_minimum
 
 MAX_BREAKPOINTS = 4
 LOOKBACK = 20
@@ -58,7 +61,8 @@ class PromptBlock:
 def prompt_blocks(request: Mapping[str, Any]) -> list[PromptBlock]:
     """Flatten a Messages request into blocks in cache order (tools → system → messages).
 
-    Raises CacheRequestError for an unknown ``ttl`` or more than 4 breakpoints.
+    Raises CacheRequestError for an unknown ``ttl``, more than 4 breakpoints, or a 1-hour
+    breakpoint after a 5-minute one.
     """
     raw: list[tuple[dict[str, Any], Any]] = []
     for tool in request.get("tools") or []:
@@ -90,7 +94,14 @@ def prompt_blocks(request: Mapping[str, Any]) -> list[PromptBlock]:
                 raise CacheRequestError(f"cache_control.ttl: invalid value {name!r}")
             ttl = TTL_SECONDS[name]
         blocks.append(PromptBlock(body=body, tokens=approx_tokens(body), ttl=ttl))
-    found = sum(1 for b in blocks if b.ttl is not None)
+    ttls = [b.ttl for b in blocks if b.ttl is not None]
+    if any(later > earlier for earlier, later in itertools.pairwise(ttls)):
+        # The API's rule: longer-lived entries first (1h breakpoints before 5m ones).
+        raise CacheRequestError(
+            "cache_control: a ttl='1h' cache_control block must not come after a "
+            "ttl='5m' cache_control block"
+        )
+    found = len(ttls)
     if found > MAX_BREAKPOINTS:
         raise CacheRequestError(
             f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
@@ -113,8 +124,13 @@ class CacheUsage:
 class PromptCache:
     """An in-memory prompt cache keyed by prefix hash, with per-entry expiry; thread-safe."""
 
-    def __init__(self, clock: Callable[[], float], min_cacheable_tokens: int = 0) -> None:
-        if min_cacheable_tokens < 0:
+    def __init__(self, clock: Callable[[], float], min_cacheable_tokens: int | None = None) -> None:
+        """Use ``clock`` for expiry; ``min_cacheable_tokens`` overrides the per-model minimum.
+
+        None (the default) applies each request's model's minimum, as the real API does.
+        Raises ValueError for a negative override.
+        """
+        if min_cacheable_tokens is not None and min_cacheable_tokens < 0:
             raise ValueError("min_cacheable_tokens must be >= 0")
         self._clock = clock
         self._min = min_cacheable_tokens
@@ -135,6 +151,7 @@ class PromptCache:
         """
         blocks = prompt_blocks(request)
         model = request.get("model", "")
+        minimum = self._min if self._min is not None else model_minimum(str(model))
         hashes: list[str] = []
         running = hashlib.sha256(_canonical(model).encode())
         cum: list[int] = []
@@ -163,7 +180,7 @@ class PromptCache:
             by_ttl = {300.0: 0, 3600.0: 0}
             for bp in breakpoints:
                 ttl = blocks[bp].ttl
-                if bp <= read_pos or ttl is None or cum[bp] < self._min:
+                if bp <= read_pos or ttl is None or cum[bp] < minimum:
                     continue
                 self._entries[hashes[bp]] = now + ttl
                 self._ttls[hashes[bp]] = ttl

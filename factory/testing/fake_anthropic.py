@@ -69,7 +69,7 @@ class FakeAnthropic(LoopbackServer):
         self,
         *,
         api_key: str | None = None,
-        min_cacheable_tokens: int = 0,
+        min_cacheable_tokens: int | None = None,
         clock: Callable[[], float] | None = None,
         limits: Limits | None = None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
@@ -77,6 +77,8 @@ class FakeAnthropic(LoopbackServer):
         """Prepare the server; ``api_key`` if given is the only key accepted (else any).
 
         ``limits`` are the per-minute rate limits; bodies over ``max_request_bytes`` get 413.
+        The prompt cache applies each model's minimum cacheable length (a shorter prefix
+        is not cached) unless ``min_cacheable_tokens`` overrides it.
         """
         super().__init__()
         self.api_key = api_key

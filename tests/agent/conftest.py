@@ -40,8 +40,9 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fake() -> Iterator[FakeAnthropic]:
-    """A running FakeAnthropic server."""
-    with FakeAnthropic() as server:
+    """A running FakeAnthropic server that caches prompts of any length."""
+    # The sessions here have short prompts; the per-model minimum is tested on its own.
+    with FakeAnthropic(min_cacheable_tokens=0) as server:
         yield server
 
 

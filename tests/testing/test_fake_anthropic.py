@@ -25,8 +25,10 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def fake(clock: ManualClock) -> Iterator[FakeAnthropic]:
-    """A running FakeAnthropic with an injectable clock."""
-    with FakeAnthropic(clock=clock) as server:
+    """A running FakeAnthropic with an injectable clock, caching prompts of any length."""
+    # These tests check the cache accounting on short prompts; the per-model minimum
+    # cacheable length has its own tests (tests/testing/test_cache_minimums.py).
+    with FakeAnthropic(clock=clock, min_cacheable_tokens=0) as server:
         yield server
 
 
