@@ -19,6 +19,7 @@ from factory.config.risk import FileChange, RiskPlacement, RiskRule, file_change
 from factory.config.risk import RiskTier as RiskTier
 from factory.config.sentry_policy import SentryPolicy
 from factory.config.slack_policy import SlackPolicy
+from factory.config.verifier_policy import VerifierPolicy
 from factory.config.yamlpos import load_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue, ModelNotPriced
 from factory.events import TRUST_ORDER, Trust
@@ -141,6 +142,8 @@ class Policy(_Model):
     """Slack users → trust levels, and the channels mentions are taken in."""
     sentry: SentryPolicy = Field(default_factory=SentryPolicy)
     """Closing the loop with Sentry: resolve on merge, reopen on regression, approval."""
+    verifier: VerifierPolicy = Field(default_factory=VerifierPolicy)
+    """What the post-merge verifier may revert, and whether a revert may auto-merge."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

@@ -129,6 +129,15 @@ class ProposeConfigChangeOutput(OutputConfig):
     """Labels put on the proposal besides the policy's needs-human label."""
 
 
+class RevertPullRequestOutput(OutputConfig):
+    """Revert a merged pull request: the daemon makes the revert with git and opens it as a
+    pull request (risk-tiered; never merged by the factory unless the policy's
+    ``verifier.auto_merge`` says so). The policy's ``verifier:`` section decides which."""
+
+    labels: list[str] = Field(default_factory=list)
+    """Labels put on the revert pull request."""
+
+
 class Outputs(StrictModel):
     """Privileged actions the agent may ask for; a kind not listed here is refused."""
 
@@ -158,6 +167,8 @@ class Outputs(StrictModel):
     """Comment on or resolve the run's Sentry issue."""
     propose_config_change: ProposeConfigChangeOutput | None = None
     """Propose a change to the factory config repository (a needs-human pull request)."""
+    revert_pull_request: RevertPullRequestOutput | None = None
+    """Open a pull request reverting a merged pull request (made by the daemon with git)."""
 
     @model_validator(mode="before")
     @classmethod

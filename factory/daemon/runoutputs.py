@@ -16,6 +16,7 @@ from factory.forge.output_performers import BUILTIN_PERFORMERS, OutputPerformer
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
+from factory.forge.revert_output import revert_performer
 from factory.interfaces import Sandbox
 from factory.sentry.side import run_sentry_side
 from factory.store import RunRecord
@@ -89,7 +90,12 @@ def output_gate(
         config_repos=config_repos(env),
     )
     return OutputGate(
-        {**BUILTIN_PERFORMERS, **pull_request_performers(side), **proposal_performers(env, config)}
+        {
+            **BUILTIN_PERFORMERS,
+            **pull_request_performers(side),
+            **proposal_performers(env, config),
+            "revert_pull_request": revert_performer(side),
+        }
     )
 
 

@@ -29,6 +29,7 @@ from factory.config.outputs_config import CloseReason, Outputs, ReviewEvent
 from factory.errors import OutputRefused
 from factory.events import Trust
 from factory.forge.config_proposals import ProposeConfigChangeRequest, prepare_config_change
+from factory.forge.revert_request import RevertPullRequestRequest, prepare_revert
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
 from factory.forge.sentry_outputs import SentryUpdateRequest, prepare_sentry
 from factory.forge.slack_outputs import (
@@ -132,6 +133,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "slack_post": SlackPostRequest,
     "sentry_update": SentryUpdateRequest,
     "propose_config_change": ProposeConfigChangeRequest,
+    "revert_pull_request": RevertPullRequestRequest,
 }
 """The request model of each output kind (the keys are the fields of ``Outputs``)."""
 
@@ -332,6 +334,9 @@ def prepare(
         target, payload = None, prepare_sentry(request, ctx, config, notes, created)
     elif isinstance(request, ProposeConfigChangeRequest):
         target, payload = None, prepare_config_change(request, ctx, config, notes)
+    elif isinstance(request, RevertPullRequestRequest):
+        target = request.pull_number
+        payload = prepare_revert(request, ctx, config, notes, created)
     else:
         raise OutputRefused(f"{kind}: unknown output kind")
     return PreparedOutput(kind, target, payload, tuple(notes))
