@@ -35,8 +35,13 @@ def add_accounts(fake: FakeGitHub) -> None:
 
 def client(fake: FakeGitHub, token: str = BOT_TOKEN) -> Github:
     """Real PyGithub against the fake."""
+    return client_url(fake.api_url, token)
+
+
+def client_url(api_url: str, token: str) -> Github:
+    """Real PyGithub against the API at ``api_url``."""
     return Github(
-        base_url=fake.api_url,
+        base_url=api_url,
         auth=Auth.Token(token),
         retry=None,
         seconds_between_requests=0,
@@ -111,10 +116,15 @@ def gate(
     fake: FakeGitHub, world: World, data_dir: Path, policy_: Policy | None = None
 ) -> OutputGate:
     """The gate with the built-in performers and the revert performer on a fresh mirror."""
+    return gate_at(world.name, fake.clone_url(world.name), data_dir, policy_)
+
+
+def gate_at(name: str, clone_url: str, data_dir: Path, policy_: Policy | None = None) -> OutputGate:
+    """The gate of ``gate`` for the repository ``name`` cloned from ``clone_url``."""
     side = PullRequestSide(
         workspace=None,
         sandbox=None,
-        mirror=Mirror(data_dir, world.name, fake.clone_url(world.name)),
+        mirror=Mirror(data_dir, name, clone_url),
         policy=policy_ or policy(),
         data_dir=data_dir,
         subject_slug="commit",
