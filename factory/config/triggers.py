@@ -19,6 +19,7 @@ GITHUB_EVENTS: frozenset[str] = frozenset(
         "check_suite",
         "create",
         "delete",
+        "deployment_status",
         "discussion",
         "discussion_comment",
         "issue_comment",
@@ -60,6 +61,10 @@ class GithubTrigger(_Model):
     """Pull requests only: match only drafts (true) or only non-drafts (false)."""
     include_factory: bool = False
     """Also fire on events caused by the factory's own writes (off: no self-trigger loops)."""
+    merges_factory_pr: bool = False
+    """``push``/``deployment_status`` only: fire only on the daemon's event about the merged
+    pull request the factory opened (its subject is that pull request; see
+    ``factory.daemon.merge_events``)."""
 
     @field_validator("event")
     @classmethod

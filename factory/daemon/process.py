@@ -28,6 +28,7 @@ from factory.config.automation import Automation
 from factory.config.reload import ConfigWatcher
 from factory.daemon.dispatch import Dispatcher, absorb_all, enqueue_manual
 from factory.daemon.followup import Followup
+from factory.daemon.merge_events import MergeEvents
 from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
@@ -141,6 +142,7 @@ class Daemon:
             self.followup.absorb if self.followup else None,
             self.sentry_loop.absorb,
             OutcomeRecorder(self.store).absorb,
+            MergeEvents(self.store, self.github.repo, self.github.bot_login).absorb,
         )
         self.env = RunEnv(
             store=self.store,

@@ -16,6 +16,7 @@ from typing import Any
 
 from factory.config.automation import Automation
 from factory.config.triggers import GithubTrigger, Trigger
+from factory.daemon.merge_events import merges_factory_pr
 from factory.events import TRUST_ORDER, Event
 
 
@@ -56,6 +57,8 @@ def github_matches(trigger: GithubTrigger, event: Event) -> bool:
         pull = event.payload.get("pull_request")
         if not isinstance(pull, dict) or bool(pull.get("draft")) != trigger.draft:
             return False
+    if trigger.merges_factory_pr and not merges_factory_pr(event):
+        return False
     return not event.by_factory or trigger.include_factory
 
 

@@ -151,6 +151,7 @@ def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
             "builder",
             "feedback-digest",
             "incident-responder",
+            "post-merge-verifier",
             "pr-reviewer",
             "quality-grader",
             "slack-intake",

@@ -45,6 +45,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
         "builder",
         "feedback-digest",
         "incident-responder",
+        "post-merge-verifier",
         "pr-reviewer",
         "quality-grader",
         "slack-intake",
@@ -121,7 +122,7 @@ def test_map_page_draws_nodes_and_edges(web: httpx.Client) -> None:
         svg.count('class="node automation"'),
         'data-source="slack-intake" data-target="builder"' in svg,
     )
-    assert found == (8, True)
+    assert found == (9, True)
 
 
 def test_map_needs_the_token(
