@@ -152,7 +152,8 @@ def revert_performer(side: PullRequestSide) -> OutputPerformer:
         branch = revert_branch(pull.number)
         found = find_pull_request(ctx.repo, branch, key)
         if found is not None:  # another run's revert of the same pull request
-            return _applied(found, pull.number, found.head.sha)
+            applied = _applied(found, pull.number, found.head.sha)
+            return Applied(applied.url, {**applied.result, "issues": payload.get("issues") or []})
         title = sanitize_title(f'Revert "{pull.title}"', ctx.secrets)
         body = sanitize_body(_body(pull, payload), ctx.secrets)
         try:
@@ -178,14 +179,18 @@ def revert_performer(side: PullRequestSide) -> OutputPerformer:
             risk=risk,
         )
         applied = _applied(opened, pull.number, pushed.sha)
-        return Applied(applied.url, {**applied.result, "risk_tier": risk.tier})
+        extra = {"risk_tier": risk.tier, "issues": list(payload.get("issues") or [])}
+        return Applied(applied.url, {**applied.result, **extra})
 
     def find(
         ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
     ) -> Applied | None:
         number = int(prepared.payload["pull_number"])
         found = find_pull_request(ctx.repo, revert_branch(number), key)
-        return None if found is None else _applied(found, number, found.head.sha)
+        if found is None:
+            return None
+        applied = _applied(found, number, found.head.sha)
+        return Applied(applied.url, {**applied.result, "issues": prepared.payload["issues"]})
 
     return OutputPerformer(perform, find)
 

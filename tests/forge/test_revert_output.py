@@ -247,3 +247,29 @@ def test_revert_records_the_reverted_pull_request(
         world.number,
         "medium",
     )
+
+
+def test_issue_filed_about_a_merge_is_linked_from_the_pull_request(
+    fake: FakeGitHub, store: RunStore, tmp_path: Path
+) -> None:
+    """A run about pull request N that files an issue records pull_request:N → issue:M."""
+    world = merged_world(fake)
+    run_id = store.create_run("post-merge-verifier", subject_key=f"pull_request:{world.number}")
+    ctx = context(world, store, run_id=run_id)
+    issue = gate(fake, world, tmp_path).request(ctx, "create_issue", {"title": "Smoke failed"})
+    filed = int(str(issue.url).rsplit("/", 1)[1])
+    assert store.issues_from(f"pull_request:{world.number}") == [filed]
+
+
+def test_revert_is_linked_from_the_reverted_pull_request_and_the_issue(
+    fake: FakeGitHub, store: RunStore, tmp_path: Path
+) -> None:
+    """The revert PR is linked from the PR it reverts and from the issue its run filed."""
+    world = merged_world(fake)
+    ctx, outputs = context(world, store), gate(fake, world, tmp_path)
+    issue = outputs.request(ctx, "create_issue", {"title": "Smoke failed"})
+    outputs.request(ctx, "revert_pull_request", _ask(world.number))
+    [number] = reverts(fake, world)
+    filed = int(str(issue.url).rsplit("/", 1)[1])
+    froms = sorted(link.from_key for link in store.links_to(f"pull_request:{number}"))
+    assert froms == [f"issue:{filed}", f"pull_request:{world.number}"]
