@@ -33,6 +33,8 @@ _SUMMARY: dict[str, str] = {
     "propose_config_change": "Propose a change to automation YAML or harness documents of the"
     " factory's own config, as a needs-human pull request on the factory config repository"
     " (a person reviews and merges it; the factory never does).",
+    "revert_pull_request": "Ask for a pull request that reverts a merged pull request (the"
+    " daemon makes the revert with git and opens it for a person to merge; the policy decides).",
 }
 
 _REQUEST_NOTE = (
