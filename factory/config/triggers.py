@@ -40,6 +40,9 @@ GITHUB_EVENTS: frozenset[str] = frozenset(
 )
 """GitHub webhook event names a ``github`` trigger may name (before the ``.action``)."""
 
+MERGE_EVENTS = frozenset({"push", "deployment_status"})
+"""The events a ``merges_factory_pr`` trigger may name."""
+
 TRIGGER_KINDS = ("github", "schedule", "sentry", "slack", "manual")
 """The keys of a trigger; each ``on:`` item has exactly one."""
 
@@ -75,6 +78,12 @@ class GithubTrigger(_Model):
         if name not in GITHUB_EVENTS:
             raise ValueError(f"unknown GitHub event {name!r}")
         return value
+
+    @model_validator(mode="after")
+    def _merges_on_merge_events(self) -> GithubTrigger:
+        if self.merges_factory_pr and self.webhook_event not in MERGE_EVENTS:
+            raise ValueError("merges_factory_pr applies only to push and deployment_status")
+        return self
 
     @property
     def webhook_event(self) -> str:
