@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from github.PullRequest import PullRequest
 
+from factory.crashpoints import crashpoint
 from factory.errors import GitError, OutputFailed, OutputRefused
 from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.patches import PushedBranch, _push, _staged, clean_message
 from factory.forge.pulls import find_pull_request, open_pull_request
-from factory.forge.revert_request import KIND, revert_branch
+from factory.forge.revert_request import KIND, REVERT_PREFIX, revert_branch
 from factory.forge.risk import assess_risk, branch_changes
 from factory.forge.sanitize import sanitize_body, sanitize_title
 from factory.workspace.gitutil import git_out, run_git
@@ -51,11 +52,16 @@ def _login(user: Any) -> str:
 
 
 def check_revertible(pull: PullRequest, ctx: RunContext, human_merges: bool) -> None:
-    """Raise OutputRefused unless ``pull`` is merged (and, without ``human_merges``, opened
-    and merged by the factory's login)."""
+    """Raise OutputRefused unless ``pull`` is merged, is not itself a revert, and (without
+    ``human_merges``) was opened and merged by the factory's login."""
     number = pull.number
     if not pull.merged or not pull.merge_commit_sha:
         raise OutputRefused(f"{KIND}: #{number} is not merged: only a merged change is reverted")
+    if pull.head.ref.startswith(REVERT_PREFIX):
+        raise OutputRefused(
+            f"{KIND}: #{number} is itself a revert: the factory does not revert a revert,"
+            " a person decides"
+        )
     if human_merges:
         return
     bot = (ctx.bot_login or "").lower()
@@ -160,6 +166,7 @@ def revert_performer(side: PullRequestSide) -> OutputPerformer:
             pushed = make_revert(side, ctx, pull, branch, f"{title}\n\n{body}")
         except GitError as exc:
             raise OutputFailed(f"{KIND}: git failed making the revert: {exc}") from None
+        crashpoint("pr_after_push")  # pushed, no pull request yet: a retry reuses the branch
         risk = assess_risk(branch_changes(pushed), side.policy)
         labels = list(payload.get("labels", []))
         if not verifier.auto_merge:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from factory.forge.output_requests import RunContext
 
 KIND = "revert_pull_request"
+REVERT_PREFIX = "factory/revert-"
+"""Branches of revert pull requests (a revert is never reverted by the factory)."""
 REASON_CAP = 4000
 """Characters of the agent's reason kept in the revert's body."""
 
@@ -34,7 +36,7 @@ class RevertPullRequestRequest(BaseModel):
 
 def revert_branch(number: int) -> str:
     """Return the branch a revert of pull request ``number`` is pushed to."""
-    return f"factory/revert-pr-{number}"
+    return f"{REVERT_PREFIX}pr-{number}"
 
 
 def prepare_revert(

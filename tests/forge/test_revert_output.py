@@ -273,3 +273,33 @@ def test_revert_is_linked_from_the_reverted_pull_request_and_the_issue(
     filed = int(str(issue.url).rsplit("/", 1)[1])
     froms = sorted(link.from_key for link in store.links_to(f"pull_request:{number}"))
     assert froms == [f"issue:{filed}", f"pull_request:{world.number}"]
+
+
+def test_revert_that_no_longer_applies_fails_and_opens_nothing(
+    fake: FakeGitHub, store: RunStore, tmp_path: Path
+) -> None:
+    """When main changed the same lines since the merge, the revert fails; no PR, no branch."""
+    world = merged_world(fake)
+    fake.commit_files(world.name, "main", {"src/app.py": "print('later')\n"}, "Later change")
+    decision = gate(fake, world, tmp_path).request(
+        context(world, store), "revert_pull_request", _ask(world.number)
+    )
+    branch = fake.repo(world.name).git.resolve(f"refs/heads/factory/revert-pr-{world.number}")
+    assert (decision.status, "does not revert cleanly" in decision.reason, branch) == (
+        "failed",
+        True,
+        None,
+    )
+
+
+def test_a_revert_pull_request_is_not_reverted_again(
+    fake: FakeGitHub, store: RunStore, tmp_path: Path
+) -> None:
+    """A merged factory revert is refused: the factory never reverts its own revert."""
+    world = merged_world(fake)
+    outputs = gate(fake, world, tmp_path)
+    outputs.request(context(world, store), "revert_pull_request", _ask(world.number))
+    [number] = reverts(fake, world)
+    world.repo.get_pull(number).merge(merge_method="merge")
+    again = outputs.request(context(world, store), "revert_pull_request", _ask(number))
+    assert (again.status, "is itself a revert" in again.reason) == ("refused", True)

@@ -25,7 +25,11 @@ from tests.forge.revert_helpers import (
 )
 
 WORKER = Path(__file__).with_name("revert_crash_worker.py")
-POINTS = ["output_after_intent:revert_pull_request", "output_after_github:revert_pull_request"]
+POINTS = [
+    "output_after_intent:revert_pull_request",
+    "output_after_github:revert_pull_request",
+    "pr_after_push",
+]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +72,7 @@ def test_repeated_request_after_kill_writes_no_second_pull_request(
     """The retried run asking again after a kill past GitHub's reply gets the same revert."""
     world = merged_world(fake)
     run_id = store.create_run("post-merge-verifier")
-    code = _crash(fake, world, store, run_id, tmp_path / "crashed", POINTS[1])
+    code = _crash(fake, world, store, run_id, tmp_path / "crashed", "output_after_github")
     again = gate(fake, world, tmp_path / "restarted").request(
         context(world, store, run_id=run_id),
         "revert_pull_request",
