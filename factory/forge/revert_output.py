@@ -6,8 +6,10 @@ performer then, in a clone the daemon owns:
 
 - refuses unless the policy's ``verifier.revert`` is true, the pull request is merged, and
   the factory opened *and* merged it (``verifier.human_merges`` lifts the last rule);
-- reverts the merge commit on the tip of the pull request's base branch — ``git revert -m 1``
-  for a merge commit, a plain revert for a squash or rebase merge's single commit — and
+- reverts the merge on the tip of the pull request's base branch — ``git revert -m 1`` for a
+  merge commit, the range of the pull request's N commits for a rebase merge (told by the N
+  commits before the merge sha carrying the subjects of the pull request's N commits), else
+  the single commit (a squash) — and
   pushes it to ``factory/revert-pr-<N>``: one branch per reverted pull request, so a re-run
   (a crash, a second verifier run) finds the revert by its branch and never opens another;
 - opens the pull request (title ``Revert "<title>"``, body linking the original pull request
@@ -77,6 +79,31 @@ def _parents(clone: Path, sha: str) -> list[str]:
     return git_out(["rev-list", "--parents", "-n1", sha], cwd=clone).split()[1:]
 
 
+def _subjects(clone: Path, sha: str, count: int) -> list[str]:
+    out = git_out(["log", f"-n{count}", "--format=%s%x00", sha], cwd=clone)
+    return [line.strip() for line in out.split("\0") if line.strip()]
+
+
+def _what(clone: Path, pull: PullRequest, merge_sha: str) -> list[str]:
+    """Return what ``git revert`` takes for ``pull``'s merge: ``-m 1 <sha>`` for a merge
+    commit; for a rebase merge of N commits (the N commits before the merge sha carry the
+    subjects of the pull request's N commits) the range ``<sha>~N..<sha>``; else (a squash,
+    or a rebase of one commit) the single commit."""
+    if len(_parents(clone, merge_sha)) > 1:
+        return ["-m", "1", merge_sha]
+    count = int(pull.commits or 1)
+    head = str(pull.head.sha)
+    if (
+        count > 1
+        and run_git(["cat-file", "-e", f"{head}^{{commit}}"], cwd=clone, check=False).returncode
+        == 0
+    ):
+        mine = _subjects(clone, merge_sha, count)
+        if len(mine) == count and mine == _subjects(clone, head, count):
+            return [f"{merge_sha}~{count}..{merge_sha}"]
+    return [merge_sha]
+
+
 def make_revert(
     side: PullRequestSide, ctx: RunContext, pull: PullRequest, branch: str, message: str
 ) -> PushedBranch:
@@ -106,9 +133,11 @@ def make_revert(
                 ]
             )
         run_git(["checkout", "--quiet", "--detach", base_sha], cwd=clone)
-        mainline = ["-m", "1"] if len(_parents(clone, merge_sha)) > 1 else []
         proc = run_git(
-            ["revert", "--no-commit", *mainline, merge_sha], cwd=clone, config=identity, check=False
+            ["revert", "--no-commit", *_what(clone, pull, merge_sha)],
+            cwd=clone,
+            config=identity,
+            check=False,
         )
         if proc.returncode != 0:
             why = proc.stderr.decode("utf-8", "replace").strip()[-500:]

@@ -10,7 +10,16 @@ import pytest
 from factory.forge.markers import strip_markers
 from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
-from tests.forge.revert_helpers import add_accounts, context, gate, merged_world, policy, reverts
+from factory.testing.github_model import now_iso
+from tests.forge.revert_helpers import (
+    BOT,
+    add_accounts,
+    context,
+    gate,
+    merged_world,
+    policy,
+    reverts,
+)
 
 REQUEST = {"pull_number": 0, "reason": "Smoke check `make smoke` failed after the merge."}
 
@@ -303,3 +312,55 @@ def test_a_revert_pull_request_is_not_reverted_again(
     world.repo.get_pull(number).merge(merge_method="merge")
     again = outputs.request(context(world, store), "revert_pull_request", _ask(number))
     assert (again.status, "is itself a revert" in again.reason) == ("refused", True)
+
+
+def _two_commit_pull(fake: FakeGitHub, name: str) -> int:
+    """Open the bot's pull request of two commits (src/app.py, then docs/x.md) on ``name``."""
+    git = fake.repo(name).git
+    git.create_ref("refs/heads/two", str(git.resolve("refs/heads/main")))
+    fake.commit_files(name, "two", {"src/app.py": "print('one')\n"}, "Step one")
+    fake.commit_files(name, "two", {"docs/x.md": "x\n"}, "Step two")
+    return fake.create_pull(name, "two", "Two steps", "", as_user=BOT).number
+
+
+def _tree_of(fake: FakeGitHub, name: str, ref: str) -> list[str]:
+    return fake.repo(name).git.git("ls-tree", "-r", "--name-only", ref).splitlines()
+
+
+def test_rebase_merge_of_two_commits_is_reverted_whole(
+    fake: FakeGitHub, store: RunStore, tmp_path: Path
+) -> None:
+    """A rebase merge (the PR's commits replayed on main) is reverted commit range and all."""
+    world = merged_world(fake, merge=False)
+    number = _two_commit_pull(fake, world.name)
+    fake.commit_files(world.name, "main", {"src/app.py": "print('one')\n"}, "Step one")
+    last = fake.commit_files(world.name, "main", {"docs/x.md": "x\n"}, "Step two")
+    fake.close_issue(world.name, number, as_user=BOT)
+    pr = fake.pull(world.name, number)
+    pr.merged, pr.merge_commit_sha, pr.merged_by, pr.merged_at = True, last, BOT, now_iso()
+    ctx = context(world, store)
+    decision = gate(fake, world, tmp_path).request(ctx, "revert_pull_request", _ask(number))
+    branch = f"factory/revert-pr-{number}"
+    assert (
+        decision.status,
+        _main_file(fake, world.name, branch),
+        _tree_of(fake, world.name, branch),
+    ) == (
+        "applied",
+        "print('hi')",
+        ["README.md", "src/app.py"],
+    )
+
+
+def test_squash_of_two_commits_reverts_only_the_squash(
+    fake: FakeGitHub, store: RunStore, tmp_path: Path
+) -> None:
+    """A squash merge of a two-commit PR reverts its one commit, not main's commits before it."""
+    world = merged_world(fake, merge=False)
+    number = _two_commit_pull(fake, world.name)
+    fake.commit_files(world.name, "main", {"NOTES.md": "kept\n"}, "Someone else's change")
+    world.repo.get_pull(number).merge(merge_method="squash")
+    ctx = context(world, store)
+    gate(fake, world, tmp_path).request(ctx, "revert_pull_request", _ask(number))
+    branch = f"factory/revert-pr-{number}"
+    assert _tree_of(fake, world.name, branch) == ["NOTES.md", "README.md", "src/app.py"]
