@@ -333,6 +333,8 @@ def test_rebase_merge_of_two_commits_is_reverted_whole(
     """A rebase merge (the PR's commits replayed on main) is reverted commit range and all."""
     world = merged_world(fake, merge=False)
     number = _two_commit_pull(fake, world.name)
+    # GitHub replays the commits on main's tip: new commits (main moved meanwhile).
+    fake.commit_files(world.name, "main", {"NOTES.md": "kept\n"}, "Someone else's change")
     fake.commit_files(world.name, "main", {"src/app.py": "print('one')\n"}, "Step one")
     last = fake.commit_files(world.name, "main", {"docs/x.md": "x\n"}, "Step two")
     fake.close_issue(world.name, number, as_user=BOT)
@@ -348,7 +350,7 @@ def test_rebase_merge_of_two_commits_is_reverted_whole(
     ) == (
         "applied",
         "print('hi')",
-        ["README.md", "src/app.py"],
+        ["NOTES.md", "README.md", "src/app.py"],
     )
 
 
