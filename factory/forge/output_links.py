@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from factory.errors import RunNotFound
 from factory.store.lineage import SENTRY_PREFIX, SLACK_PREFIX
 
 if TYPE_CHECKING:
@@ -46,7 +47,10 @@ def link_output(ctx: RunContext, kind: str, result: Any, output_id: int) -> None
 
 
 def _pull_subject(ctx: RunContext) -> list[str]:
-    key = ctx.store.get_run(ctx.run_id).subject_key
+    try:
+        key = ctx.store.get_run(ctx.run_id).subject_key
+    except RunNotFound:  # a context built without a stored run (tools, tests)
+        return []
     return [key] if key and key.startswith("pull_request:") else []
 
 
