@@ -23,6 +23,7 @@ from factory.config.risk import RiskTier as RiskTier
 from factory.config.sandbox_policy import SandboxPolicy
 from factory.config.sentry_policy import SentryPolicy
 from factory.config.slack_policy import SlackPolicy
+from factory.config.verifier_policy import VerifierPolicy
 from factory.config.yamlpos import load_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue, ModelNotPriced
 from factory.events import TRUST_ORDER, Trust
@@ -155,6 +156,8 @@ class Policy(_Model):
     """Every run's default disk cap and the data directory's free-space reserve."""
     egress: EgressPolicy = Field(default_factory=EgressPolicy)
     """Named host bundles for ``network: allowlist`` and the per-run egress caps."""
+    verifier: VerifierPolicy = Field(default_factory=VerifierPolicy)
+    """What the post-merge verifier may revert, and whether a revert may auto-merge."""
 
     @model_validator(mode="after")
     def _last_tier_catches_all(self) -> Policy:

@@ -142,6 +142,15 @@ class PushToPullRequestOutput(OutputConfig):
     """Pushes tried on one pull request in all before it goes to a human."""
 
 
+class RevertPullRequestOutput(OutputConfig):
+    """Revert a merged pull request: the daemon makes the revert with git and opens it as a
+    pull request (risk-tiered; never merged by the factory unless the policy's
+    ``verifier.auto_merge`` says so). The policy's ``verifier:`` section decides which."""
+
+    labels: list[str] = Field(default_factory=list)
+    """Labels put on the revert pull request."""
+
+
 class Outputs(StrictModel):
     """Privileged actions the agent may ask for; a kind not listed here is refused."""
 
@@ -173,6 +182,8 @@ class Outputs(StrictModel):
     """Propose a change to the factory config repository (a needs-human pull request)."""
     push_to_pull_request: PushToPullRequestOutput | None = None
     """Push the agent's change onto the subject pull request (factory branches only)."""
+    revert_pull_request: RevertPullRequestOutput | None = None
+    """Open a pull request reverting a merged pull request (made by the daemon with git)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -20,6 +20,7 @@ GITHUB_EVENTS: frozenset[str] = frozenset(
         "check_suite",
         "create",
         "delete",
+        "deployment_status",
         "discussion",
         "discussion_comment",
         "issue_comment",
@@ -39,6 +40,9 @@ GITHUB_EVENTS: frozenset[str] = frozenset(
     }
 )
 """GitHub webhook event names a ``github`` trigger may name (before the ``.action``)."""
+
+MERGE_EVENTS = frozenset({"push", "deployment_status"})
+"""The events a ``merges_factory_pr`` trigger may name."""
 
 TRIGGER_KINDS = ("github", "schedule", "sentry", "slack", "manual")
 """The keys of a trigger; each ``on:`` item has exactly one."""
@@ -71,6 +75,10 @@ class GithubTrigger(_Model):
     """pull_request_review only: match only reviews in this state (e.g. changes_requested)."""
     head_branch: str | None = None
     """Only when the pull request's (or check's) head branch matches this glob (factory/*)."""
+    merges_factory_pr: bool = False
+    """``push``/``deployment_status`` only: fire only on the daemon's event about the merged
+    pull request the factory opened (its subject is that pull request; see
+    ``factory.daemon.merge_events``)."""
 
     @field_validator("event")
     @classmethod
@@ -101,6 +109,12 @@ class GithubTrigger(_Model):
         suite = suite if isinstance(suite, dict) else check
         branch = head.get("ref") if isinstance(head, dict) else suite.get("head_branch")
         return isinstance(branch, str) and fnmatch.fnmatchcase(branch, self.head_branch)
+
+    @model_validator(mode="after")
+    def _merges_on_merge_events(self) -> GithubTrigger:
+        if self.merges_factory_pr and self.webhook_event not in MERGE_EVENTS:
+            raise ValueError("merges_factory_pr applies only to push and deployment_status")
+        return self
 
     @property
     def webhook_event(self) -> str:

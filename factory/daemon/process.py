@@ -26,10 +26,10 @@ import structlog
 from factory import __version__
 from factory.config.automation import Automation
 from factory.config.reload import ConfigWatcher
-from factory.daemon.dependency_gate import DependencyGate
 from factory.daemon.diskwait import disk_low, disk_report
-from factory.daemon.dispatch import Dispatcher, absorb_all, enqueue_manual
+from factory.daemon.dispatch import Dispatcher, enqueue_manual
 from factory.daemon.followup import Followup
+from factory.daemon.hooks import hook_dispatcher
 from factory.daemon.recovery import recover, requeue
 from factory.daemon.runenv import GitHubSide, RunEnv
 from factory.daemon.runner import Runner
@@ -48,7 +48,6 @@ from factory.daemon.wiring import (
 )
 from factory.errors import ConfigError, SandboxUnavailable, StartRefused, StoreError
 from factory.events import Subject
-from factory.forge.outcomes import OutcomeRecorder
 from factory.interfaces import Model
 from factory.logs import redactor
 from factory.settings import Settings
@@ -135,13 +134,14 @@ class Daemon:
         )
         sentry = sentry_client(settings)
         self.sentry_loop = sentry_loop(settings, self.store, self.github, sentry, policy)
-        gate = DependencyGate(self.store, self.github.repo, policy, secrets=secrets)
-        self.dispatcher.gate = gate.refusal
-        self.dispatcher.absorb = absorb_all(
+        hook_dispatcher(
+            self.dispatcher,
+            self.store,
+            self.github,
+            policy,
+            secrets,
             self.followup.absorb if self.followup else None,
             self.sentry_loop.absorb,
-            OutcomeRecorder(self.store).absorb,
-            gate.absorb,
         )
         self.env = RunEnv(
             store=self.store,

@@ -32,6 +32,7 @@ from factory.forge.output_performers import BUILTIN_PERFORMERS
 from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
+from factory.forge.revert_output import revert_performer
 from factory.sentry.side import run_sentry_side
 from factory.store import OutputRecord, RunRecord, RunStore
 
@@ -134,6 +135,7 @@ def reconcile_outputs(
             **BUILTIN_PERFORMERS,
             **pull_request_performers(no_workspace),
             **proposal_performers(env, config),
+            "revert_pull_request": revert_performer(no_workspace),
         }
     )
 

@@ -17,6 +17,7 @@ from factory.forge.output_requests import RunContext
 from factory.forge.outputs import OutputGate
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
 from factory.forge.pr_push_perform import push_performers
+from factory.forge.revert_output import revert_performer
 from factory.interfaces import Sandbox
 from factory.sentry.side import run_sentry_side
 from factory.store import RunRecord
@@ -113,6 +114,7 @@ def output_gate(
             **pull_request_performers(side),
             **proposal_performers(env, config),
             **push,
+            "revert_pull_request": revert_performer(side),
         }
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from factory.config.automation import Automation
 from factory.config.triggers import GithubTrigger, Trigger
+from factory.daemon.merge_events import merges_factory_pr
 from factory.events import TRUST_ORDER, Event
 
 
@@ -70,6 +71,8 @@ def github_matches(trigger: GithubTrigger, event: Event) -> bool:
     if not set(trigger.with_labels) <= labels or set(trigger.without_labels) & labels:
         return False
     if not trigger.payload_fits(event.payload):
+        return False
+    if trigger.merges_factory_pr and not merges_factory_pr(event):
         return False
     return not event.by_factory or trigger.include_factory
 

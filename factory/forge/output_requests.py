@@ -30,6 +30,7 @@ from factory.errors import OutputRefused
 from factory.events import Trust
 from factory.forge.config_proposals import ProposeConfigChangeRequest, prepare_config_change
 from factory.forge.pr_push import PushToPullRequestRequest, prepare_push
+from factory.forge.revert_request import RevertPullRequestRequest, prepare_revert
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
 from factory.forge.sentry_outputs import SentryUpdateRequest, prepare_sentry
 from factory.forge.slack_outputs import (
@@ -134,6 +135,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "sentry_update": SentryUpdateRequest,
     "propose_config_change": ProposeConfigChangeRequest,
     "push_to_pull_request": PushToPullRequestRequest,
+    "revert_pull_request": RevertPullRequestRequest,
 }
 """The request model of each output kind (the keys are the fields of ``Outputs``)."""
 
@@ -336,6 +338,9 @@ def prepare(
         target, payload = None, prepare_config_change(request, ctx, config, notes)
     elif isinstance(request, PushToPullRequestRequest):
         target, payload = prepare_push(request, ctx, notes)
+    elif isinstance(request, RevertPullRequestRequest):
+        target = request.pull_number
+        payload = prepare_revert(request, ctx, config, notes, created)
     else:
         raise OutputRefused(f"{kind}: unknown output kind")
     return PreparedOutput(kind, target, payload, tuple(notes))

@@ -35,6 +35,8 @@ _SUMMARY: dict[str, str] = {
     " (a person reviews and merges it; the factory never does).",
     "push_to_pull_request": "Push the changes made in the workspace onto this run's pull"
     " request, as one commit on its own branch (only a factory/ branch the factory opened).",
+    "revert_pull_request": "Ask for a pull request that reverts a merged pull request (the"
+    " daemon makes the revert with git and opens it for a person to merge; the policy decides).",
 }
 
 _REQUEST_NOTE = (

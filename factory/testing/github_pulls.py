@@ -30,6 +30,7 @@ from factory.testing.github_model import (
     now_iso,
     suite_state,
 )
+from factory.testing.github_push import push_payload
 from factory.testing.github_state import Hub
 
 STATUS_STATES = ("error", "failure", "pending", "success")
@@ -166,6 +167,7 @@ def merge_pull(hub: Hub, repo: Repo, number: int, actor: str, data: dict[str, An
         title = data.get("commit_title") or f"{issue.title} (#{number})"
         detail = data.get("commit_message") or ""
     message = f"{title}\n\n{detail}".strip() + "\n"
+    before = repo.git.resolve(f"refs/heads/{pr.base_ref}") or ""
     try:
         sha = repo.git.merge(pr.base_ref, pr.head_sha, method, message)
     except MergeConflictError as exc:
@@ -178,6 +180,7 @@ def merge_pull(hub: Hub, repo: Repo, number: int, actor: str, data: dict[str, An
             target = repo.issues.get(linked)
             if target is not None and not target.is_pr and target.state == "open":
                 hub.close(repo, target, actor, "completed")
+    hub.emit("push", repo, actor, push_payload(repo, pr.base_ref, before, sha, actor))
     return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
 
 

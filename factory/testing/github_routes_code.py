@@ -225,3 +225,20 @@ def is_merged(req: Request) -> Reply:
     if not pull(req.hub, req.repo, _number(req)).merged:
         raise not_found()
     return Reply(204)
+
+
+@router.add("GET", "/commits/(?P<sha>[^/]+)/pulls")
+def commit_pulls(req: Request) -> Reply:
+    """GET /commits/{sha}/pulls: the merged pull request that brought the commit in (its
+    merge commit or head), else the open ones whose head it is; 422 for an unknown commit."""
+    sha = req.repo.git.resolve(req.params["sha"])
+    if sha is None:
+        raise ApiError(422, f"No commit found for SHA: {req.params['sha']}")
+    merged, open_ = [], []
+    for number in sorted(req.repo.pulls, reverse=True):
+        pr = pull(req.hub, req.repo, number)
+        if pr.merged and sha in (pr.merge_commit_sha, pr.head_sha):
+            merged.append(pr)
+        elif not pr.merged and req.repo.issues[number].state == "open" and pr.head_sha == sha:
+            open_.append(pr)
+    return paginate(req, [pr_json(req.hub, req.repo, pr) for pr in merged or open_])

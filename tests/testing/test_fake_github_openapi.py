@@ -143,6 +143,8 @@ def code_side(fake: FakeGitHub, gh: Github) -> None:
     commit.create_status("success", context="lint", description="ok")
     commit.get_combined_status()
     raw(fake, "GET", f"{R}/commits/{commit.sha}/statuses")
+    assert [p.number for p in commit.get_pulls()] == [pr.number]
+    assert raw(fake, "GET", f"{R}/commits/{'0' * 40}/pulls") == 422
     run = repo.create_check_run("tests", head_sha=commit.sha, status="queued")
     run.edit(status="in_progress")
     run.edit(conclusion="failure", output={"title": "t", "summary": "s", "text": "log"})

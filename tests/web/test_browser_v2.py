@@ -153,6 +153,7 @@ def test_map_shows_the_automations_and_edges(page: Any, site: str) -> None:
             "feedback-digest",
             "incident-responder",
             "planner",
+            "post-merge-verifier",
             "pr-reviewer",
             "pr-shepherd",
             "quality-grader",

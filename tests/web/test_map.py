@@ -47,6 +47,7 @@ def test_map_lists_the_shipped_automations(web: httpx.Client) -> None:
         "feedback-digest",
         "incident-responder",
         "planner",
+        "post-merge-verifier",
         "pr-reviewer",
         "pr-shepherd",
         "quality-grader",
