@@ -37,6 +37,9 @@ class CreateIssueOutput(OutputConfig):
     """Labels put on every created issue."""
     title_prefix: str = ""
     """Prefix added to each created issue's title."""
+    sub_issues: bool = False
+    """Let a request name a ``parent`` (the run's subject or an issue the run created): the
+    daemon links the new issue under it with GitHub's sub-issues API."""
 
 
 class CommentOutput(OutputConfig):

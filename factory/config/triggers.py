@@ -155,6 +155,9 @@ class ScheduleTrigger(_Model):
     """Random delay added to each tick, spreading load."""
     select: Select | None = None
     """If given, each tick runs once per selected subject instead of once without subject."""
+    when_empty: Literal["skip", "run"] = "skip"
+    """With ``select``: what a tick that selects nothing does: ``skip`` (no run) or ``run``
+    (one run without a subject, e.g. the planner filing work when the backlog is empty)."""
 
     @field_validator("cron")
     @classmethod
@@ -176,6 +179,8 @@ class ScheduleTrigger(_Model):
     def _every_or_cron(self) -> ScheduleTrigger:
         if (self.every is None) == (self.cron is None):
             raise ValueError("a schedule needs exactly one of 'every' or 'cron'")
+        if self.when_empty == "run" and self.select is None:
+            raise ValueError("'when_empty: run' needs a 'select' (without one every tick runs)")
         return self
 
 

@@ -98,6 +98,8 @@ def subject_fits(automation: Automation, event: Event) -> bool:
     """True when ``event``'s subject is of the kind ``automation`` works on (or it needs none)."""
     if automation.subject == "none":
         return True
+    if event.subject is None and event.source == "schedule":
+        return event.payload.get("empty_select") is True  # a `when_empty: run` sweep
     return event.subject is not None and event.subject.kind == automation.subject
 
 

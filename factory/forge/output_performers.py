@@ -23,7 +23,7 @@ from typing import Any
 from github.Issue import Issue
 from github.IssueComment import IssueComment
 
-from factory.forge import sentry_filing, sentry_outputs, slack_outputs
+from factory.forge import issue_dedupe, sentry_filing, sentry_outputs, slack_outputs, sub_issues
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.output_requests import PreparedOutput, RunContext
 
@@ -106,28 +106,47 @@ def _issue_applied(issue: Issue) -> Applied:
 
 
 def perform_create_issue(ctx: RunContext, prepared: PreparedOutput, key: str) -> Applied:
-    """Open the issue with its marker and labels; return its URL and number."""
+    """Open the issue with its marker and labels (unless an open duplicate has its dedupe
+    key: OutputRefused) and link it under its ``parent``; return its URL and number."""
     p = prepared.payload
-    issue = ctx.repo.create_issue(
-        p["title"], body=append_marker(p["body"], ctx.run_id, key), labels=list(p["labels"])
-    )
+    parent = p.get("parent")
+    # A crashed attempt may have opened the sub-issue and died before linking it.
+    issue = _issue_with_marker(ctx, key, None) if parent else None
+    if issue is None:
+        issue_dedupe.refuse_open_duplicate(ctx, p)
+        body = issue_dedupe.with_key(p["body"], p.get("dedupe"))
+        issue = ctx.repo.create_issue(
+            p["title"], body=append_marker(body, ctx.run_id, key), labels=list(p["labels"])
+        )
+    if parent:
+        sub_issues.link(ctx, int(parent), issue)
     return _issue_applied(issue)
 
 
-def find_created_issue(
-    ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
-) -> Applied | None:
-    """Return the recent issue (by the bot, when its login is known) carrying ``key``."""
+def _issue_with_marker(ctx: RunContext, key: str, since: datetime | None) -> Issue | None:
     filters: dict[str, Any] = {"state": "all", "sort": "created", "direction": "desc"}
-    filters["since"] = since - LOOKBACK
+    if since is not None:
+        filters["since"] = since - LOOKBACK
     if ctx.bot_login:
         filters["creator"] = ctx.bot_login
     for n, issue in enumerate(ctx.repo.get_issues(**filters)):
         if n >= FIND_LIMIT:
             break
         if has_marker(issue.body, key):
-            return _issue_applied(issue)
+            return issue
     return None
+
+
+def find_created_issue(
+    ctx: RunContext, prepared: PreparedOutput, key: str, since: datetime
+) -> Applied | None:
+    """Return the recent issue (by the bot, when its login is known) carrying ``key``; a
+    sub-issue only once it is linked under its parent (else perform links it)."""
+    issue = _issue_with_marker(ctx, key, since)
+    parent = prepared.payload.get("parent")
+    if issue is None or (parent and not sub_issues.is_linked(ctx, int(parent), issue.number)):
+        return None
+    return _issue_applied(issue)
 
 
 # -- labels ------------------------------------------------------------------------------

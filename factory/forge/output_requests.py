@@ -29,6 +29,7 @@ from factory.config.outputs_config import CloseReason, Outputs, ReviewEvent
 from factory.errors import OutputRefused
 from factory.events import Trust
 from factory.forge.config_proposals import ProposeConfigChangeRequest, prepare_config_change
+from factory.forge.issue_dedupe import DEDUPE_PATTERN, prepare_dedupe
 from factory.forge.pr_push import PushToPullRequestRequest, prepare_push
 from factory.forge.revert_request import RevertPullRequestRequest, prepare_revert
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body, sanitize_title
@@ -39,6 +40,7 @@ from factory.forge.slack_outputs import (
     SlackReplyRequest,
     prepare_slack,
 )
+from factory.forge.sub_issues import prepare_parent
 from factory.sentry.side import SentrySide
 from factory.slack.messages import SlackSide
 
@@ -61,6 +63,12 @@ class CreateIssueRequest(_Request):
     """Markdown body of the new issue."""
     labels: list[str] = Field(default_factory=list)
     """Labels to put on it (only labels the automation allows)."""
+    parent: int | None = Field(default=None, ge=1)
+    """Link it as a sub-issue of this issue: the run's subject or an issue this run created
+    (only where the automation allows sub-issues)."""
+    dedupe: str | None = Field(default=None, pattern=DEDUPE_PATTERN)
+    """A stable key for what it is about (e.g. "quality:storage"): refused while an open
+    issue has this key or the same title."""
 
 
 class CommentRequest(_Request):
@@ -285,6 +293,8 @@ def prepare(
                 "title": _title(request.title, config.title_prefix, secrets, notes),
                 "body": _body(request.body, secrets, notes),
                 "labels": labels,
+                **prepare_parent(request.parent, ctx, config, created),
+                **prepare_dedupe(request.dedupe),
             },
         )
     elif isinstance(request, CommentRequest):

@@ -2,7 +2,9 @@
 
 Jobs live in memory only (no pickled job store): ``Schedules.sync(config)`` makes the set of
 jobs match the automations' ``schedule`` triggers, at start and on every reload. A tick with
-``select:`` stores one event per selected subject; without one, a single subject-less event.
+``select:`` stores one event per selected subject; without one, a single subject-less event
+(and so does a ``select:`` tick that selects nothing when the trigger says ``when_empty: run``,
+marked ``empty_select`` in its payload).
 The dedup key names the automation, the trigger and the scheduled fire time, so a tick that
 is delivered twice stores one event.
 """
@@ -78,6 +80,18 @@ def tick_events(
     # The runner confirms that a trusted person applied these labels (approval), whatever
     # the automation looks like by the time the run starts.
     payload["confirm_labels"] = list(schedule.select.labels)
+    subjects = find(schedule.select)[: schedule.select.limit]
+    if not subjects and schedule.when_empty == "run":
+        payload.update(confirm_labels=[], empty_select=True)
+        return [
+            Event(
+                source="schedule",
+                kind="schedule.tick",
+                dedup_key=f"{base}:empty",
+                payload=payload,
+                trust="maintainers",
+            )
+        ]
     return [
         Event(
             source="schedule",
@@ -89,7 +103,7 @@ def tick_events(
             # itself was approved is checked by the runner (label history), not assumed here.
             trust="maintainers",
         )
-        for subject in find(schedule.select)[: schedule.select.limit]
+        for subject in subjects
     ]
 
 
