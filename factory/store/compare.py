@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from factory.store.dialect import count_true
 from factory.store.records import RunRecord
 from factory.store.runstore import RunStore
 from factory.store.tables import runs, steps
@@ -60,8 +61,8 @@ class CompareQueries:
         query = (
             select(
                 name.label("name"),
-                func.sum(steps.c.kind == "tool_call").label("calls"),
-                func.sum((steps.c.kind == "tool_result") & (failed == 1)).label("failures"),
+                count_true(steps.c.kind == "tool_call").label("calls"),
+                count_true((steps.c.kind == "tool_result") & (failed == 1)).label("failures"),
             )
             .where(steps.c.run_id == run_id, steps.c.kind.in_(("tool_call", "tool_result")))
             .group_by(name)

@@ -92,7 +92,7 @@ class OutcomeLog(StoreBase):
                 .where(outputs.c.id == output_id)
             ).first()
             if row is None:
-                raise StoreError(f"output {output_id} not found in run store {self.path}")
+                raise StoreError(f"output {output_id} not found in run store {self.where}")
             conn.execute(
                 outcomes.insert().values(
                     key=key,
@@ -135,7 +135,7 @@ class OutcomeLog(StoreBase):
         with self._read() as conn:
             row = conn.execute(select(outputs).where(outputs.c.id == output_id)).mappings().first()
         if row is None:
-            raise StoreError(f"output {output_id} not found in run store {self.path}")
+            raise StoreError(f"output {output_id} not found in run store {self.where}")
         return OutputRecord.from_row(row)
 
     def outcome_figures(self, automation: str | None = None) -> list[VersionOutcomes]:
