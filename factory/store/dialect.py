@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, not_
 
-_PG_LITERAL = (
+_PG_LITERAL: tuple[tuple[str, str], ...] = (
     ("substr(r.queued_at, 1, 10)", "to_char(r.queued_at, 'YYYY-MM-DD')"),
     ("instr(r.error || char(10), char(10))", "strpos(r.error || chr(10), chr(10))"),
     ("runs = runs + excluded.runs", "runs = run_rollups.runs + excluded.runs"),
@@ -28,6 +28,18 @@ _PG_LITERAL = (
     (
         "max(last_queued, excluded.last_queued)",
         "GREATEST(run_rollups.last_queued, excluded.last_queued)",
+    ),
+)
+_PG_BOOL = "CASE ({}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END"
+_PG_LITERAL += (
+    (
+        "COALESCE(json_extract(payload, '$.pull_request.merged'), json_extract(payload,"
+        " '$.merged'), 0)",
+        "COALESCE("
+        + _PG_BOOL.format("payload::jsonb #>> '{pull_request,merged}'")
+        + ", "
+        + _PG_BOOL.format("payload::jsonb #>> '{merged}'")
+        + ", 0)",
     ),
 )
 _JSON_EXTRACT = re.compile(r"json_extract\(([\w.]+), '\$\.([\w.]+)'\)")
