@@ -115,7 +115,7 @@ class Daemon:
         self._lock_file = take_lock(self.data_dir)
         redactor.add(settings.secret_values())
         self.instance = instance_id(self.data_dir)
-        self.store = RunStore.open(settings.db_path)
+        self.store = RunStore.open(settings.database_url or settings.db_path)
         if self.model is None:
             from factory.daemon.wiring import make_model
 
@@ -242,7 +242,9 @@ class Daemon:
 
         gh = self.github
         assert gh is not None
-        viewer_store = RunStore.open(self.settings.db_path, readonly=True)
+        viewer_store = RunStore.open(
+            self.settings.database_url or self.settings.db_path, readonly=True
+        )
         token = self.settings.viewer_token
         viewer = build_app(
             viewer_store,

@@ -1,0 +1,57 @@
+"""Behaviour both backends must share: search, the work watch, read-only connections, URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from factory.errors import StoreError
+from factory.store import RunStore
+from factory.store.search import SearchQueries
+from factory.store.watch import WorkWatch
+
+
+def test_step_search_finds_every_word_and_quotes_operators(
+    store: RunStore, make_run: Callable[..., str]
+) -> None:
+    """Search returns the step holding every word; operator words are searched as text."""
+    run_id = make_run()
+    store.add_step(run_id, "tool_result", {}, text="the quick brown fox or not")
+    store.add_step(run_id, "tool_result", {}, text="the quick red fox")
+    hits = SearchQueries(store).steps("brown fox or")
+    assert [(h.run_id, h.seq) for h in hits] == [(run_id, 1)]
+
+
+def test_work_watch_sees_a_run_queued_by_another_connection(store: RunStore, db_path: Path) -> None:
+    """A run queued through a second store makes the watch report a change and work."""
+    watch = WorkWatch(store)
+    try:
+        assert (watch.changed(), watch.work_waiting()) == (False, False)
+        with RunStore.open(db_path) as other:
+            other.create_run("builder", subject_key="issue:1")
+        assert (watch.changed(), watch.work_waiting()) == (True, True)
+    finally:
+        watch.close()
+
+
+@pytest.mark.postgres
+def test_postgres_readonly_connection_cannot_write_even_with_raw_sql(postgres_url: str) -> None:
+    """A read-only PostgreSQL store's own connections refuse a raw DELETE."""
+    RunStore.open(postgres_url).close()
+    with (
+        RunStore.open(postgres_url, readonly=True) as ro,
+        ro._engine.connect() as conn,
+        pytest.raises(Exception, match="read-only transaction"),
+    ):
+        conn.exec_driver_sql("DELETE FROM runs")
+
+
+@pytest.mark.postgres
+def test_postgres_url_error_hides_the_password(postgres_server: object) -> None:
+    """An unreachable PostgreSQL URL raises StoreError without the password in it."""
+    url = "postgresql+psycopg://u:hunter2-secret@/nodb?host=/nonexistent-socket-dir"
+    with pytest.raises(StoreError) as raised:
+        RunStore.open(url)
+    assert ("hunter2-secret" in str(raised.value), "***" in str(raised.value)) == (False, True)
