@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from factory.store.dialect import count_true
+from factory.store.dialect import count_true, json_value
 from factory.store.records import RunRecord
 from factory.store.runstore import RunStore
 from factory.store.tables import runs, steps
@@ -56,8 +56,8 @@ class CompareQueries:
 
     def tool_uses(self, run_id: str) -> list[ToolUse]:
         """Return each tool the run called, with calls and failed results, by name."""
-        name = func.json_extract(steps.c.payload, "$.name")
-        failed = func.coalesce(func.json_extract(steps.c.payload, "$.is_error"), 0)
+        name = json_value(steps.c.payload, "$.name")
+        failed = func.coalesce(json_value(steps.c.payload, "$.is_error", "flag"), 0)
         query = (
             select(
                 name.label("name"),

@@ -12,6 +12,9 @@ import re
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, not_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 _PG_LITERAL: tuple[tuple[str, str], ...] = (
     ("substr(r.queued_at, 1, 10)", "to_char(r.queued_at, 'YYYY-MM-DD')"),
@@ -63,3 +66,39 @@ def count_true(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     """``SUM(condition)`` as SQLite counts it (1 per true row, NULL rows skipped), portably:
     PostgreSQL has no ``sum(boolean)``."""
     return func.sum(case((condition, 1), (not_(condition), 0)))
+
+
+class json_value(FunctionElement[Any]):  # noqa: N801  (used like func.json_extract)
+    """``json_extract(column, '$.a.b')`` on SQLite; on PostgreSQL the same value by ``kind``:
+    ``"text"`` (``#>>``), ``"int"`` (a JSON number as INTEGER, else NULL) or ``"flag"``
+    (a JSON boolean as 1/0, as SQLite's json_extract returns it)."""
+
+    inherit_cache = True
+    name = "json_value"
+
+    def __init__(self, column: ColumnElement[Any], path: str, kind: str = "text") -> None:
+        if kind not in ("text", "int", "flag"):
+            raise ValueError(f"json_value kind must be text, int or flag, got {kind!r}")
+        if not re.fullmatch(r"\$(\.\w+)+", path):
+            raise ValueError(f"json_value path must be $.key[.key…], got {path!r}")
+        self.path, self.kind = path, kind
+        super().__init__(column)
+
+
+@compiles(json_value)
+def _json_value_sqlite(element: json_value, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    return f"json_extract({column}, '{element.path}')"
+
+
+@compiles(json_value, "postgresql")
+def _json_value_pg(element: json_value, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(next(iter(element.clauses)), **kw)
+    keys = ",".join(element.path.split(".")[1:])
+    value = f"(({column})::jsonb #>> '{{{keys}}}')"
+    if element.kind == "flag":
+        return f"(CASE {value} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+    if element.kind == "int":
+        typed = f"jsonb_typeof(({column})::jsonb #> '{{{keys}}}')"
+        return f"(CASE WHEN {typed} = 'number' THEN CAST({value} AS INTEGER) END)"
+    return value

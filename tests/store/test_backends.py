@@ -9,6 +9,7 @@ import pytest
 
 from factory.errors import StoreError
 from factory.store import RunStore
+from factory.store.compare import CompareQueries
 from factory.store.search import SearchQueries
 from factory.store.watch import WorkWatch
 
@@ -55,3 +56,27 @@ def test_postgres_url_error_hides_the_password(postgres_server: object) -> None:
     with pytest.raises(StoreError) as raised:
         RunStore.open(url)
     assert ("hunter2-secret" in str(raised.value), "***" in str(raised.value)) == (False, True)
+
+
+def test_output_that_made_finds_the_pull_request_by_number(
+    store: RunStore, make_run: Callable[..., str]
+) -> None:
+    """The applied output whose JSON result names pull request 7 is found, not PR 70's."""
+    run_id = make_run()
+    for number in (7, 70):
+        output_id, _ = store.record_output_intent(run_id, "open_pull_request", f"k{number}", {})
+        store.mark_output(output_id, "applied", {"number": number})
+    found = store.output_that_made("open_pull_request", 7)
+    assert (found.result if found else None) == {"number": 7}
+
+
+def test_tool_uses_count_failed_results_from_the_json_flag(
+    store: RunStore, make_run: Callable[..., str]
+) -> None:
+    """A tool result with ``is_error: true`` counts as a failure, one with false does not."""
+    run_id = make_run()
+    store.add_step(run_id, "tool_call", {"name": "bash"})
+    store.add_step(run_id, "tool_result", {"name": "bash", "is_error": True})
+    store.add_step(run_id, "tool_result", {"name": "bash", "is_error": False})
+    uses = CompareQueries(store).tool_uses(run_id)
+    assert [(u.name, u.calls, u.failures) for u in uses] == [("bash", 1, 1)]
