@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
+from psycopg import sql
+
 from factory.errors import FactoryError
 
 SUPERUSER = "postgres"
@@ -73,6 +76,7 @@ class PostgresServer:
     bin_dir: Path
     user: str
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _admin: psycopg.Connection[tuple[object, ...]] | None = None
 
     @property
     def socket_dir(self) -> Path:
@@ -143,14 +147,28 @@ class PostgresServer:
             raise PostgresUnavailableError(f"psql failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def create_database(self, template: str = "template0") -> str:
-        """Create a new empty database (a copy of ``template``) and return its URL."""
-        name = f"db_{os.getpid()}_{next(self._names)}"
-        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    def create_database(self, template: str = "template0", name: str | None = None) -> str:
+        """Create a new database, a copy of ``template`` (empty by default), and return its URL.
+
+        Over one kept autocommit connection (a psql process per database costs ~0.1 s).
+        """
+        name = name or f"db_{os.getpid()}_{next(self._names)}"
+        if self._admin is None:
+            self._admin = psycopg.connect(
+                host=str(self.socket_dir), user=self.user, dbname="postgres", autocommit=True
+            )
+        self._admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
         return self.url(name)
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove its directory."""
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
         data = self.root / "data"
         if data.is_dir():
             subprocess.run(

@@ -14,6 +14,7 @@ import pytest
 
 from factory.events import Event, Subject
 from factory.store import RunStore
+from factory.testing.postgres import PostgresServer
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -33,11 +34,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+@pytest.fixture(scope="session")
+def migrated_template(postgres_server: PostgresServer) -> str:
+    """The name of a fully migrated PostgreSQL database that fresh stores are copied from."""
+    name = "factory_migrated_template"
+    RunStore.open(postgres_server.create_database(name=name)).close()
+    return name
+
+
 @pytest.fixture(params=BACKENDS)
 def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """Where the test's database lives: a SQLite file, or a fresh PostgreSQL database's URL."""
+    """Where the test's database lives: a SQLite file, or a fresh PostgreSQL database's URL
+    (a copy of the migrated template when the test also takes ``store``, else empty)."""
     if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_url")
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        if "store" in request.fixturenames:
+            url = server.create_database(request.getfixturevalue("migrated_template"))
+        else:
+            url = server.create_database()
         return url  # type: ignore[return-value]  # RunStore.open takes a URL for a path
     return tmp_path / "factory.db"
 
