@@ -6,11 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect
 
 from factory.errors import StoreError
 from factory.store import RunStore
 from factory.store.compare import CompareQueries
 from factory.store.search import SearchQueries
+from factory.store.tables import metadata
 from factory.store.watch import WorkWatch
 
 
@@ -80,3 +82,41 @@ def test_tool_uses_count_failed_results_from_the_json_flag(
     store.add_step(run_id, "tool_result", {"name": "bash", "is_error": False})
     uses = CompareQueries(store).tool_uses(run_id)
     assert [(u.name, u.calls, u.failures) for u in uses] == [("bash", 1, 1)]
+
+
+@pytest.mark.postgres
+def test_postgres_migrated_schema_matches_the_table_definitions(postgres_url: str) -> None:
+    """On PostgreSQL every table, column, type family, nullability and index in tables.py
+    exists after migrating, and no more (besides the search index over steps.text)."""
+    RunStore.open(postgres_url).close()
+    engine = create_engine(postgres_url)
+    try:
+        inspector = inspect(engine)
+        in_db = {
+            t: (
+                {
+                    (c["name"], c["type"]._type_affinity, c["nullable"])
+                    for c in inspector.get_columns(t)
+                },
+                {
+                    i["name"]
+                    for i in inspector.get_indexes(t)
+                    if "duplicates_constraint" not in i  # a UNIQUE constraint's own index
+                }
+                - {"ix_steps_text_tsv"},
+            )
+            for t in inspector.get_table_names()
+        }
+    finally:
+        engine.dispose()
+    declared = {
+        t.name: (
+            {
+                (c.name, c.type._type_affinity, bool(c.nullable) and not c.primary_key)
+                for c in t.columns
+            },
+            {i.name for i in t.indexes},
+        )
+        for t in metadata.sorted_tables
+    }
+    assert in_db == declared
