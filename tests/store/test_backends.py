@@ -120,3 +120,15 @@ def test_postgres_migrated_schema_matches_the_table_definitions(postgres_url: st
         for t in metadata.sorted_tables
     }
     assert in_db == declared
+
+
+@pytest.mark.postgres
+def test_postgres_durable_write_commits_with_synchronous_commit_on(postgres_url: str) -> None:
+    """A durable write runs with synchronous_commit on (the test server's default is off);
+    an ordinary write keeps the server's default."""
+    with RunStore.open(postgres_url) as store:
+        with store._write(durable=True) as conn:
+            durable = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+        with store._write() as conn:
+            ordinary = conn.exec_driver_sql("SHOW synchronous_commit").scalar()
+    assert (durable, ordinary) == ("on", "off")
