@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# System packages the tests need (Debian/Ubuntu): bubblewrap for the sandbox, Chromium for
+# System packages the tests need (Debian/Ubuntu): bubblewrap for the sandbox, PostgreSQL for
+# the store tests on PostgreSQL (factory/testing/postgres.py starts its own server), Chromium for
 # the viewer's browser tests (driven by Playwright's Python package, never its own browsers).
-SYSPKGS := bubblewrap:bwrap chromium:chromium git:git
+SYSPKGS := bubblewrap:bwrap chromium:chromium git:git postgresql:pg_ctlcluster
 sysdeps:
 	@missing=""; for p in $(SYSPKGS); do command -v $${p#*:} >/dev/null 2>&1 || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \

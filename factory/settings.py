@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     # Daemon
     data_dir: Path = Field(default=Path("data"), validation_alias=_env("FACTORY_DATA_DIR"))
     """Where the SQLite store, mirrors and workspaces live."""
+    database_url_setting: SecretStr | None = Field(
+        default=None, validation_alias=_env("FACTORY_DATABASE_URL")
+    )
+    """The run store's SQLAlchemy URL (``postgresql+psycopg://user:pw@host/db``); unset means
+    SQLite at ``data_dir/factory.db``. Secret: it may carry a password."""
     config_dir: Path | None = Field(default=None, validation_alias=_env("FACTORY_CONFIG_DIR"))
     """The factory config directory (``factoryd init``): its ``automations/`` and ``harness/``
     are the defaults of the two folders below. Agents never write it."""
@@ -200,6 +205,18 @@ class Settings(BaseSettings):
     def db_path(self) -> Path:
         """The SQLite run store inside the data directory."""
         return self.data_dir / "factory.db"
+
+    @property
+    def database_url(self) -> str | None:
+        """``FACTORY_DATABASE_URL`` if set (the store is opened by URL), else None (SQLite)."""
+        if self.database_url_setting is None:
+            return None
+        return self.database_url_setting.get_secret_value().strip() or None
+
+    @property
+    def store_location(self) -> str | Path:
+        """Where the run store is: ``database_url`` when set, else the SQLite file ``db_path``."""
+        return self.database_url or self.db_path
 
     def secret_values(self) -> list[str]:
         """Every configured secret's plain value (non-empty), for redaction. Never log this."""

@@ -13,6 +13,7 @@ from factory.config.harness import TrustPolicy, load_harness
 from factory.events import Trust
 from factory.sandbox import BwrapSandbox
 from factory.store import RunStore
+from factory.testing.postgres import PostgresServer, PostgresUnavailableError
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 DATA = Path(__file__).resolve().parent / "data"
@@ -89,3 +90,25 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole session (Unix socket in a temp dir).
+
+    Fails, never skips, if it cannot start: the PostgreSQL tests must run in CI.
+    """
+    try:
+        server = PostgresServer.start()  # system temp: pytest's are root-only (0700)
+    except PostgresUnavailableError as exc:
+        pytest.fail(f"the test PostgreSQL server did not start: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty PostgreSQL database on the session's server."""
+    return postgres_server.create_database()

@@ -49,7 +49,7 @@ def run_manual(
     data_dir = Path(settings.data_dir)
     if daemon_running(data_dir):
         config = load_factory(settings.automations_dir, settings.harness_dir)
-        with RunStore.open(settings.db_path) as store:
+        with RunStore.open(settings.store_location) as store:
             decision = enqueue_manual(
                 store, Dispatcher(store, lambda: config), automation, subject=subject, task=task
             )

@@ -22,7 +22,8 @@ _MODEL_LINE = re.compile(r"^model\s*:", re.MULTILINE)
 
 def prefix_estimate(automation: Automation, harness: Harness) -> int:
     """Return the estimated tokens of the automation's stable prefix (see the module doc)."""
-    parts = [harness.document(entry) for entry in automation.harness_documents()]
+    present = [e for e in automation.harness_documents() if e in harness.documents]
+    parts = [harness.document(entry) for entry in present]  # an optional entry may be absent
     return sum(estimate_tokens(part) for part in [*parts, automation.prompt])
 
 

@@ -118,7 +118,7 @@ class Daemon:
         secrets = tuple(settings.secret_values())
         policy = lambda: self.watcher.config.policy  # noqa: E731
         self.instance = instance_id(self.data_dir)
-        self.store = RunStore.open(settings.db_path)
+        self.store = RunStore.open(settings.store_location)
         if self.model is None:
             from factory.daemon.wiring import make_model
 
@@ -243,7 +243,7 @@ class Daemon:
 
         gh = self.github
         assert gh is not None
-        viewer_store = RunStore.open(self.settings.db_path, readonly=True)
+        viewer_store = RunStore.open(self.settings.store_location, readonly=True)
         token = self.settings.viewer_token
         viewer = build_app(
             viewer_store,

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from factory.store.dialect import json_value
 from factory.store.outcome_stats import outcome_figures
 from factory.store.runstore import RunStore
 from factory.store.tables import runs, steps
@@ -106,7 +107,7 @@ class AuditQueries:
         query = select(runs).where(runs.c.queued_at >= since).order_by(runs.c.queued_at)
         if automation is not None:
             query = query.where(runs.c.automation == automation)
-        stop_kind = func.json_extract(steps.c.payload, "$.kind")
+        stop_kind = json_value(steps.c.payload, "$.kind")
         stop_query = (
             select(steps.c.run_id, stop_kind.label("kind"))
             .join(runs, runs.c.id == steps.c.run_id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from factory.store.dialect import count_true, json_value
 from factory.store.records import RunRecord
 from factory.store.runstore import RunStore
 from factory.store.tables import runs, steps
@@ -55,13 +56,13 @@ class CompareQueries:
 
     def tool_uses(self, run_id: str) -> list[ToolUse]:
         """Return each tool the run called, with calls and failed results, by name."""
-        name = func.json_extract(steps.c.payload, "$.name")
-        failed = func.coalesce(func.json_extract(steps.c.payload, "$.is_error"), 0)
+        name = json_value(steps.c.payload, "$.name")
+        failed = func.coalesce(json_value(steps.c.payload, "$.is_error", "flag"), 0)
         query = (
             select(
                 name.label("name"),
-                func.sum(steps.c.kind == "tool_call").label("calls"),
-                func.sum((steps.c.kind == "tool_result") & (failed == 1)).label("failures"),
+                count_true(steps.c.kind == "tool_call").label("calls"),
+                count_true((steps.c.kind == "tool_result") & (failed == 1)).label("failures"),
             )
             .where(steps.c.run_id == run_id, steps.c.kind.in_(("tool_call", "tool_result")))
             .group_by(name)

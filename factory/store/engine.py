@@ -38,6 +38,8 @@ def set_synchronous(conn: Connection, level: str) -> None:
     """
     if level not in (FULL, NORMAL):
         raise ValueError(f"synchronous must be FULL or NORMAL, got {level!r}")
+    if conn.dialect.name != "sqlite":  # PostgreSQL: SET LOCAL in the transaction (pg_engine)
+        return
     driver = conn.connection.driver_connection
     assert driver is not None
     driver.execute(f"PRAGMA synchronous = {level}")

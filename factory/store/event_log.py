@@ -65,7 +65,7 @@ class EventLog(StoreBase):
         with self._read() as conn:
             row = conn.execute(select(events).where(events.c.id == event_id)).mappings().first()
         if row is None:
-            raise StoreError(f"event {event_id} not found in run store {self.path}")
+            raise StoreError(f"event {event_id} not found in run store {self.where}")
         return EventRecord.from_row(row)
 
     def undispatched_events(self, limit: int = 100) -> list[EventRecord]:
@@ -86,7 +86,7 @@ class EventLog(StoreBase):
                 events.update().where(events.c.id == event_id).values(dispatched_at=now or utcnow())
             )
             if result.rowcount == 0:
-                raise StoreError(f"event {event_id} not found in run store {self.path}")
+                raise StoreError(f"event {event_id} not found in run store {self.where}")
 
     def subject_events(self, subject_key: str, kinds: Collection[str]) -> list[EventRecord]:
         """Return the stored events of these kinds about one subject, oldest first (ignored

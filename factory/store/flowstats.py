@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from factory.store.dialect import count_true
 from factory.store.runstore import RunStore
 from factory.store.tables import events, outputs, runs
 
@@ -89,7 +90,7 @@ class FlowQueries:
                 query = (
                     select(
                         source.label("source"),
-                        func.sum(runs.c.queued_at >= recent).label("recent"),
+                        count_true(runs.c.queued_at >= recent).label("recent"),
                         func.count().label("total"),
                     )
                     .select_from(runs.outerjoin(events, runs.c.event_id == events.c.id))
@@ -102,12 +103,12 @@ class FlowQueries:
 
     def live(self, now: datetime) -> dict[str, LiveCount]:
         """Return queued / running / backing-off counts per automation that has any."""
-        backing = func.sum((runs.c.status == "queued") & (runs.c.not_before > now))
+        backing = count_true((runs.c.status == "queued") & (runs.c.not_before > now))
         query = (
             select(
                 runs.c.automation,
-                func.sum(runs.c.status == "queued").label("queued"),
-                func.sum(runs.c.status == "running").label("running"),
+                count_true(runs.c.status == "queued").label("queued"),
+                count_true(runs.c.status == "running").label("running"),
                 backing.label("backing"),
             )
             .where(runs.c.status.in_(("queued", "running")))

@@ -234,7 +234,7 @@ class LineageLog(StoreBase):
                 )
             )
             if updated.rowcount == 0:
-                raise StoreError(f"follow-up {followup_id} not found in run store {self.path}")
+                raise StoreError(f"follow-up {followup_id} not found in run store {self.where}")
 
     def pending_followups(self, kinds: Sequence[str] | None = None) -> list[FollowupRecord]:
         """Return follow-ups still at ``intent`` (maybe written before a crash), oldest first;

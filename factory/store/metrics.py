@@ -13,13 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 
 from factory.events import utcnow
 from factory.store import rollups
+from factory.store.dialect import portable
 from factory.store.runstore import RunStore
 
 NEEDS_HUMAN_LABEL = "needs-human"
+
+
+def sql(raw: str, dialect: str) -> TextClause:
+    """``raw`` (SQLite's spelling) as a statement for ``dialect``."""
+    return text(portable(raw, dialect))
 
 
 @dataclass(frozen=True)
@@ -108,13 +114,14 @@ class MetricsQueries:
             "whole_day": whole.date().isoformat(),
         }
         with self.store._read() as conn:
-            per_day = conn.execute(text(rollups.WINDOW_SQL + _PER_DAY_SQL), window).all()
-            sources = conn.execute(text(rollups.WINDOW_SQL + _SOURCES_SQL), window).all()
+            dialect = conn.dialect.name
+            per_day = conn.execute(sql(rollups.WINDOW_SQL + _PER_DAY_SQL, dialect), window).all()
+            sources = conn.execute(sql(rollups.WINDOW_SQL + _SOURCES_SQL, dialect), window).all()
             # Materialized: pushed into the union, the status test would pick ix_runs_status_id
             # over the part day's ix_runs_queued_at range.
             materialized = rollups.WINDOW_SQL.replace(" AS (", " AS MATERIALIZED (", 1)
-            failures = conn.execute(text(materialized + _FAILURES_SQL), window).all()
-            lifecycle = conn.execute(text(_LIFECYCLE_SQL)).all()
+            failures = conn.execute(sql(materialized + _FAILURES_SQL, dialect), window).all()
+            lifecycle = conn.execute(sql(_LIFECYCLE_SQL, dialect)).all()
         spend: dict[str, float] = {}
         for day, _grp, _n, usd in per_day:
             spend[day] = spend.get(day, 0.0) + float(usd or 0.0)

@@ -29,6 +29,7 @@ from sqlalchemy import (
 
 from factory.errors import StoreError
 from factory.events import utcnow
+from factory.store import pg_migrations
 from factory.store.tables import UTCDateTime, schema_migrations
 
 log = structlog.get_logger(__name__)
@@ -140,6 +141,9 @@ def _m002_search_text_and_indexes(conn: Connection) -> None:
 
 def _m003_steps_full_text_search(conn: Connection) -> None:
     """Add steps_fts: an external-content FTS5 index of steps.text, kept in sync by triggers."""
+    if conn.dialect.name == "postgresql":
+        pg_migrations.m003_steps_full_text_search(conn)
+        return
     for sql in (
         "CREATE VIRTUAL TABLE steps_fts USING fts5(text, content='steps', content_rowid='id')",
         "CREATE TRIGGER steps_fts_insert AFTER INSERT ON steps BEGIN"
@@ -197,26 +201,32 @@ def _m005_subject_links_and_followups(conn: Connection) -> None:
 
 
 _M006_MEDIAN = "WHERE status IN ('succeeded', 'failed', 'cancelled', 'interrupted')"
+_M006_FILL = (
+    "INSERT INTO run_rollups SELECT substr(r.queued_at, 1, 10), r.automation,"
+    " r.content_hash, r.status, COALESCE(e.source, 'none'), CASE WHEN r.status IN"
+    " ('failed', 'interrupted') THEN substr(COALESCE(r.stop_reason, substr(r.error, 1,"
+    " instr(r.error || char(10), char(10)) - 1), '(no reason)'), 1, 200) ELSE '' END,"
+    " COUNT(*), SUM(r.cost_usd), MIN(r.queued_at), MAX(r.queued_at) FROM runs r"
+    " LEFT JOIN events e ON e.id = r.event_id WHERE r.status IN"
+    " ('succeeded', 'failed', 'cancelled', 'interrupted', 'skipped')"
+    " GROUP BY 1, 2, 3, 4, 5, 6"
+)
 
 
 def _m006_run_rollups_and_viewer_indexes(conn: Connection) -> None:
     """Add run_rollups (finished runs per day, automation, version, status, source, reason),
     subject_titles (every title an event gave a subject, kept by a trigger on events), both
     filled from the rows that exist, and the indexes the viewer's lists and medians use."""
+    if conn.dialect.name == "postgresql":
+        pg_migrations.m006_run_rollups_and_viewer_indexes(conn, _M006_FILL, _M006_MEDIAN)
+        return
     for sql in (
         "CREATE TABLE run_rollups (day VARCHAR(10) NOT NULL, automation VARCHAR(200) NOT NULL,"
         " content_hash VARCHAR(128) NOT NULL, status VARCHAR(20) NOT NULL,"
         " source VARCHAR(20) NOT NULL, reason VARCHAR(200) NOT NULL, runs INTEGER NOT NULL,"
         " cost_usd FLOAT NOT NULL, first_queued DATETIME NOT NULL, last_queued DATETIME NOT NULL,"
         " PRIMARY KEY (day, automation, status, content_hash, source, reason)) WITHOUT ROWID",
-        "INSERT INTO run_rollups SELECT substr(r.queued_at, 1, 10), r.automation,"
-        " r.content_hash, r.status, COALESCE(e.source, 'none'), CASE WHEN r.status IN"
-        " ('failed', 'interrupted') THEN substr(COALESCE(r.stop_reason, substr(r.error, 1,"
-        " instr(r.error || char(10), char(10)) - 1), '(no reason)'), 1, 200) ELSE '' END,"
-        " COUNT(*), SUM(r.cost_usd), MIN(r.queued_at), MAX(r.queued_at) FROM runs r"
-        " LEFT JOIN events e ON e.id = r.event_id WHERE r.status IN"
-        " ('succeeded', 'failed', 'cancelled', 'interrupted', 'skipped')"
-        " GROUP BY 1, 2, 3, 4, 5, 6",
+        _M006_FILL,
         "CREATE INDEX ix_runs_status_id ON runs (status, id)",
         "CREATE INDEX ix_runs_automation_id ON runs (automation, id)",
         "CREATE INDEX ix_runs_subject_key_id ON runs (subject_key, id)",
@@ -244,6 +254,9 @@ def _m006_run_rollups_and_viewer_indexes(conn: Connection) -> None:
 def _m007_outcomes(conn: Connection) -> None:
     """Add outcomes (what became of each output: merged, closed, reverted, …, as GitHub told
     it) and the index that narrows the search for the output that made pull request N."""
+    if conn.dialect.name == "postgresql":
+        pg_migrations.m007_outcomes(conn)
+        return
     for sql in (
         "CREATE TABLE outcomes (id INTEGER PRIMARY KEY AUTOINCREMENT,"
         " key VARCHAR(300) NOT NULL UNIQUE, output_id INTEGER NOT NULL,"

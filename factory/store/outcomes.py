@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from factory.errors import StoreError
 from factory.store.base import StoreBase
+from factory.store.dialect import json_value
 from factory.store.outcome_stats import VersionOutcomes, outcome_figures
 from factory.store.records import OutputRecord
 from factory.store.redaction import redact_json
@@ -92,7 +93,7 @@ class OutcomeLog(StoreBase):
                 .where(outputs.c.id == output_id)
             ).first()
             if row is None:
-                raise StoreError(f"output {output_id} not found in run store {self.path}")
+                raise StoreError(f"output {output_id} not found in run store {self.where}")
             conn.execute(
                 outcomes.insert().values(
                     key=key,
@@ -118,9 +119,7 @@ class OutcomeLog(StoreBase):
             select(outputs)
             .where(
                 outputs.c.kind == kind,
-                text("json_extract(outputs.result, '$.number') = :number").bindparams(
-                    number=number
-                ),
+                json_value(outputs.c.result, "$.number", "int") == number,
                 outputs.c.status == "applied",
             )
             .order_by(outputs.c.id.desc())
@@ -135,7 +134,7 @@ class OutcomeLog(StoreBase):
         with self._read() as conn:
             row = conn.execute(select(outputs).where(outputs.c.id == output_id)).mappings().first()
         if row is None:
-            raise StoreError(f"output {output_id} not found in run store {self.path}")
+            raise StoreError(f"output {output_id} not found in run store {self.where}")
         return OutputRecord.from_row(row)
 
     def outcome_figures(self, automation: str | None = None) -> list[VersionOutcomes]:
@@ -151,9 +150,7 @@ class OutcomeLog(StoreBase):
             select(outputs)
             .where(
                 outputs.c.kind == kind,
-                text("json_extract(outputs.request, '$.target') = :target").bindparams(
-                    target=target
-                ),
+                json_value(outputs.c.request, "$.target", "int") == target,
                 outputs.c.status == "applied",
             )
             .order_by(outputs.c.id)

@@ -94,7 +94,7 @@ class OutputLog(StoreBase):
                 )
             )
             if updated.rowcount == 0:
-                raise StoreError(f"output {output_id} not found in run store {self.path}")
+                raise StoreError(f"output {output_id} not found in run store {self.where}")
 
     def pending_output_intents(self) -> list[OutputRecord]:
         """Return outputs still at ``intent`` (maybe performed before a crash), oldest first."""

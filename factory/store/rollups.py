@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, bindparam, text
 
+from factory.store.dialect import portable
+
 FINISHED_SQL = "('succeeded', 'failed', 'cancelled', 'interrupted', 'skipped')"
 """The final statuses, as an SQL list (tables.FINISHED_STATUSES)."""
 
@@ -59,20 +61,23 @@ def add_finished(conn: Connection, run_ids: Sequence[str]) -> None:
     """
     if not run_ids:
         return
-    sql = text(_ADD_SQL.format(where="r.id IN :ids")).bindparams(bindparam("ids", expanding=True))
+    raw = portable(_ADD_SQL.format(where="r.id IN :ids"), conn.dialect.name)
+    sql = text(raw).bindparams(bindparam("ids", expanding=True))
     conn.execute(sql, {"ids": list(run_ids)})
 
 
 def add_cost(conn: Connection, run_id: str, delta_usd: float) -> None:
     """Move a finished run's rollup row by ``delta_usd`` (usage recorded after it finished)."""
     if delta_usd:
-        conn.execute(text(_COST_SQL), {"delta": delta_usd, "run_id": run_id})
+        conn.execute(
+            text(portable(_COST_SQL, conn.dialect.name)), {"delta": delta_usd, "run_id": run_id}
+        )
 
 
 def rebuild(conn: Connection) -> None:
     """Recompute every rollup row from ``runs`` (after rows were inserted behind the store)."""
     conn.exec_driver_sql("DELETE FROM run_rollups")
-    conn.exec_driver_sql(_ADD_SQL.format(where="1"))
+    conn.exec_driver_sql(portable(_ADD_SQL.format(where="1 = 1"), conn.dialect.name))
 
 
 WINDOW_SQL = f"""

@@ -36,6 +36,27 @@ class StepHit:
     text: str
 
 
+def websearch_query(words: str) -> str | None:
+    """Return a ``websearch_to_tsquery`` input requiring every word (each quoted, so ``or``,
+    ``-`` and the like are searched for as text), or None if empty."""
+    terms = _TERM.findall(words)
+    if not terms:
+        return None
+    return " ".join(f'"{t}"' for t in terms)
+
+
+_PG_STEPS_SQL = (
+    "SELECT steps.run_id, runs.automation, steps.seq, steps.kind, steps.text"
+    " FROM (SELECT id, ts_rank(to_tsvector('simple', text), q) AS rank"
+    " FROM steps, websearch_to_tsquery('simple', :match) AS q"
+    " WHERE to_tsvector('simple', text) @@ q ORDER BY id DESC LIMIT :pool) AS hits"
+    " JOIN steps ON steps.id = hits.id JOIN runs ON runs.id = steps.run_id"
+    " ORDER BY hits.rank DESC, hits.id DESC LIMIT :limit"
+)
+"""PostgreSQL: the same ranking among the newest RANK_POOL matches, by the GIN expression
+index of migration 003 (``to_tsvector('simple', text)``), rank = ts_rank."""
+
+
 def fts_query(words: str) -> str | None:
     """Return an FTS5 MATCH expression requiring every word (each quoted), or None if empty."""
     terms = _TERM.findall(words)
@@ -56,15 +77,20 @@ class SearchQueries:
         Ranked (bm25) among the newest RANK_POOL matches: every match of a rare word, the
         latest ones of a common word (ranking all of a million matches costs seconds).
         """
-        match = fts_query(words)
+        postgres = self.store.url is not None
+        match = websearch_query(words) if postgres else fts_query(words)
         if match is None:
             return []
-        sql = text(
-            "SELECT steps.run_id, runs.automation, steps.seq, steps.kind, steps.text"
-            " FROM (SELECT rowid, rank FROM steps_fts WHERE steps_fts MATCH :match"
-            " ORDER BY rowid DESC LIMIT :pool) AS hits"
-            " JOIN steps ON steps.id = hits.rowid JOIN runs ON runs.id = steps.run_id"
-            " ORDER BY hits.rank, hits.rowid DESC LIMIT :limit"
+        sql = (
+            text(_PG_STEPS_SQL)
+            if postgres
+            else text(
+                "SELECT steps.run_id, runs.automation, steps.seq, steps.kind, steps.text"
+                " FROM (SELECT rowid, rank FROM steps_fts WHERE steps_fts MATCH :match"
+                " ORDER BY rowid DESC LIMIT :pool) AS hits"
+                " JOIN steps ON steps.id = hits.rowid JOIN runs ON runs.id = steps.run_id"
+                " ORDER BY hits.rank, hits.rowid DESC LIMIT :limit"
+            )
         )
         params = {"match": match, "limit": limit, "pool": RANK_POOL}
         with self.store._read() as conn:
@@ -78,16 +104,17 @@ class SearchQueries:
         if not needle:
             return []
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = "ILIKE" if self.store.url is not None else "LIKE"  # SQLite's LIKE ignores case
         keys_sql = text(
-            "SELECT subject_key FROM runs WHERE subject_key LIKE :p ESCAPE '\\'"
+            f"SELECT subject_key FROM runs WHERE subject_key {like} :p ESCAPE '\\'"  # noqa: S608
             " GROUP BY subject_key UNION"
-            " SELECT subject_key FROM subject_titles WHERE title LIKE :p ESCAPE '\\'"
+            f" SELECT subject_key FROM subject_titles WHERE title {like} :p ESCAPE '\\'"
         )
         with self.store._read() as conn:
             keys = [str(k) for (k,) in conn.execute(keys_sql, {"p": pattern})]
         if not keys:
             return []
-        if len(keys) <= FEW_SUBJECTS:  # each key's runs by ix_runs_subject_key_id
+        if len(keys) <= FEW_SUBJECTS or self.store.url is not None:  # by ix_runs_subject_key_id
             query = self._items().where(runs.c.subject_key.in_(keys))
         else:  # newest runs first, each checked against the keys, until the page is full
             each = func.json_each(json.dumps(keys)).table_valued("value")
@@ -103,12 +130,17 @@ class SearchQueries:
         if not needle:
             return []
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = self._items().where(
-            or_(
+        if self.store.url is not None:  # PostgreSQL's LIKE is case-sensitive, SQLite's is not
+            condition = or_(
+                runs.c.error.ilike(pattern, escape="\\"),
+                runs.c.stop_reason.ilike(pattern, escape="\\"),
+            )
+        else:
+            condition = or_(
                 runs.c.error.like(pattern, escape="\\"),
                 runs.c.stop_reason.like(pattern, escape="\\"),
             )
-        )
+        query = self._items().where(condition)
         return self._run(query.limit(limit))
 
     @staticmethod

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import distinct, func, select
 
+from factory.store.dialect import count_true
 from factory.store.runstore import RunStore
 from factory.store.tables import outputs, runs
 
@@ -47,7 +48,7 @@ class ShadowQueries:
             select(
                 runs.c.automation,
                 func.count(),
-                func.sum(runs.c.status == "succeeded"),
+                count_true(runs.c.status == "succeeded"),
                 func.sum(runs.c.cost_usd),
             )
             .where(runs.c.automation.in_(wanted), runs.c.status != "skipped")

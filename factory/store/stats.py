@@ -13,16 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, literal_column, select, text
+from sqlalchemy import Connection, Select, and_, case, func, literal_column, select, text
 
 from factory.errors import StepNotFound
 from factory.store import rollups
+from factory.store.dialect import json_value
 from factory.store.records import RunRecord, StepRecord
 from factory.store.runstore import RunStore
 from factory.store.tables import events, runs, steps
 
 SMALL_PAYLOAD_KINDS = ("tool_call", "notice", "stop", "output", "egress")
 """Step kinds whose payload is small enough to load with the summary."""
+
+
+_IS_ERROR = json_value(steps.c.payload, "$.is_error", "flag")
+"""A tool result's ``is_error`` as 1/0 (NULL when absent), on both backends."""
 
 
 @dataclass(frozen=True)
@@ -173,10 +178,7 @@ class StatsQueries:
                 literal_column(f"CASE WHEN steps.kind IN ({kinds}) THEN steps.payload END").label(
                     "payload"
                 ),
-                literal_column(
-                    "CASE WHEN steps.kind = 'tool_result'"
-                    " THEN json_extract(steps.payload, '$.is_error') END"
-                ).label("is_error"),
+                case((steps.c.kind == "tool_result", _IS_ERROR)).label("is_error"),
                 steps.c.input_tokens,
                 steps.c.output_tokens,
                 steps.c.cache_read_tokens,

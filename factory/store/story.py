@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
+from factory.store.dialect import json_value
 from factory.store.lineage import FollowupRecord, SubjectLink
 from factory.store.records import EventRecord, OutputRecord, RunRecord
 from factory.store.runstore import RunStore
@@ -272,7 +273,7 @@ def _makers_query(keys: Sequence[str]) -> Any:
     ]
     if not wanted:
         return select(runs.c.subject_key).where(runs.c.id.is_(None))
-    number = func.json_extract(outputs.c.result, "$.number")
+    number = json_value(outputs.c.result, "$.number", "int")
     return (
         select(runs.c.subject_key)
         .select_from(outputs.join(runs, outputs.c.run_id == runs.c.id))

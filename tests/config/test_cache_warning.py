@@ -84,3 +84,17 @@ def test_cli_prints_the_warning_on_stderr_and_exits_0(tmp_path: Path) -> None:
         "ok\n",
         [f"{folder / 'short.yaml'}:4:1", "warning"],
     )
+
+
+def test_absent_optional_document_is_left_out_of_the_estimate(tmp_path: Path) -> None:
+    """An optional context entry (``harness/spec.md?``) that is absent counts as nothing."""
+    harness = Path(shutil.copytree(ROOT / "harness", tmp_path / "harness"))
+    automations = tmp_path / "automations"
+    automations.mkdir()
+    (automations / "a.yaml").write_text(
+        "name: a\non: [{manual: {}}]\nmodel: claude-sonnet-5\n"
+        "context: [harness/spec.md?]\nprompt: short\n"
+    )
+    assert (harness / "spec.md").exists() is False
+    [warning] = validate_warnings(automations, harness)
+    assert warning.file.endswith("a.yaml")

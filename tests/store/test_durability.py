@@ -15,6 +15,8 @@ from sqlalchemy import Engine, event
 from factory.events import Event, Subject
 from factory.store import RunStore
 
+pytestmark = pytest.mark.sqlite_only  # PRAGMA synchronous: SQLite durability levels
+
 FULL, NORMAL = 2, 1
 """Values of ``PRAGMA synchronous``."""
 

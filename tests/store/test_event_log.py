@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import text
 
 from factory.errors import StoreError
 from factory.events import Event
@@ -45,7 +46,7 @@ def test_subject_key_is_stored_for_lookups(
     """The events row carries the subject key derived from the subject."""
     event_id, _ = store.add_event(make_event("k1", number=5))
     with store._read() as conn:
-        key = conn.exec_driver_sql("SELECT subject_key FROM events WHERE id = ?", (event_id,))
+        key = conn.execute(text("SELECT subject_key FROM events WHERE id = :id"), {"id": event_id})
         assert key.scalar() == "issue:5"
 
 

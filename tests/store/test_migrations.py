@@ -90,12 +90,14 @@ def test_upgraded_store_accepts_new_steps_after_old_ones(tmp_path: Path) -> None
         assert store.add_step("01OLDRUN0000000000000000AA", "notice", {}, text="t") == 2
 
 
+@pytest.mark.sqlite_only  # reads the file with plain sqlite3
 def test_reopening_applies_nothing(store: RunStore, db_path: Path) -> None:
     """Opening an up-to-date database twice records each migration once."""
     RunStore.open(db_path).close()
     assert _applied(db_path) == [m.name for m in MIGRATIONS]
 
 
+@pytest.mark.sqlite_only  # reads the file with plain sqlite3
 def test_unknown_migration_in_database_is_refused(store: RunStore, db_path: Path) -> None:
     """A database with a migration this code does not know raises StoreError naming it."""
     with sqlite3.connect(db_path) as conn:
@@ -106,6 +108,7 @@ def test_unknown_migration_in_database_is_refused(store: RunStore, db_path: Path
         RunStore.open(db_path)
 
 
+@pytest.mark.sqlite_only  # reads the file with plain sqlite3
 def test_migrated_schema_matches_the_table_definitions(store: RunStore, db_path: Path) -> None:
     """Every table, column and index in tables.py exists after migrating, and no more.
 

@@ -17,22 +17,26 @@ def _pragma(store: RunStore, name: str) -> object:
         return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
 
 
+@pytest.mark.sqlite_only  # PRAGMAs and WAL: SQLite settings
 def test_journal_mode_is_wal(store: RunStore) -> None:
     """A writable store puts the database file in WAL mode."""
     assert _pragma(store, "journal_mode") == "wal"
 
 
+@pytest.mark.sqlite_only  # PRAGMAs and WAL: SQLite settings
 def test_wal_mode_persists_in_the_file(store: RunStore, db_path: Path) -> None:
     """A plain sqlite3 connection sees the file in WAL mode after the store opened it."""
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+@pytest.mark.sqlite_only  # PRAGMAs and WAL: SQLite settings
 def test_foreign_keys_are_on(store: RunStore) -> None:
     """Every store connection enforces foreign keys."""
     assert _pragma(store, "foreign_keys") == 1
 
 
+@pytest.mark.sqlite_only  # PRAGMAs and WAL: SQLite settings
 def test_busy_timeout_is_set(store: RunStore) -> None:
     """Every store connection waits on a locked database instead of failing at once."""
     assert _pragma(store, "busy_timeout") == BUSY_TIMEOUT_MS
@@ -75,6 +79,7 @@ def test_readonly_store_reads_what_the_writer_wrote(store: RunStore, db_path: Pa
         assert ro.get_run(run_id).automation == "builder"
 
 
+@pytest.mark.sqlite_only  # SQLite's mode=ro wording; PostgreSQL: default_transaction_read_only
 def test_readonly_connection_cannot_write_even_with_raw_sql(store: RunStore, db_path: Path) -> None:
     """The read-only engine uses a mode=ro connection that SQLite itself refuses to write."""
     with (

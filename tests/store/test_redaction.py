@@ -7,7 +7,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.types.string import TextLoader
+from sqlalchemy import make_url
 
 from factory.events import Event, Subject
 from factory.logs import REDACTED, redactor
@@ -26,7 +29,14 @@ def _registered() -> None:
 
 
 def raw(db_path: Path, sql: str) -> str:
-    """Return every value the query selects, as text, read with plain sqlite3."""
+    """Return every value the query selects, as text, read with plain sqlite3 (or, for a
+    PostgreSQL URL, plain psycopg with JSON columns read as the text stored)."""
+    if isinstance(db_path, str):
+        conninfo = make_url(db_path).set(drivername="postgresql")
+        with psycopg.connect(conninfo.render_as_string(hide_password=False)) as pg:
+            pg.adapters.register_loader("json", TextLoader)
+            rows = pg.execute(sql.encode()).fetchall()
+        return " ".join(str(value) for row in rows for value in row)
     with sqlite3.connect(db_path) as conn:
         return " ".join(str(value) for row in conn.execute(sql) for value in row)
 
@@ -57,6 +67,7 @@ def test_step_payload_is_redacted_in_the_file(
     assert _leaked(db_path, "SELECT payload FROM steps") == (False, False, True)
 
 
+@pytest.mark.sqlite_only  # the FTS5 table; PostgreSQL indexes steps.text itself
 def test_step_full_text_index_holds_no_secret(
     store: RunStore, db_path: Path, make_run: Callable[..., str]
 ) -> None:

@@ -8,6 +8,7 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from factory.events import Event, Subject
@@ -95,8 +96,9 @@ def test_unfinished_runs_are_not_in_the_rollups(store: RunStore) -> None:
 def _scan_per_day(store: RunStore, since: datetime) -> list[tuple[str, str, float]]:
     """Runs per day and automation/status counted straight from runs (the old query)."""
     start = since.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    day = "to_char(queued_at, 'YYYY-MM-DD')" if store.url else "substr(queued_at, 1, 10)"
     sql = (
-        "SELECT substr(queued_at, 1, 10) AS day, automation || '/' || status AS grp, COUNT(*)"
+        f"SELECT {day} AS day, automation || '/' || status AS grp, COUNT(*)"  # noqa: S608
         " FROM runs WHERE queued_at >= :start GROUP BY day, automation, status ORDER BY day, grp"
     )
     with store._read() as conn:
@@ -142,6 +144,7 @@ def test_prompt_version_medians_are_over_finished_runs_only(store: RunStore) -> 
     assert (*got, round(version.median_cost_usd or 0, 6)) == (*expected[:4], round(expected[4], 6))
 
 
+@pytest.mark.sqlite_only  # its oracle query is SQLite SQL (SUM of a boolean, ROUND of a float)
 def test_prompt_version_totals_equal_a_count_of_the_runs(store: RunStore) -> None:
     """Runs, successes and cost per version from rollups plus live runs equal a full count."""
     _mixed(store)

@@ -19,7 +19,8 @@ WRITER = textwrap.dedent(
     from factory.store import RunStore
     from factory.interfaces import Usage
 
-    store = RunStore.open(Path(sys.argv[1]))
+    where = sys.argv[1]
+    store = RunStore.open(where if "://" in where else Path(where))
     run_id, count = sys.argv[2], int(sys.argv[3])
     store.start_run(run_id, "writer-process")
     for i in range(count):
