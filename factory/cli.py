@@ -313,11 +313,20 @@ def demo(
         Path, typer.Option("--dir", help="Where the demo keeps its store (reset at each start).")
     ] = Path(".factoryd-demo"),
     port: Annotated[int, typer.Option(help="The daemon's HTTP port (0: any free port).")] = 0,
+    scenario: Annotated[
+        str, typer.Option(help="'default', or 'full': the whole loop, timeline and figures.")
+    ] = "default",
 ) -> None:
     """Run the whole factory offline: FakeGitHub, a scripted model and the real daemon."""
-    from factory.commands.demo import run_demo
+    from factory.commands.demo import run_demo, run_scenario
     from factory.errors import FactoryError, StartRefused
 
+    if scenario != "default":
+        try:
+            run_scenario(scenario, directory.resolve(), say=typer.echo)
+        except (FactoryError, OSError, TimeoutError, ValueError) as exc:
+            _fail(f"demo failed: {exc}")
+        return
     try:
         result = run_demo(directory.resolve(), serve=serve, port=port, say=typer.echo)
     except StartRefused as exc:

@@ -167,6 +167,18 @@ def run_demo(
         return result
 
 
+def run_scenario(name: str, root: Path, *, say: Callable[[str], None] = print) -> None:
+    """Run demo scenario ``name`` (``full``: ``factory.commands.demo_full``) in ``root``.
+
+    Raises ValueError for an unknown scenario, TimeoutError when a hand-off does not happen.
+    """
+    if name != "full":
+        raise ValueError(f"unknown demo scenario {name!r} (known: default, full)")
+    from factory.commands.demo_full import run_full_demo
+
+    run_full_demo(root, say=say)
+
+
 REPORT = "add() returns the difference: calc.add(2, 3) gives -1, it should be 5"
 """What the maintainer tells the bot in Slack."""
 

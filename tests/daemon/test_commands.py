@@ -107,3 +107,32 @@ def test_trial_run_on_local_repository_yields_a_patch(tmp_path: Path) -> None:
     patch = re.search(r"patch: (\S+)", result.stdout)
     assert patch is not None, result.stdout + result.stderr
     assert (result.exit_code, "+    return a + b" in Path(patch[1]).read_text()) == (0, True)
+
+
+def test_full_demo_prints_the_timeline_and_the_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`factoryd demo --scenario full` plays the loop and prints each issue's way to its
+    merge and the factory figures: two merged factory PRs, neither needed a human."""
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(app, ["demo", "--scenario", "full", "--dir", str(tmp_path / "full")])
+    out = result.stdout
+    assert (
+        result.exit_code,
+        bool(re.search(r"#1 'mean is broken': opened → PR #2 \+[\d.]+s → merged \+[\d.]+s", out)),
+        bool(
+            re.search(
+                r"#7 'div\(1, 0\) raises ZeroDivisionError': opened → PR #8 \+[\d.]+s$", out, re.M
+            )
+        ),
+        bool(re.search(r"verifier: #4 breaks the smoke checks → issue #5, revert #6", out)),
+        bool(re.search(r"issue → close \(median\): [\d.]+s over 2 issue\(s\)", out)),
+        bool(re.search(r"PR → merge \(median\): [\d.]+s over 2 PR\(s\)", out)),
+        "merged without a human: 100% (2 of 2 factory PRs)" in out,
+    ) == (0, True, True, True, True, True, True)
+
+
+def test_unknown_demo_scenario_is_refused(tmp_path: Path) -> None:
+    """An unknown scenario name fails with the known ones listed, before anything starts."""
+    result = runner.invoke(app, ["demo", "--scenario", "nope", "--dir", str(tmp_path / "x")])
+    assert (result.exit_code, "known: default, full" in result.stderr) == (1, True)
