@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
+from factory.config.loader import load_factory
 from factory.config.triggers import GithubTrigger
+from factory.daemon.trust_gate import github_matches
+from factory.events import Event
 
 HOOKS = Path(__file__).resolve().parents[1] / "data" / "github-webhooks"
 
@@ -91,3 +94,42 @@ def test_review_head_branch_is_the_pull_requests_head() -> None:
 def test_no_filters_fit_everything() -> None:
     """A trigger without the new filters fits any payload, as before."""
     assert GithubTrigger(event="check_suite.completed").payload_fits({}) is True
+
+
+def _shepherd_approval_trigger() -> GithubTrigger:
+    """The shipped pr-shepherd's trigger on an approving review."""
+    root = Path(__file__).resolve().parents[2]
+    shepherd = load_factory(root / "automations", root / "harness").automations["pr-shepherd"]
+    [trigger] = [
+        t.github
+        for t in shepherd.on
+        if t.github is not None and t.github.review_state == "approved"
+    ]
+    return trigger
+
+
+@pytest.mark.parametrize(
+    ("tier_label", "fires"),
+    [pytest.param("risk:low", True, id="low"), pytest.param("risk:medium", False, id="medium")],
+)
+def test_shepherd_merges_on_approval_only_in_the_auto_merge_tier(
+    tier_label: str, fires: bool
+) -> None:
+    """An approval on a factory PR starts the shepherd only when the PR is in the low tier."""
+    payload = _payload(
+        "pull_request_review.submitted.0.json",
+        **{
+            "review.state": "approved",
+            "pull_request.head.ref": "factory/issue-1-abc",
+            "pull_request.labels": [{"name": tier_label}],
+        },
+    )
+    event = Event(
+        source="github",
+        kind="pull_request_review.submitted",
+        dedup_key="d1",
+        actor="alice",
+        trust="maintainers",
+        payload=payload,
+    )
+    assert github_matches(_shepherd_approval_trigger(), event) is fires
