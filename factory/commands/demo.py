@@ -44,6 +44,7 @@ from factory.testing.sample import (
     fake_settings,
     outsider_wish,
     seed_repo,
+    with_test_command,
 )
 from factory.testing.sample_sentry import ScriptedResponder, with_fake_sentry
 from factory.testing.sample_slack import (
@@ -88,7 +89,7 @@ def run_demo(
     root.mkdir(parents=True)
     harness = Path(shutil.copytree(Path("harness"), root / "harness"))
     policy = harness / "policy.yaml"
-    policy.write_text(with_slack_policy(policy.read_text()))
+    policy.write_text(with_test_command(with_slack_policy(policy.read_text())))
     with (
         FakeGitHub(root / "github") as github,
         FakeAnthropic() as anthropic,

@@ -18,7 +18,6 @@ reproduced with a failing test and fixed by the bug fixer.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import time
@@ -33,7 +32,15 @@ from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.processes import DaemonProcess
 from factory.testing.relay import WebhookRelay
-from factory.testing.sample import BOT, MAINTAINER, READY, REPO, fake_settings, seed_repo
+from factory.testing.sample import (
+    BOT,
+    MAINTAINER,
+    READY,
+    REPO,
+    fake_settings,
+    seed_repo,
+    with_test_command,
+)
 from factory.testing.sample_loop import (
     BUG,
     CI_FAILURE,
@@ -138,9 +145,9 @@ def _prepare(root: Path, source: Path) -> tuple[Path, Path]:
     policy = harness / "policy.yaml"
     text = policy.read_text()
     changed = text.replace(LOW_PATHS, WORLD_LOW_PATHS, 1)
-    changed = re.sub(r"(?m)^  command: null\b", '  command: "python3 -m unittest -q"', changed)
-    if changed.count('"calc.py"') != 1 or "python3 -m unittest" not in changed:
-        raise ValueError(f"{policy}: the low tier's paths or tests.command line was not found")
+    changed = with_test_command(changed)
+    if changed.count('"calc.py"') != 1:
+        raise ValueError(f"{policy}: the low tier's paths line was not found")
     policy.write_text(changed)
     (harness / "smoke.md").write_text(SMOKE)
     return automations, harness

@@ -3,10 +3,10 @@ regression reopens it.
 
 FakeSentry captures ``ZeroDivisionError`` in ``calc.mean`` (the sample's second bug) and sends
 the signed ``issue.created`` webhook to the daemon. The incident responder files one issue
-(``factory:triage``: Sentry content approves nothing), the maintainer approves it, the builder
+(``factory:triage``: Sentry content approves nothing), the maintainer approves it, the bug fixer
 opens a pull request that closes it, the maintainer merges it, and the daemon resolves the
 Sentry issue in the next release. Then the error comes back: Sentry sends ``issue.unresolved``
-and the daemon reopens the issue with a comment and hands it to the builder again.
+and the daemon reopens the issue with a comment and hands it to the bug fixer again.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def run_sentry_path(
     wait_for(lambda: _settled(daemon), timeout_s, "the incident responder")
     say(f"maintainer mara approves #{number} ({READY}) …")
     github.add_labels(REPO, number, READY, as_user=MAINTAINER)
-    pull = wait_for(lambda: closing_pull(github, number), timeout_s, "the builder's pull request")
-    wait_for(lambda: _settled(daemon), timeout_s, "the builder")
+    pull = wait_for(lambda: closing_pull(github, number), timeout_s, "the bug fixer's pull request")
+    wait_for(lambda: _settled(daemon), timeout_s, "the bug fixer")
     say(f"maintainer mara merges #{pull} …")
     merge_as_maintainer(github, pull)
     status = wait_for(lambda: _resolved(sentry, sentry_id), timeout_s, "the Sentry resolution")
@@ -60,7 +60,7 @@ def run_sentry_path(
     sentry.regress(sentry_id)
     sentry.deliver(hook, "issue", sentry.webhook_body("issue", "unresolved", sentry_id))
     wait_for(lambda: github.issue(REPO, number).state == "open" or None, timeout_s, "the reopen")
-    builds = wait_for(lambda: _builds(daemon, number, 2), timeout_s, "the builder's second run")
+    builds = wait_for(lambda: _builds(daemon, number, 2), timeout_s, "the bug fixer's second run")
     comments = [c.body for c in github.repo(REPO).issues[number].comments]
     reopen = next((c for c in reversed(comments) if "regress" in c.lower()), "")
     return SentryDemo(
@@ -69,7 +69,7 @@ def run_sentry_path(
             f"{github.issue(REPO, number).title}",
             f"pull request #{pull} merged → Sentry issue {status}",
             f"regression → #{number} reopened: {_first_line(reopen)}",
-            f"the builder took #{number} up again ({builds} builder runs on it in all)",
+            f"the bug fixer took #{number} up again ({builds} bug-fixer runs on it in all)",
         ]
     )
 
@@ -115,9 +115,9 @@ def _settled(daemon: Daemon) -> bool | None:
 
 
 def _builds(daemon: Daemon, number: int, at_least: int) -> int | None:
-    """Return how many builder runs issue ``number`` had once at least ``at_least`` did and
-    every run finished, else None."""
-    runs = daemon.store.list_runs(automation="builder", subject=f"issue:{number}")
+    """Return how many bug-fixer runs issue ``number`` (a bug) had once at least ``at_least``
+    did and every run finished, else None."""
+    runs = daemon.store.list_runs(automation="bug-fixer", subject=f"issue:{number}")
     return len(runs) if len(runs) >= at_least and _settled(daemon) else None
 
 

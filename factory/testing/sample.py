@@ -166,6 +166,21 @@ def tool_reply(turn: int, name: str, tool_input: dict[str, Any], text: str) -> F
     )
 
 
+SAMPLE_TESTS = "python3 -m unittest -q"
+"""How the sample's tests run (the policy's tests.command in the worlds that set it)."""
+
+
+def with_test_command(policy_yaml: str, command: str = SAMPLE_TESTS) -> str:
+    """Return ``policy_yaml`` (the shipped policy's text) with ``tests.command`` set.
+
+    Raises ValueError when the shipped ``  command: null`` line is not found.
+    """
+    changed = re.sub(r"(?m)^  command: null\b", f'  command: "{command}"', policy_yaml, count=1)
+    if changed == policy_yaml:
+        raise ValueError("the policy's tests.command line (command: null) was not found")
+    return changed
+
+
 @dataclass(frozen=True)
 class Fix:
     """One bug of the sample and how the scripted builder fixes it."""
@@ -179,7 +194,12 @@ class Fix:
     reason: str
     title: str
     pr_body: str
+    test: str = ""
+    """A test method that fails until the fix lands (what the bug fixer commits first)."""
 
+
+MAIN_BLOCK = 'if __name__ == "__main__":'
+"""The line of the sample's test_calc.py that new test methods go before."""
 
 FIXES = (
     Fix(
@@ -191,6 +211,7 @@ FIXES = (
         "Fix mean() dividing by zero on an empty list",
         "Closes #{number}\n\n`mean([])` raised ZeroDivisionError; it now returns 0.0, as its "
         "docstring says.\n\nTested: `python3 -m unittest -q` passes (2 tests).",
+        "    def test_mean_of_nothing(self):\n        self.assertEqual(calc.mean([]), 0.0)\n\n\n",
     ),
     Fix(
         re.compile(r""),
@@ -226,7 +247,9 @@ class ScriptedBuilder:
 
     def __call__(self, body: dict[str, Any]) -> FakeReply:
         """Return the next reply for the conversation in ``body``."""
-        if "feature builder" not in json.dumps(body.get("system", "")):
+        system = json.dumps(body.get("system", ""))
+        fixer = "bug fixer" in system
+        if "feature builder" not in system and not fixer:
             # Other automations (triage, review) get a polite no-op from this script.
             return FakeReply([{"type": "text", "text": "Nothing for me to do here."}])
         turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
@@ -235,6 +258,12 @@ class ScriptedBuilder:
         fix = _fix_for(body)
         steps: list[tuple[str, dict[str, Any], str]] = [
             (editor, {"command": "view", "path": "calc.py"}, "I'll read the code first."),
+        ]
+        if fixer and fix.test:  # the bug fixer reproduces first: a test that fails today
+            new_test = fix.test + MAIN_BLOCK
+            edit = {"command": "str_replace", "path": "test_calc.py", "old_str": MAIN_BLOCK}
+            steps.append((editor, {**edit, "new_str": new_test}, "A test that shows the bug."))
+        steps += [
             (
                 editor,
                 {
@@ -247,6 +276,7 @@ class ScriptedBuilder:
             ),
             ("bash", {"command": "python3 -m unittest -q 2>&1; echo exit=$?"}, "Now the tests."),
         ]
+        tested = len(steps)  # the turn that reads the tests' result
         if "output_open_pull_request" in tools:
             text = "Tests pass. Asking for the pull request."
             pr_body = fix.pr_body.format(number=_subject_number(body))
@@ -263,7 +293,7 @@ class ScriptedBuilder:
             steps.append(("output_add_labels", {"labels": [self.label]}, "Labelling it."))
         if "output_remove_labels" in tools:
             steps.append(("output_remove_labels", {"labels": [READY]}, "Removing the ready label."))
-        if turn == 3 and "exit=0" not in _last_tool_result(body):
+        if turn == tested and "exit=0" not in _last_tool_result(body):
             return FakeReply([{"type": "text", "text": "The tests still fail; stopping here."}])
         if turn < len(steps):
             return tool_reply(turn, *steps[turn])

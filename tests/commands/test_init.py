@@ -122,7 +122,7 @@ def test_cli_init_then_validate_config_succeeds(tmp_path: Path) -> None:
     runner = CliRunner()
     made = runner.invoke(app, ["init", str(tmp_path / "x")])
     checked = runner.invoke(app, ["validate", "--config", str(tmp_path / "x")])
-    assert (made.exit_code, checked.exit_code, checked.output) == (0, 0, "ok\n")
+    assert (made.exit_code, checked.exit_code, checked.stdout) == (0, 0, "ok\n")
 
 
 def test_validate_config_reports_the_config_dirs_files(tmp_path: Path) -> None:

@@ -20,7 +20,15 @@ import pytest
 
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
-from factory.testing.sample import MAINTAINER, READY, REPO, fake_settings, seed_world, tool_reply
+from factory.testing.sample import (
+    MAINTAINER,
+    READY,
+    REPO,
+    fake_settings,
+    seed_world,
+    tool_reply,
+    with_test_command,
+)
 from tests.daemon.conftest import ROOT, SECRET, Factory, run_daemon, wait_for
 
 EDITOR = "str_replace_based_edit_tool"
@@ -113,10 +121,7 @@ def bugs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugs]:
     automations = Path(shutil.copytree(ROOT / "automations", tmp / "automations"))
     harness = Path(shutil.copytree(ROOT / "harness", tmp / "harness"))
     policy = harness / "policy.yaml"
-    shipped = policy.read_text()
-    configured = shipped.replace("  command: null", f'  command: "{TEST_COMMAND}"', 1)
-    assert configured != shipped, "the shipped policy's tests.command line was not found"
-    policy.write_text(configured)
+    policy.write_text(with_test_command(policy.read_text(), TEST_COMMAND))
     with FakeGitHub(tmp / "github") as github, FakeAnthropic() as anthropic:
         anthropic.responder = ScriptedBugFixer()
         world = seed_world(github, label=False)

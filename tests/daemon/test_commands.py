@@ -27,7 +27,7 @@ def test_demo_prints_the_pull_request_and_exits_0(
 ) -> None:
     """`factoryd demo` opens a PR for the maintainer's issue, skips the outsider's, exits 0;
     its production error becomes an issue whose merged fix resolves the Sentry issue, and
-    the regression reopens it and hands it to the builder again."""
+    the regression reopens it and hands it to the bug fixer again."""
     monkeypatch.chdir(ROOT)
     result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
     sentry = result.stdout.partition("the production error (Sentry):\n")[2]
@@ -44,7 +44,9 @@ def test_demo_prints_the_pull_request_and_exits_0(
             )
         ),
         bool(re.search(r"regression → #\d+ reopened: Sentry reports .* unresolved again", sentry)),
-        bool(re.search(r"the builder took #\d+ up again \(2 builder runs on it in all\)", sentry)),
+        bool(
+            re.search(r"the bug fixer took #\d+ up again \(2 bug-fixer runs on it in all\)", sentry)
+        ),
     ) == (0, True, True, True, True, True, True)
 
 
