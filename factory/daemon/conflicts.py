@@ -1,9 +1,11 @@
-"""Merge conflicts on factory pull requests: the daemon merges the base in (a Dispatcher absorber).
+"""The base merged into factory pull requests by the daemon; conflicts to the shepherd.
 
 When the base branch moves (a ``push`` to it) every open factory pull request on that base
-is looked at; so is the pull request of a schedule sweep's tick. A pull request GitHub calls
-not mergeable (``mergeable: false``, ``mergeable_state: dirty``) gets the base merged into
-its head by the daemon, in its own clone (``factory.forge.pr_merge_base``):
+whose head does not contain the new base gets the base merged into its head by the daemon,
+in its own clone (``factory.forge.pr_merge_base``); so does the pull request of a schedule
+sweep's tick. (Not only those GitHub calls ``mergeable: false`` / ``dirty``: GitHub computes
+that lazily, ``null`` until asked again, and a head behind its base is what "update branch"
+fixes anyway; the checks the merge gate reads then describe what would land.)
 
 * clean: the merge commit (parents: head, base) is pushed and one comment says so — no
   agent session. Idempotent under kill -9: the merge commit carries the key
@@ -16,14 +18,17 @@ its head by the daemon, in its own clone (``factory.forge.pr_merge_base``):
   (``conflict_workspace``), its first message lists the conflicted files (``conflict_text``),
   and its ``push_to_pull_request`` completes the merge commit (``factory.forge.pr_merge_push``).
 
-A person's pull request (or a fork's, or a branch outside ``factory/``) is never touched.
-``mergeable: null`` (GitHub still computing) is left for the next push or sweep. The event
-is never absorbed, except a sweep tick whose pull request this handled (merged or stored a
-conflict event): its session would only repeat that.
+Only while an enabled automation has a ``pull_request.merge_conflict`` trigger (the PR
+shepherd's; a sweep tick only for such an automation's own schedule). A person's pull
+request (or a fork's, or a branch outside ``factory/``) is never touched,
+nor one labelled for a human (needs-human: the factory stopped there). The event is never
+absorbed, except a sweep tick whose pull request this handled (merged, or stored a conflict
+event): its session would only repeat that.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,8 @@ import structlog
 from github.GithubException import GithubException
 from github.PullRequest import PullRequest
 
+from factory.config.harness import Policy
+from factory.config.loader import FactoryConfig
 from factory.crashpoints import crashpoint
 from factory.daemon.runenv import GitHubSide
 from factory.events import Event, Subject
@@ -88,12 +95,30 @@ def conflict_text(event: Event | None) -> str | None:
     )
 
 
+def wanted_by(config: FactoryConfig) -> set[str]:
+    """Return the enabled automations with a ``pull_request.merge_conflict`` trigger: the
+    daemon merges the base into factory PRs only when one of them would take the conflicts."""
+    return {
+        a.name
+        for a in config.automations.values()
+        if a.enabled and any(t.github and t.github.event == CONFLICT_KIND for t in a.on)
+    }
+
+
 class Conflicts:
     """Merges the base into conflicted factory pull requests; stores conflict events."""
 
-    def __init__(self, store: RunStore, github: GitHubSide) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        github: GitHubSide,
+        policy: Callable[[], Policy],
+        config: Callable[[], FactoryConfig],
+    ) -> None:
         self.store = store
         self.github = github
+        self.policy = policy
+        self.config = config
         self.bot_login = github.bot_login
         # The mirror lives in <data dir>/mirrors; the daemon's clones go beside it.
         self.data_dir = Path(github.mirror.root).parent
@@ -102,13 +127,15 @@ class Conflicts:
         """Handle the factory PRs ``record`` may have put in conflict; True only for a sweep
         tick whose pull request was merged or got a conflict event."""
         event = record.event
+        wanted = wanted_by(self.config())
         try:
-            if event.source == "github" and event.kind == "push":
+            if event.source == "github" and event.kind == "push" and wanted:
                 for pull in self._pulls_on(event):
                     self._handle(pull, event)
                 return False
             subject = event.subject
-            if event.source == "schedule" and subject and subject.kind == "pull_request":
+            swept = event.source == "schedule" and event.payload.get("automation") in wanted
+            if swept and subject and subject.kind == "pull_request":
                 return self._handle(self.github.repo.get_pull(subject.number or 0), event)
         except (GithubException, requests.RequestException) as exc:
             log.warning("conflict_check_failed", event_id=record.id, error=str(exc)[:200])
@@ -131,7 +158,8 @@ class Conflicts:
 
     def _handle(self, pull: PullRequest, event: Event) -> bool:
         """Merge the base into ``pull`` when it conflicts; True when it did something."""
-        if not self._owned(pull):
+        human = self.policy().labels.needs_human
+        if not self._owned(pull) or human in {label.name for label in pull.labels}:
             return False
         repo, mirror = self.github.repo, self.github.mirror
         base_ref, number = pull.base.ref, pull.number
@@ -144,8 +172,6 @@ class Conflicts:
         head = repo.get_commit(pull.head.sha)
         sha = pull.head.sha if f"{TRAILER}: {key}" in head.commit.message else None
         if sha is None:
-            if pull.mergeable is not False:
-                return False
             outcome = merge_base_into(
                 mirror=mirror,
                 branch=pull.head.ref,

@@ -36,5 +36,5 @@ def hook_dispatcher(
         OutcomeRecorder(store).absorb,
         gate.absorb,
         MergeEvents(store, github.repo, github.bot_login).absorb,
-        Conflicts(store, github).absorb,
+        Conflicts(store, github, policy, dispatcher.config).absorb,
     )
