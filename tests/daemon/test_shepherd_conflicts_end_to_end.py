@@ -280,7 +280,7 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
             port=port,
         )
         env = daemon_env(settings)
-        first = DaemonProcess(env, ROOT, crash_at=CRASH_AT, crash_log=crash_log)
+        first = DaemonProcess(env, ROOT, crash_at=CRASH_AT, crash_log=crash_log, preloaded=True)
         relay = WebhookRelay(github, f"http://127.0.0.1:{port}/webhooks/github", SECRET)
         try:
             first.wait_started()
@@ -291,7 +291,7 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
             )
         finally:
             first.kill()
-        second = DaemonProcess(env, ROOT)
+        second = DaemonProcess(env, ROOT, preloaded=True)
         try:
             second.wait_started()
             wait_for(
