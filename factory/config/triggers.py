@@ -140,6 +140,9 @@ class Select(_Model):
     """At most this many subjects per tick."""
     kind: Literal["issue", "pull_request"] = "issue"
     """Select issues or pull requests."""
+    stale_for: Duration = 0
+    """Only subjects that made no progress for this long, e.g. "6h" (a pull request: no head
+    push, review or finished check; an issue: no update); 0 selects regardless."""
 
 
 class ScheduleTrigger(_Model):

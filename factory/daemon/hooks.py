@@ -2,8 +2,8 @@
 
 One place that lists them, so the daemon's start stays a list of parts: the dependency gate
 (no build while an issue's dependencies are open) and the absorbers — Slack follow-ups,
-the Sentry loop, outcomes, the dependency release and the merge events the post-merge
-verifier runs on.
+the Sentry loop, outcomes, the dependency release, the merge events the post-merge
+verifier runs on and the merge conflicts of factory PRs (``factory.daemon.conflicts``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from factory.config.harness import Policy
+from factory.daemon.conflicts import Conflicts
 from factory.daemon.dependency_gate import DependencyGate
 from factory.daemon.dispatch import Absorb, Dispatcher, absorb_all
 from factory.daemon.merge_events import MergeEvents
@@ -35,4 +36,5 @@ def hook_dispatcher(
         OutcomeRecorder(store).absorb,
         gate.absorb,
         MergeEvents(store, github.repo, github.bot_login).absorb,
+        Conflicts(store, github, policy, dispatcher.config).absorb,
     )

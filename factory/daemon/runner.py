@@ -33,6 +33,7 @@ from factory.config.templating import EventContext, RepoContext, SubjectContext,
 from factory.crashpoints import crashpoint
 from factory.daemon.challenge import TOOL as CHALLENGED
 from factory.daemon.challenge import ChallengeStage
+from factory.daemon.conflicts import conflict_workspace
 from factory.daemon.egress_side import with_egress
 from factory.daemon.runenv import (
     BUSY_DELAY,
@@ -245,6 +246,7 @@ class Runner:
                 if problem:
                     return "skipped", problem
         workspace, sandbox = self._workspace(run, automation, snap, cleanup, state)
+        workspace = conflict_workspace(workspace, event)  # a merge conflict's run: the merge
         egress = config.policy.egress
         sandbox = with_egress(sandbox, automation.sandbox, egress, env.store, run.id, cleanup)
         crashpoint("run_after_workspace")

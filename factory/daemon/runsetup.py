@@ -26,6 +26,7 @@ from factory.config.templating import (
     SubjectSnapshot,
     render_prompt,
 )
+from factory.daemon.conflicts import conflict_text
 from factory.events import Event
 
 MAX_REPO_DOC_CHARS = 40_000
@@ -158,6 +159,8 @@ def context_text(
         )
     if event is not None and event.source == "sentry":
         parts.append(wrap_context(sentry_text(event), trust=event.trust, author="sentry"))
+    if (conflict := conflict_text(event)) is not None:
+        parts.append(conflict)
     if snapshot is not None:
         subject = snapshot.context
         head = f"{subject.kind.replace('_', ' ')} #{subject.number}: {subject.title}"

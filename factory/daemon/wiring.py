@@ -20,10 +20,11 @@ from factory.agent.model import AnthropicModel
 from factory.config.harness import Policy
 from factory.daemon.runenv import GitHubSide
 from factory.errors import DaemonAlreadyRunning, ForgeError, SandboxUnavailable
-from factory.events import Subject
+from factory.events import Subject, utcnow
 from factory.forge.claims import Claims
 from factory.forge.client import Pacing, app_bot_login, git_auth_header, make_github
 from factory.forge.labels import ensure_labels
+from factory.forge.pr_progress import stalled
 from factory.forge.trust import PermissionTrust
 from factory.interfaces import Model, Sandbox
 from factory.sandbox import BwrapSandbox, make_sandbox
@@ -144,7 +145,8 @@ def select_subjects(gh: GitHubSide, select: Any) -> list[Subject]:
     """Return the open issues or pull requests a schedule's ``select`` names, up to its limit.
 
     ``select`` is an automation's schedule selection (state, labels, exclude_labels, kind,
-    limit). Raises what PyGithub raises.
+    limit, stale_for: no progress for that long, ``factory.forge.pr_progress``).
+    Raises what PyGithub raises.
     """
     subjects = []
     excluded = set(select.exclude_labels)
@@ -154,6 +156,8 @@ def select_subjects(gh: GitHubSide, select: Any) -> list[Subject]:
         if is_pull != (select.kind == "pull_request"):
             continue
         if excluded & {label.name for label in issue.labels}:
+            continue
+        if select.stale_for and not stalled(issue, select.stale_for, utcnow()):
             continue
         kind = "pull_request" if is_pull else "issue"
         subjects.append(Subject(kind=kind, number=issue.number, title=issue.title))

@@ -11,7 +11,7 @@ conflicted files — what an agent would be given to resolve.
 Only ``factory/`` branches are merged into (callers check the pull request is the factory's
 with ``factory.forge.pr_push.ownership_refusal`` first).
 
-Not wired yet: no automation calls this before its session (see README, "The PR shepherd").
+Called by ``factory.daemon.conflicts`` when the base moves under a factory pull request.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import structlog
 
 from factory.errors import GitError
 from factory.forge.patches import Identity, _clone
-from factory.forge.pr_push_git import PUSH_ARGS, remote_head
+from factory.forge.pr_push_git import PUSH_ARGS, TRAILER, remote_head
 from factory.workspace import Mirror
 from factory.workspace.gitutil import git_out, run_git
 
@@ -54,9 +54,12 @@ def merge_base_into(
     data_dir: Path,
     run_id: str,
     auth_header: str | None,
+    key: str | None = None,
 ) -> MergeOutcome:
     """Merge ``base_ref`` (a branch of the mirror) into ``head_sha`` and push it to ``branch``.
 
+    ``key``, when given, is written as the ``Factory-Output`` trailer of the merge commit, so
+    a retry after a crash finds it (``factory.forge.pr_push_git.find_pushed``).
     Raises ValueError for a branch outside ``factory/``; GitError when git fails otherwise.
     """
     if not branch.startswith("factory/"):
@@ -85,6 +88,7 @@ def merge_base_into(
         if proc.returncode != 0 or not lines:
             raise GitError("merge-tree", proc.returncode, proc.stderr.decode("utf-8", "replace"))
         message = f"Merge {base_ref} into {branch}\n\nFactory-Run: {run_id}\n"
+        message += f"{TRAILER}: {key}\n" if key else ""
         sha = (
             run_git(
                 ["commit-tree", lines[0], "-p", head_sha, "-p", base, "-F", "-"],

@@ -11,7 +11,11 @@ patch policy, as one commit on the head the run started from (``factory.forge.pr
 If the head moved since, the request is refused as stale.
 
 Attempts: every push request that reaches the performer is one attempt on the head it was
-prepared against. After ``max_attempts_per_head`` on one head, or ``max_attempts_per_pr``
+prepared against, and so is every finished run of the automation on the PR that never asked
+to push (it spent a session on that head and gave up, or did not see what to fix: the next
+CI failure would start the same session again). Such a run's head is the one its event
+names; a sweep tick names none, so it counts for the pull request's limit only.
+After ``max_attempts_per_head`` on one head, or ``max_attempts_per_pr``
 on the PR, the request is refused, the policy's needs-human label is put on the PR and one
 summary comment (found again by its marker, so it is posted once) says why.
 
@@ -27,10 +31,12 @@ from github.PullRequest import PullRequest
 from pydantic import BaseModel, ConfigDict, Field
 
 from factory.errors import OutputRefused
+from factory.events import Event
 from factory.forge.sanitize import BODY_CAP, cap_text, sanitize_body
 
 if TYPE_CHECKING:
     from factory.forge.output_requests import RunContext
+    from factory.store import RunRecord
 
 KIND = "push_to_pull_request"
 ATTEMPT_LIMIT = f"{KIND}: attempt limit"
@@ -41,6 +47,9 @@ CI_NOTE = (
     " maintainer can re-run them."
 )
 _MESSAGE_CAP = 2_000
+PUSHLESS_STATUSES = ("succeeded", "failed")
+"""A finished run in these that made no push request still counts as an attempt (a run
+cancelled, interrupted or skipped spent no session to the end)."""
 
 
 class PushToPullRequestRequest(BaseModel):
@@ -107,13 +116,53 @@ def prepare_push(
     return ctx.subject, payload
 
 
+def event_head(event: Event | None) -> str | None:
+    """Return the pull request head ``event`` is about (a check's, a review's or pull
+    request's, a merge conflict's, the subject's sha), or None (a sweep tick names none)."""
+    if event is None:
+        return None
+    payload = event.payload
+    meta = payload.get("_factory")
+    conflict = meta.get("merge_conflict") if isinstance(meta, dict) else None
+    found = [conflict.get("head_sha") if isinstance(conflict, dict) else None]
+    for name in ("check_suite", "check_run"):
+        check = payload.get(name)
+        found.append(check.get("head_sha") if isinstance(check, dict) else None)
+    pull = payload.get("pull_request")
+    head = pull.get("head") if isinstance(pull, dict) else None
+    found.append(head.get("sha") if isinstance(head, dict) else None)
+    found.append(event.subject.sha if event.subject else None)
+    return next((sha for sha in found if isinstance(sha, str) and sha), None)
+
+
+def _pushless_head(ctx: RunContext, other: RunRecord, automation: str) -> tuple[bool, str | None]:
+    """Return (whether ``other`` is a finished run of ``automation`` that never asked to push,
+    the head its event names)."""
+    if other.id == ctx.run_id or other.automation != automation:
+        return False, None
+    if other.status not in PUSHLESS_STATUSES:
+        return False, None
+    if any(row.kind == KIND for row in ctx.store.outputs_for_run(other.id)):
+        return False, None
+    event = ctx.store.get_event(other.event_id).event if other.event_id is not None else None
+    return True, event_head(event)
+
+
 def attempts(ctx: RunContext, number: int, head_sha: str, key: str) -> tuple[int, int]:
     """Return (attempts on ``head_sha``, attempts in all) made on PR ``number`` before the
-    output ``key``: push requests of the PR's runs that reached the performer."""
+    output ``key``: push requests of the PR's runs that reached the performer, and the
+    finished runs of the same automation that never asked to push (a session spent on a
+    head is an attempt on it, pushed or not; one whose event names no head, a sweep's,
+    counts for the pull request only)."""
     run = ctx.store.get_run(ctx.run_id)
     runs = ctx.store.list_runs(subject=run.subject_key, limit=500) if run.subject_key else [run]
     on_head = total = 0
     for other in runs:
+        pushless, head = _pushless_head(ctx, other, run.automation)
+        if pushless:
+            total += 1
+            on_head += head == head_sha
+            continue
         for row in ctx.store.outputs_for_run(other.id):
             payload = (row.request or {}).get("payload") if isinstance(row.request, dict) else None
             if row.kind != KIND or row.idempotency_key == key or not isinstance(payload, dict):

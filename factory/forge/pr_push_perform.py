@@ -2,9 +2,10 @@
 
 ``perform`` re-checks ownership, finds a commit an earlier attempt pushed (its key trailer)
 before anything else, then checks staleness and the attempt limits, exports the patch from
-the sandbox and pushes it (``factory.forge.pr_push_git``), and comments on the PR (once, by
-marker) with what was pushed and that CI may not start by itself. ``find`` writes nothing:
-it answers only when both the commit and the comment are there.
+the sandbox and pushes it (``factory.forge.pr_push_git``; a conflicted merge workspace's
+patch completes the merge commit instead: ``factory.forge.pr_merge_push``), and comments on
+the PR (once, by marker) with what was pushed and that CI may not start by itself. ``find``
+writes nothing: it answers only when both the commit and the comment are there.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from factory.errors import OutputRefused
 from factory.forge.markers import append_marker, has_marker
 from factory.forge.output_performers import Applied, OutputPerformer
 from factory.forge.output_requests import PreparedOutput, RunContext
+from factory.forge.pr_merge_push import push_resolution
 from factory.forge.pr_push import ATTEMPT_LIMIT, CI_NOTE, KIND, attempts, owned_pull
 from factory.forge.pr_push_git import find_pushed, push_onto, stale_reason
 from factory.workspace import export_patch
+from factory.workspace.merge_workspace import MergeWorkspace
 
 if TYPE_CHECKING:
     from factory.forge.pr_output import PullRequestSide
@@ -92,7 +95,8 @@ def push_performers(
         workspace, sandbox = side.workspace, side.sandbox
         if workspace is None or sandbox is None:
             raise OutputRefused(f"{KIND}: this run has no workspace to take a change from")
-        started = workspace.base_sha
+        merge = workspace if isinstance(workspace, MergeWorkspace) else None
+        started = merge.head_sha if merge else workspace.base_sha
         if payload["head_sha"] != started or pull.head.sha != started:
             raise OutputRefused(stale_reason(pull.head.ref, started, pull.head.sha))
         on_head, total = attempts(ctx, pull.number, started, key)
@@ -107,6 +111,23 @@ def push_performers(
         patch = export_patch(workspace, sandbox)
         if not patch:
             raise OutputRefused(f"{KIND}: the workspace has no change to push")
+        if merge is not None:  # the resolution completes the conflicted merge commit
+            resolved = push_resolution(
+                patch,
+                mirror=side.mirror,
+                branch=pull.head.ref,
+                head_sha=started,
+                base_sha=merge.merge_base_sha,
+                message=str(payload["message"]),
+                key=key,
+                identity=side.identity,
+                policy=side.policy,
+                data_dir=side.data_dir,
+                run_id=ctx.run_id,
+                auth_header=auth,
+            )
+            crashpoint("pr_after_push")
+            return resolved.sha
         pushed = push_onto(
             patch,
             mirror=side.mirror,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from factory.events import Event, Subject
 from factory.interfaces import Sandbox
 from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
@@ -92,4 +93,69 @@ def test_gate_refusals_are_not_attempts(world: World) -> None:
     """Requests the gate refuses before the performer (bad schema) do not use attempts."""
     for _ in range(4):
         world.push(payload={"message": ""}, outputs=LIMITS)
+    assert world.push(outputs=LIMITS).status == "applied"
+
+
+def _pushless_run(
+    world: World, head: str | None, automation: str = "pr-shepherd", status: str = "succeeded"
+) -> None:
+    """Record a finished run on the PR that never asked to push; its event names ``head``
+    (a failed check suite on it) or nothing (a sweep tick)."""
+    payload = {"check_suite": {"head_sha": head, "conclusion": "failure"}} if head else {}
+    event = Event(
+        source="github" if head else "schedule",
+        kind="check_suite.completed" if head else "schedule.tick",
+        dedup_key=f"test:{automation}:{len(world.store.list_runs(limit=500))}",
+        subject=Subject(kind="pull_request", number=world.number),
+        payload=payload,
+    )
+    event_id, _ = world.store.add_event(event)
+    run_id = world.store.create_run(
+        automation, event_id=event_id, subject_key=f"pull_request:{world.number}"
+    )
+    world.store.start_run(run_id, holder="test")
+    world.store.finish_run(run_id, status)
+
+
+def test_pushless_runs_on_the_head_count_as_attempts(world: World) -> None:
+    """Three finished runs on the head that never asked to push use up its three attempts."""
+    for _ in range(3):
+        _pushless_run(world, world.head())
+    decision = world.push(outputs=LIMITS)
+    assert (decision.status, "attempt limit" in decision.reason) == ("refused", True)
+
+
+def test_pushless_failed_run_counts_as_an_attempt(world: World) -> None:
+    """A run that failed without a push request is an attempt on its head too."""
+    for status in ("failed", "succeeded", "failed"):
+        _pushless_run(world, world.head(), status=status)
+    assert "attempt limit" in world.push(outputs=LIMITS).reason
+
+
+def test_pushless_runs_on_another_head_do_not_count_on_this_one(world: World) -> None:
+    """Runs that gave up on an older head leave the new head's attempts alone."""
+    for _ in range(3):
+        _pushless_run(world, "0" * 40)
+    assert world.push(outputs=LIMITS).status == "applied"
+
+
+def test_pushless_runs_of_another_automation_do_not_count(world: World) -> None:
+    """A reviewer's runs on the PR are not the shepherd's attempts."""
+    for _ in range(3):
+        _pushless_run(world, world.head(), automation="pr-reviewer")
+    assert world.push(outputs=LIMITS).status == "applied"
+
+
+def test_pushless_sweep_runs_count_for_the_pull_request(world: World) -> None:
+    """Sweep runs name no head: six of them use up the PR's six attempts."""
+    for _ in range(6):
+        _pushless_run(world, None)
+    decision = world.push(outputs=LIMITS)
+    assert (decision.status, "attempt limit" in decision.reason) == ("refused", True)
+
+
+def test_pushless_sweep_runs_do_not_count_on_the_head(world: World) -> None:
+    """Three sweep runs (no head named) leave the head's three attempts alone."""
+    for _ in range(3):
+        _pushless_run(world, None)
     assert world.push(outputs=LIMITS).status == "applied"
