@@ -39,10 +39,11 @@ BASH = "/bin/bash"
 class Spare:
     """One process in its own leaf cgroup, waiting for the argv it will exec."""
 
-    def __init__(
-        self, base: Path, workspace: Path, *, max_pids: int | None = None, stdin: bool = False
-    ) -> None:
-        """Start the trampoline with ``workspace`` as cwd in a new cgroup under ``base``.
+    def __init__(self, base: Path, *, max_pids: int | None = None, stdin: bool = False) -> None:
+        """Start the trampoline (cwd ``/``) in a new cgroup under ``base``.
+
+        Not in the workspace: a spare waiting there would keep its mount busy (bwrap binds
+        the workspace by its absolute path and chdirs inside the sandbox).
 
         ``max_pids``: made for a command now (a ``run-`` cgroup with that limit), else a
         ``spare-`` cgroup that ``release`` renames and limits. ``stdin``: give it a stdin
@@ -56,7 +57,7 @@ class Spare:
         try:
             self.proc = subprocess.Popen(
                 [BASH, "-c", script],
-                cwd=workspace,
+                cwd="/",
                 env={},
                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -167,7 +168,7 @@ class RunSpares:
         if base is None or busy:
             return
         try:
-            spare = Spare(base, workspace)
+            spare = Spare(base)
         except OSError as exc:  # the command will make its own; it reports what fails
             log.warning("sandbox_spare_failed", error=str(exc))
             return
@@ -187,4 +188,4 @@ def command_spare(
     A command with ``stdin`` always gets a new one (with a stdin pipe). Raises OSError.
     """
     spare = spares.take(workspace) if spares is not None and not stdin else None
-    return spare or Spare(base, workspace, max_pids=max_pids, stdin=stdin)
+    return spare or Spare(base, max_pids=max_pids, stdin=stdin)
