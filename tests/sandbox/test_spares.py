@@ -12,6 +12,7 @@ import pytest
 from factory.interfaces import ExecResult, SandboxLimits
 from factory.sandbox import BwrapSandbox
 from factory.sandbox.cgroup import find_pids_root, sweep_stale
+from factory.sandbox.spares import Spare
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are used only as root")
 
@@ -141,3 +142,46 @@ def test_sweep_removes_a_killed_daemons_run_cgroup_with_its_spare_leaf() -> None
     (run / "spare-999999999-2-cafebabe").mkdir(parents=True)
     swept = sweep_stale(base)
     assert (run in swept, run.exists()) == (True, False)
+
+
+def test_spare_whose_daemon_is_gone_exits_without_running_anything() -> None:
+    """A spare whose argv pipe closes unwritten (its daemon died) exits 0 and leaves no task."""
+    base = find_pids_root()
+    assert base is not None
+    spare = Spare(base, max_pids=3)
+    os.close(spare._args)  # what the kernel does to the daemon's end when it dies
+    spare._args = -1
+    code = spare.proc.wait(timeout=10)
+    tasks = (spare.cgroup.path / "cgroup.procs").read_text()
+    spare.discard()
+    assert (code, tasks) == (0, "")
+
+
+def test_concurrent_commands_of_one_run_each_get_their_own_limited_leaf(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """Two commands at once in one run: one takes the spare, the other makes its own; both run."""
+    sandbox.open_run(workspace)
+    _wait_for_spare()
+    results: list[ExecResult] = []
+    limits = SandboxLimits(max_processes=7)
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                sandbox.exec(["sh", "-c", "sleep 0.5; echo ok"], workspace=workspace, limits=limits)
+            )
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    limits_seen = sorted(
+        (leaf / "pids.max").read_text().strip()
+        for root in (Path("/sys/fs/cgroup/pids/factoryd-sandbox"),)
+        for leaf in root.glob(f"run-{os.getpid()}-*/run-*")
+    )
+    for thread in threads:
+        thread.join(timeout=20)
+    sandbox.close_run(workspace)
+    assert ([r.stdout for r in results], limits_seen) == (["ok\n", "ok\n"], ["9", "9"])
