@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 
+import structlog
+
 from factory.config.automation import SandboxConfig
 from factory.config.egress_policy import EgressPolicy
 from factory.interfaces import Sandbox
 from factory.sandbox.egress_proxy import EgressRecord, Resolver, dns_resolver, map_resolver
 from factory.sandbox.egress_run import record_text, start_egress
 from factory.store.runstore import RunStore
+
+log = structlog.get_logger(__name__)
 
 EGRESS_STEP = "egress"
 """The step kind of one proxied connection."""
@@ -31,6 +35,7 @@ def resolver_from_env(value: str | None) -> Resolver:
         name, _, address = item.partition("=")
         host, _, port = address.rpartition(":")
         mapping[name.strip()] = (host, int(port))
+    log.warning("egress_hosts_mapped", names=sorted(mapping))  # never in production
     return map_resolver(mapping)
 
 
