@@ -1,6 +1,6 @@
 """Per-command cost of the bubblewrap sandbox, side by side with a minimal bwrap call.
 
-Run: .venv/bin/python bench/bench_sandbox.py [ROUNDS]
+Run: .venv/bin/python bench/bench_sandbox.py [ROUNDS] [--flags]
 
 Each round runs ``true`` once per variant, in an order that rotates every round (so a busy
 moment of the machine falls on every variant alike); warm-up rounds are dropped. Variants:
@@ -8,13 +8,18 @@ a plain ``subprocess.run``; a minimal ``bwrap`` (fresh namespaces, /usr read-onl
 /dev: what any sandbox needs to run a program); ``BwrapSandbox.exec`` inside an open run (how
 the daemon runs an agent's commands); and, as root, a lone ``exec`` with no open run (a
 cgroup made and removed for the one command). Prints machine facts, min/median/max per
-variant, and last ``sandbox_vs_minimal_bwrap: N.Nx`` (median over median).
+variant, and last ``sandbox_vs_minimal_bwrap: N.Nx`` (median over median). The daemon's
+commands in a run come seconds apart (a model turn between them), so each round sleeps
+``GAP_S`` before it: the run's spare (``spares.py``) is ready as it would be in a run.
+``--flags`` adds the sandbox's own bwrap command line run directly, and that line without
+each piece in turn: what each flag or mount costs.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,11 +30,58 @@ from pathlib import Path
 
 import structlog
 
+from factory.interfaces import SandboxLimits
 from factory.sandbox import BwrapSandbox
-from factory.sandbox.bwrap import SYSTEM_DIRS
+from factory.sandbox.bwrap import HOME, SYSTEM_DIRS
+from factory.sandbox.environment import build_env
 
 WARMUP = 5
 """Rounds run first and not counted (page cache, first cgroup, first /etc copy)."""
+GAP_S = 0.05
+"""Pause before each round (a run's commands are seconds apart; 50 ms is far less)."""
+PIECES = {
+    "--disable-userns": 1,
+    "--cap-drop": 2,
+    "--new-session": 1,
+    "--hostname": 2,
+    "--clearenv": 1,
+    "--tmpfs": 2,
+    "--remount-ro": 2,
+}
+"""Pieces of the command line measured by leaving each out (flag: its length in args)."""
+
+
+def without(argv: list[str], flag: str) -> list[str]:
+    """Return ``argv`` without the first ``flag`` and its arguments (PIECES)."""
+    i = argv.index(flag)
+    return argv[:i] + argv[i + PIECES[flag] :]
+
+
+def flag_variants(sandbox: BwrapSandbox, binary: str, ws: Path) -> dict[str, list[str]]:
+    """The sandbox's own command line for ``true`` (no cgroup), and it less each piece."""
+    full = sandbox.build_argv(
+        ["true"],
+        binary=binary,
+        workspace=ws,
+        network="none",
+        limits=SandboxLimits(),
+        env=build_env(HOME, None),
+    )
+    variants = {"sandbox argv, direct": full}
+    variants["  without prlimit"] = [*full[: full.index("/usr/bin/prlimit")], "true"]
+    absent = {d for d in SYSTEM_DIRS if not os.path.lexists(d)}
+    kept: list[str] = []
+    i = 0
+    while i < len(full):
+        if full[i] == "--ro-bind-try" and full[i + 1] in absent:
+            i += 3
+            continue
+        kept.append(full[i])
+        i += 1
+    variants["  without absent ro-bind-try"] = kept
+    for flag in PIECES:
+        variants[f"  without {flag}"] = without(full, flag)
+    return variants
 
 
 def minimal_bwrap_argv(binary: str) -> list[str]:
@@ -67,22 +119,40 @@ def machine_facts(binary: str, workspace: Path) -> list[str]:
     ]
 
 
-def run_rounds(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    """Return each variant's wall times in ms over ``rounds`` rotated, interleaved rounds."""
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (user + system)."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_rounds(
+    variants: dict[str, Callable[[], object]], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Return each variant's wall and CPU times in ms over ``rounds`` rotated rounds.
+
+    The CPU time includes work other threads of this process do meanwhile (a spare made in
+    the background after the command is charged to the next variant run).
+    """
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for i in range(WARMUP + rounds):
         shift = i % len(names)
+        time.sleep(GAP_S)
         for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), _cpu()
             variants[name]()
             elapsed = (time.perf_counter() - start) * 1000
             if i >= WARMUP:
                 times[name].append(elapsed)
-    return times
+                cpu[name].append((_cpu() - start_cpu) * 1000)
+    return times, cpu
 
 
-def main(rounds: int = 60) -> None:
+def main(rounds: int = 60, flags: bool = False) -> None:
     """Print the machine facts, the table and the ratio line."""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
@@ -101,18 +171,25 @@ def main(rounds: int = 60) -> None:
         }
         if os.geteuid() == 0:
             variants["BwrapSandbox.exec (lone)"] = lambda: sandbox.exec(["true"], workspace=lone_ws)
+        if flags:
+            for name, argv in flag_variants(sandbox, binary, ws).items():
+                variants[name] = lambda argv=argv: subprocess.run(argv, check=True)  # type: ignore[misc]
         try:
-            times = run_rounds(variants, rounds)
+            times, cpu = run_rounds(variants, rounds)
         finally:
             sandbox.close_run(ws)
         facts = machine_facts(binary, ws)
     for line in facts:
         print(line)
-    print(f"rounds: {rounds} (+{WARMUP} warm-up), interleaved, order rotated each round")
-    print(f"{'variant':<32} {'min ms':>8} {'median ms':>10} {'max ms':>8}")
+    print(
+        f"rounds: {rounds} (+{WARMUP} warm-up), interleaved, order rotated each round, "
+        f"{GAP_S * 1000:.0f} ms pause before each round"
+    )
+    print(f"{'variant':<32} {'min ms':>8} {'median ms':>10} {'max ms':>8} {'cpu med ms':>11}")
     for name, values in times.items():
         print(
-            f"{name:<32} {min(values):>8.2f} {statistics.median(values):>10.2f} {max(values):>8.2f}"
+            f"{name:<32} {min(values):>8.2f} {statistics.median(values):>10.2f} "
+            f"{max(values):>8.2f} {statistics.median(cpu[name]):>11.2f}"
         )
     ratio = statistics.median(times["BwrapSandbox.exec (in a run)"]) / statistics.median(
         times["minimal bwrap true"]
@@ -121,4 +198,5 @@ def main(rounds: int = 60) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 60)
+    args = [a for a in sys.argv[1:] if a != "--flags"]
+    main(int(args[0]) if args else 60, flags="--flags" in sys.argv[1:])

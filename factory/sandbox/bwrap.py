@@ -10,13 +10,15 @@ none of the daemon's directories. /etc is one read-only bind of a private copy o
 allowlisted entries (``etcview.py``: one mount, not one per entry). Memory and process counts
 are limited by ``prlimit`` inside the namespace; a root daemon also puts the commands in a pids
 cgroup (RLIMIT_NPROC does not bind root): a leaf per command in the run's cgroup, made at
-``open_run`` and removed at ``close_run`` (``runcgroups.py``), else one of its own. If
+``open_run`` and removed at ``close_run`` (``runcgroups.py``), else one of its own; bwrap is
+exec'd by a spare already in the leaf (``spares.py``: made ahead of time within a run). If
 bubblewrap cannot start, ``probe()`` raises SandboxUnavailable: fail closed. ``run_once``
 is probe and command in one sandbox.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -35,6 +37,7 @@ from factory.sandbox.environment import build_env
 from factory.sandbox.limits import PRLIMIT, check_limits, prlimit_argv
 from factory.sandbox.process import ProcessTable
 from factory.sandbox.runcgroups import RunCgroups
+from factory.sandbox.spares import RunSpares, command_spare
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +77,7 @@ HARDENING_FLAGS = ("--disable-userns", "--cap-drop", "--new-session")
 PROBE_TIMEOUT_S = 30.0
 """How long the probe's ``true`` may take before bubblewrap counts as broken."""
 CGROUP_OVERHEAD = 2
-"""Tasks in a pids cgroup that are not the command: bwrap (the sh wrapper execs it), its pid 1."""
+"""Tasks in a pids cgroup that are not the command: bwrap (the spare execs it), its pid 1."""
 
 FIX_HINT = (
     "Fix: install bubblewrap (apt-get install bubblewrap); allow unprivileged user namespaces "
@@ -123,6 +126,7 @@ class BwrapSandbox:
         self._use_cgroup = os.geteuid() == 0 if use_cgroup is None else use_cgroup
         self._cgroup_base: Path | None = None
         self._runs: RunCgroups | None = None
+        self._spares: RunSpares | None = None
         self._etc = etcview.shared(ETC_ENTRIES)
         self._probed = False
         self._probe_lock = threading.Lock()
@@ -166,6 +170,8 @@ class BwrapSandbox:
                 raise SandboxUnavailable(NO_PIDS_CGROUP)
             sweep_stale(self._cgroup_base)
             self._runs = RunCgroups(self._cgroup_base)
+            if not (self._cgroup_base / "cgroup.controllers").exists():  # v1: leaves rename
+                self._spares = RunSpares()
         etcview.sweep_stale()
         return binary
 
@@ -240,9 +246,14 @@ class BwrapSandbox:
                 self._runs.open(workspace.resolve())
             except OSError as exc:
                 raise SandboxUnavailable(f"cannot create a pids cgroup: {exc}") from exc
+            run = self._runs.path(workspace.resolve())
+            if self._spares is not None and run is not None:
+                self._spares.open(workspace.resolve(), run)
 
     def close_run(self, workspace: Path) -> None:
         """End the run over ``workspace``: kill what is left of it and remove its cgroup."""
+        if self._spares is not None:
+            self._spares.close(workspace.resolve())
         if self._runs is not None:
             self._runs.close(workspace.resolve())
 
@@ -347,16 +358,18 @@ class BwrapSandbox:
             egress=egress,
         )
         cgroup: PidsCgroup | None = None
+        started = None
         if self._cgroup_base is not None:
             max_pids = limits.max_processes + CGROUP_OVERHEAD
-            try:
-                if self._runs is not None:  # a leaf of the run's cgroup, if a run is open
-                    cgroup = self._runs.leaf(workspace, max_pids)
-                if cgroup is None:
-                    cgroup = PidsCgroup(self._cgroup_base, max_pids)
+            run = self._runs.path(workspace) if self._runs is not None else None
+            try:  # in a leaf of the run's cgroup if a run is open, else in one of its own
+                spare = command_spare(
+                    run or self._cgroup_base, self._spares, workspace, max_pids, stdin is not None
+                )
             except OSError as exc:
                 raise SandboxUnavailable(f"cannot create a pids cgroup: {exc}") from exc
-            full = cgroup.wrap(full)
+            cgroup = spare.cgroup
+            started = (spare.proc, functools.partial(spare.release, full, max_pids))
         try:
             result = self._procs.run(
                 full,
@@ -365,12 +378,15 @@ class BwrapSandbox:
                 limits=limits,
                 stdin=stdin,
                 on_kill=cgroup.kill if cgroup else None,
+                started=started,
             )
         except OSError as exc:
             raise SandboxUnavailable(f"cannot start {binary}: {exc}. {FIX_HINT}") from exc
         finally:
             if cgroup is not None:
                 cgroup.remove()
+            if self._spares is not None:
+                self._spares.refill(workspace)  # no-op outside an open run
         log.debug(
             "sandbox_exec",
             backend=self.name,

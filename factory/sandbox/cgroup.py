@@ -2,16 +2,17 @@
 
 Why: RLIMIT_NPROC is not enforced for uid 0, so a root daemon cannot contain a fork bomb with
 rlimits alone. Root can write cgroups (v1 ``pids`` hierarchy or cgroup v2 with the ``pids``
-controller), so commands run in a leaf cgroup with ``pids.max``; the command enters it
-through a tiny ``sh`` wrapper before ``exec bwrap`` (no ``preexec_fn`` in a threaded daemon).
+controller), so commands run in a leaf cgroup with ``pids.max``; the command's first process
+is moved into it before it execs bwrap (``spares.py``: ahead of time when it can, because the
+move waits for an RCU grace period, 6-20 ms).
 A run's cgroup is made when the run opens and removed (with whatever is left in it) when it
 closes; each command gets a leaf inside it with its own ``pids.max`` (a command outside any
 run gets a cgroup of its own directly under the base). Why not one reused cgroup: the kernel
 uncharges a finished sandbox's tasks only a moment later (seen: one more stale charge after
 each bwrap, gone after one to three seconds), so a reused cgroup would charge one command
 for the last one's dead tasks, or, given credit for them, let it exceed its own limit. A leaf
-costs a mkdir and an rmdir (about 0.2 ms); moving the command into it (the ``sh`` wrapper's
-write to ``cgroup.procs``) is what costs, and that is per command whatever the layout.
+costs a mkdir and an rmdir (about 0.2 ms). A spare's leaf is named ``spare-...`` until a
+command takes it (then ``run-...`` like every command's leaf).
 ``sweep_stale`` removes the cgroups of a daemon that was killed before it could.
 """
 
@@ -30,6 +31,8 @@ import structlog
 log = structlog.get_logger(__name__)
 
 _counter = itertools.count(1)
+PREFIXES = ("run", "spare")
+"""Names of our cgroups start with one of these: a run's or a command's; a waiting spare's."""
 BASE_NAME = "factoryd-sandbox"
 """The directory under the pids hierarchy's root that holds the per-command cgroups."""
 
@@ -76,15 +79,19 @@ def _v2_has_pids(mount_point: Path) -> bool:
 class PidsCgroup:
     """One leaf cgroup holding one command's processes, at most ``max_pids`` of them."""
 
-    def __init__(self, base: Path, max_pids: int | None, *, leaf: bool = True) -> None:
+    def __init__(
+        self, base: Path, max_pids: int | None, *, leaf: bool = True, prefix: str = "run"
+    ) -> None:
         """Create the cgroup under ``base``, at most ``max_pids`` tasks (None: no own limit).
 
         ``leaf=False`` makes a run's cgroup, which holds leaves (on cgroup v2 the pids
-        controller is enabled for them). Raises OSError if it cannot be made or limited.
+        controller is enabled for them); ``prefix``: ``run`` or ``spare`` (``PREFIXES``).
+        Raises OSError if it cannot be made or limited.
         """
         # A random part too: a daemon killed with -9 leaves its cgroups behind, and a new
         # daemon may get the same pid.
-        self.path = base / f"run-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        self.name = f"{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        self.path = base / f"{prefix}-{self.name}"
         self.path.mkdir()
         try:
             if max_pids is not None:
@@ -99,13 +106,18 @@ class PidsCgroup:
     def adopt(cls, path: Path) -> PidsCgroup:
         """Return a handle on an existing cgroup directory ``path`` (to drain or remove it)."""
         cgroup = cls.__new__(cls)
-        cgroup.path = path
+        cgroup.path, cgroup.name = path, path.name.partition("-")[2]
         return cgroup
 
-    def wrap(self, argv: list[str]) -> list[str]:
-        """Return ``argv`` prefixed by a shell that moves itself into this cgroup, then execs."""
-        script = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
-        return ["/bin/sh", "-c", script, str(self.path), *argv]
+    def limit(self, max_pids: int) -> None:
+        """Allow at most ``max_pids`` tasks from now on. Raises OSError."""
+        (self.path / "pids.max").write_text(str(max_pids))
+
+    def rename(self, prefix: str) -> None:
+        """Rename the cgroup to ``prefix``-its name (cgroup v1 only). Raises OSError."""
+        target = self.path.with_name(f"{prefix}-{self.name}")
+        self.path.rename(target)
+        self.path = target
 
     def kill(self) -> None:
         """SIGKILL every process in the cgroup (pids.max stops them from outrunning this)."""
@@ -124,7 +136,8 @@ class PidsCgroup:
 
     def remove(self) -> None:
         """Kill what is left, remove the leaves in it, then the cgroup; logs if it stays."""
-        for child in [p for p in self.path.glob("run-*") if p.is_dir()]:
+        children = [p for prefix in PREFIXES for p in self.path.glob(f"{prefix}-*")]
+        for child in [p for p in children if p.is_dir()]:
             PidsCgroup.adopt(child).remove()
         self.kill()
         end = time.monotonic() + 1.0

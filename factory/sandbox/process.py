@@ -53,30 +53,27 @@ class ProcessTable:
         user: int | None = None,
         group: int | None = None,
         on_kill: Callable[[], None] | None = None,
+        started: tuple[subprocess.Popen[bytes], Callable[[], None]] | None = None,
     ) -> ExecResult:
         """Run ``argv`` to completion, the timeout or the output cap; return what it did.
 
         ``on_kill`` runs (once per kill) after the process group is killed, to reach
-        processes outside it. Raises OSError if the program cannot be started.
+        processes outside it. ``started``: a process already started in its own session,
+        with pipes for stdout and stderr (and stdin if ``stdin`` is given), waiting for its
+        release function to let it run ``argv``; used instead of starting one. Raises
+        OSError if the program cannot be started or released.
         """
         start = time.monotonic()
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
-            user=user,
-            group=group,
-            extra_groups=[] if group is not None else None,
-        )
+        if started is not None:
+            proc, release = started
+        else:
+            proc, release = self._popen(argv, cwd, env, stdin, user, group), None
         live = _Live(proc, on_kill=[on_kill] if on_kill else [])
         with self._lock:
             self._entries[proc.pid] = live
         try:
+            if release is not None:
+                release()
             out, err = self._pump(live, stdin, limits, start)
             proc.wait()
         finally:
@@ -95,6 +92,29 @@ class ProcessTable:
             duration_s=time.monotonic() - start,
             timed_out=live.killed_reason == "timeout",
             killed_reason=live.killed_reason,
+        )
+
+    @staticmethod
+    def _popen(
+        argv: Sequence[str],
+        cwd: Path,
+        env: Mapping[str, str],
+        stdin: bytes | None,
+        user: int | None,
+        group: int | None,
+    ) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+            user=user,
+            group=group,
+            extra_groups=[] if group is not None else None,
         )
 
     def kill_all(self, reason: str = "killed") -> None:

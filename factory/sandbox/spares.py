@@ -1,0 +1,191 @@
+"""A root daemon's commands start already in their pids cgroup: a spare waits in each run.
+
+Why: moving a process into a cgroup (a write to ``cgroup.procs``) waits for an RCU grace
+period in the kernel (the cgroup threadgroup rwsem's writer side): 6-20 ms here, a second
+move right after costs 0.1 ms. That wait, not the ``sh`` that did the write, was most of a
+root daemon's per-command overhead. It cannot be skipped (a command's tasks must be in its
+own limited cgroup before it can fork), but it need not be on the command's path: a *spare*
+is a process started and moved into a fresh leaf of the run's cgroup ahead of time, in the
+background, blocked reading its argv from a pipe. A command takes it, sets the leaf's
+``pids.max``, writes its full argv (the bwrap command line) and the spare execs it: every task
+of the sandbox is born in the leaf. The next spare is made in the background when the command
+has ended (not while it runs, so that it does not compete with it for the CPU).
+
+The spare is ``bash`` running a builtin-only trampoline (``mapfile`` reads the NUL-separated
+argv from the pipe, the pipe is closed, ``exec``): no fork, so nothing escapes the leaf; if
+the daemon dies the pipe reads EOF and bash exits. Commands with stdin, outside a run, or
+arriving before the spare is ready, make one on the spot (``spawn``) and pay the wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from factory.sandbox.cgroup import PidsCgroup
+
+log = structlog.get_logger(__name__)
+
+BASH = "/bin/bash"
+"""The trampoline's shell (bash >= 4.4 for ``mapfile -d``); essential on Debian."""
+
+
+class Spare:
+    """One process in its own leaf cgroup, waiting for the argv it will exec."""
+
+    def __init__(self, base: Path, *, max_pids: int | None = None, stdin: bool = False) -> None:
+        """Start the trampoline (cwd ``/``) in a new cgroup under ``base``.
+
+        Not in the workspace: a spare waiting there would keep its mount busy (bwrap binds
+        the workspace by its absolute path and chdirs inside the sandbox).
+
+        ``max_pids``: made for a command now (a ``run-`` cgroup with that limit), else a
+        ``spare-`` cgroup that ``release`` renames and limits. ``stdin``: give it a stdin
+        pipe (else /dev/null). Raises OSError if it cannot be started or moved into the
+        cgroup (nothing is left behind then).
+        """
+        self._waiting = max_pids is None
+        self.cgroup = PidsCgroup(base, max_pids, prefix="spare" if self._waiting else "run")
+        read_fd, self._args = os.pipe()
+        script = f'mapfile -d "" -t argv <&{read_fd} && exec {read_fd}<&- && exec "${{argv[@]}}"'
+        try:
+            self.proc = subprocess.Popen(
+                [BASH, "-c", script],
+                cwd="/",
+                env={},
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(read_fd,),
+            )
+        except OSError:
+            os.close(self._args)
+            self.cgroup.remove()
+            raise
+        finally:
+            os.close(read_fd)
+        try:
+            (self.cgroup.path / "cgroup.procs").write_text(str(self.proc.pid))
+        except OSError:
+            self.discard()
+            raise
+
+    def release(self, argv: Sequence[str], max_pids: int) -> None:
+        """Name the cgroup a command's and limit it to ``max_pids`` tasks; let it exec ``argv``.
+
+        Raises OSError if the cgroup cannot be renamed or limited (the spare is discarded).
+        """
+        try:
+            if self._waiting:
+                self.cgroup.rename("run")
+                self._waiting = False
+            self.cgroup.limit(max_pids)
+        except OSError:
+            self.discard()
+            raise
+        data = b"".join(os.fsencode(arg) + b"\0" for arg in argv)
+        try:
+            with contextlib.suppress(BrokenPipeError):  # it died: its exit status says so
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._args, view) :]
+        finally:
+            os.close(self._args)
+            self._args = -1
+
+    def discard(self) -> None:
+        """Kill the spare (if it still waits) and remove its cgroup."""
+        if self._args >= 0:
+            os.close(self._args)
+            self._args = -1
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.communicate()
+        self.cgroup.remove()
+
+
+class RunSpares:
+    """At most one ready spare per open run, made in the background; safe from many threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: dict[Path, Spare] = {}
+        self._open: dict[Path, Path] = {}
+        self._making: dict[Path, threading.Thread] = {}
+
+    def open(self, workspace: Path, run_cgroup: Path) -> None:
+        """Keep a spare ready for the run over ``workspace`` (cgroup ``run_cgroup``)."""
+        with self._lock:
+            self._open[workspace] = run_cgroup
+        self.refill(workspace)
+
+    def take(self, workspace: Path) -> Spare | None:
+        """Return the run's ready spare, or None if none is (``refill`` makes the next)."""
+        with self._lock:
+            return self._ready.pop(workspace, None)
+
+    def refill(self, workspace: Path) -> None:
+        """Start making a spare for the run over ``workspace`` in the background.
+
+        No-op if no run over it is open, or it has a spare ready or being made."""
+        with self._lock:
+            making = self._making.get(workspace)
+            if workspace not in self._open or workspace in self._ready:
+                return
+            if making is not None and making.is_alive():
+                return
+            thread = threading.Thread(target=self._make, args=(workspace,), daemon=True)
+            self._making[workspace] = thread
+        thread.start()
+
+    def close(self, workspace: Path) -> None:
+        """Stop keeping spares for the run over ``workspace``; discard the ready one.
+
+        Waits for a spare being made, so that none is left in the run's cgroup after this.
+        """
+        with self._lock:
+            self._open.pop(workspace, None)
+            making = self._making.pop(workspace, None)
+        if making is not None:
+            making.join()
+        with self._lock:
+            spare = self._ready.pop(workspace, None)
+        if spare is not None:
+            spare.discard()
+
+    def _make(self, workspace: Path) -> None:
+        with self._lock:
+            base = self._open.get(workspace)
+            busy = workspace in self._ready
+        if base is None or busy:
+            return
+        try:
+            spare = Spare(base)
+        except OSError as exc:  # the command will make its own; it reports what fails
+            log.warning("sandbox_spare_failed", error=str(exc))
+            return
+        with self._lock:
+            keep = self._open.get(workspace) == base and workspace not in self._ready
+            if keep:
+                self._ready[workspace] = spare
+        if not keep:
+            spare.discard()
+
+
+def command_spare(
+    base: Path, spares: RunSpares | None, workspace: Path, max_pids: int, stdin: bool
+) -> Spare:
+    """Return a spare for one command: the run's ready one, else one made now under ``base``.
+
+    A command with ``stdin`` always gets a new one (with a stdin pipe). Raises OSError.
+    """
+    spare = spares.take(workspace) if spares is not None and not stdin else None
+    return spare or Spare(base, max_pids=max_pids, stdin=stdin)
