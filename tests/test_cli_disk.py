@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -64,11 +65,13 @@ def test_given_workspace_is_left_unchanged_on_the_host(tmp_path: Path) -> None:
 
 
 @needs_root
-def test_no_mount_is_left_behind() -> None:
-    """After the command the tmpfs is unmounted: /proc/self/mounts is as before."""
-    before = Path("/proc/self/mounts").read_text()
-    runner.invoke(app, ["sandbox", "exec", "--disk", "8m", "--", "true"])
-    assert Path("/proc/self/mounts").read_text() == before
+def test_no_mount_is_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the command its tmpfs is unmounted and its folder gone (temp dirs under tmp_path)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = runner.invoke(app, ["sandbox", "exec", "--disk", "8m", "--", "true"])
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    left = [m for m in mounts if m.startswith(str(tmp_path))]
+    assert (result.exit_code, left, list(tmp_path.iterdir())) == (0, [], [])
 
 
 def test_a_bad_disk_size_is_refused() -> None:
