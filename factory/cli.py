@@ -375,12 +375,20 @@ def sandbox_exec(
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds before it is killed.")] = 120.0,
     backend: Annotated[str, typer.Option(help="bwrap (default) or none (unsandboxed).")] = "bwrap",
+    disk: Annotated[
+        str | None,
+        typer.Option(
+            help="Workspace on a tmpfs of SIZE, e.g. 64m (root; a --workspace is overlaid "
+            "and the command's writes are dropped)."
+        ),
+    ] = None,
 ) -> None:
     """Run one command exactly as an agent's command runs: `factoryd sandbox exec -- CMD…`.
 
     Exit code and output are passed through; a timeout exits 124; a sandbox that cannot
     start exits 3 with what to fix.
     """
+    from factory.config.automation import parse_memory_mb
     from factory.errors import SandboxUnavailable
     from factory.interfaces import SandboxLimits
     from factory.sandbox import sandbox_exec as run_in_sandbox
@@ -393,16 +401,21 @@ def sandbox_exec(
     if not argv:
         raise typer.BadParameter("give the command after --, e.g. `-- ls -la`")
     try:
+        disk_mb = parse_memory_mb(disk) if disk is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--disk") from None
+    try:
         result = run_in_sandbox(
             argv,
             backend=backend,
             workspace=workspace.resolve() if workspace else None,
             limits=SandboxLimits(timeout_s=timeout),
+            disk_mb=disk_mb,
             **_egress_options(network, allow or []),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--allow") from None
-    except SandboxUnavailable as exc:
+    except (SandboxUnavailable, OSError) as exc:  # OSError: the --disk mount failed
         typer.echo(f"sandbox unavailable: {exc}", err=True)
         raise typer.Exit(3) from None
     sys.stdout.write(result.stdout)

@@ -208,8 +208,8 @@ class AutomationSpec(_Model):
     """Run and daily budgets."""
     concurrency: int = Field(default=1, ge=1)
     """How many runs of it may execute at once."""
-    workspace: Literal["none", "default-branch", "pull-request"] = "default-branch"
-    """Which checkout a run gets."""
+    workspace: Literal["none", "default-branch", "pull-request", "merge-commit"] = "default-branch"
+    """Which checkout a run gets (merge-commit: a merged pull request's merge commit)."""
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     """Sandbox settings."""
     tools: list[ToolName] = Field(default_factory=list)

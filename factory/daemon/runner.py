@@ -64,7 +64,7 @@ from factory.errors import (
     StoreError,
     SubjectBusy,
 )
-from factory.events import utcnow
+from factory.events import Event, utcnow
 from factory.forge.claims import Heartbeat
 from factory.forge.output_tools import output_tools
 from factory.forge.read_tool import github_read_tool
@@ -80,7 +80,8 @@ from factory.forge.subjects import (
 from factory.interfaces import Sandbox
 from factory.logs import redactor
 from factory.store import RunRecord
-from factory.workspace import Workspace, export_patch, ref_for_mode
+from factory.workspace import Workspace, export_patch
+from factory.workspace.pinned import ref_for
 
 log = structlog.get_logger(__name__)
 
@@ -245,7 +246,7 @@ class Runner:
                         log.warning("approval_text_changed", run_id=run.id, reason=problem)
                 if problem:
                     return "skipped", problem
-        workspace, sandbox = self._workspace(run, automation, snap, cleanup, state)
+        workspace, sandbox = self._workspace(run, automation, snap, event, cleanup, state)
         workspace = conflict_workspace(workspace, event)  # a merge conflict's run: the merge
         egress = config.policy.egress
         sandbox = with_egress(sandbox, automation.sandbox, egress, env.store, run.id, cleanup)
@@ -361,6 +362,7 @@ class Runner:
         run: RunRecord,
         automation: Automation,
         snap: SubjectSnapshot | None,
+        event: Event | None,
         cleanup: ExitStack,
         state: RunState,
     ) -> tuple[Workspace | None, Sandbox | None]:
@@ -371,9 +373,8 @@ class Runner:
         number = snap.context.number if snap else None
         workspaces.mirror.fetch()
         disk_mb = automation.sandbox.disk or self.env.config().policy.sandbox.disk
-        workspace = workspaces.prepare(
-            run.id, ref_for_mode(automation.workspace, pull_number=number), disk_mb=disk_mb
-        )
+        ref = ref_for(automation.workspace, number, event)  # merge-commit: the event's sha
+        workspace = workspaces.prepare(run.id, ref, disk_mb=disk_mb)
         # Released after the run, kept for a while when it did not succeed.
         cleanup.callback(
             safe(

@@ -14,6 +14,7 @@ from typing import Any
 from factory.interfaces import ExecResult, Network, Sandbox, SandboxLimits
 from factory.sandbox.bwrap import BwrapSandbox
 from factory.sandbox.egress_run import start_egress
+from factory.sandbox.mounts import capped_workspace
 from factory.sandbox.unsandboxed import UnsandboxedSandbox
 
 BACKENDS: dict[str, Callable[..., Sandbox]] = {
@@ -48,15 +49,31 @@ def sandbox_exec(
     stdin: bytes | None = None,
     allow: Sequence[str] = (),
     bundles: Mapping[str, Sequence[str]] | None = None,
+    disk_mb: int | None = None,
 ) -> ExecResult:
     """Run one command the way ``factoryd sandbox exec`` does; return its result.
 
     Without ``workspace`` it runs in a fresh empty directory that is removed afterwards.
     ``network="allowlist"`` starts an egress proxy for ``allow`` (bundle names from
-    ``bundles``, or host[:port]) for this one command.
-    Raises SandboxUnavailable (bubblewrap cannot start; message says how to fix it),
-    SandboxError or ValueError as ``Sandbox.exec`` does.
+    ``bundles``, or host[:port]) for this one command. ``disk_mb`` puts the workspace on a
+    tmpfs of that many MiB (``factory.sandbox.mounts.capped_workspace``: root only; a given
+    workspace is seen through an overlay whose writes are discarded).
+    Raises SandboxUnavailable (bubblewrap cannot start or, with ``disk_mb``, no root; the
+    message says how to fix it), SandboxError or ValueError as ``Sandbox.exec`` does.
     """
+    if disk_mb is not None:
+        with capped_workspace(disk_mb, workspace) as capped:
+            return sandbox_exec(
+                argv,
+                backend=backend,
+                workspace=capped,
+                network=network,
+                limits=limits,
+                env=env,
+                stdin=stdin,
+                allow=allow,
+                bundles=bundles,
+            )
     sandbox = make_sandbox(backend)
     if network == "allowlist":
         egress = start_egress(

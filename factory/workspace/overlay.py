@@ -27,6 +27,7 @@ from pathlib import Path
 import structlog
 
 from factory.errors import GitError, WorkspaceError
+from factory.workspace import gitreset
 from factory.workspace.base import Bases
 from factory.workspace.checkout import (
     _RUN_ID_RE,
@@ -96,6 +97,7 @@ class OverlayWorkspaces(Workspaces):
             (layer / "work").mkdir()
             mount_overlay(lower, layer / "upper", layer / "work", dest)
             self._check_out(dest, full_ref, sha, pull)
+            gitreset.snapshot(layer)  # what the export puts back (factory.workspace.gitreset)
         except (GitError, WorkspaceError, OSError) as exc:
             self._remove(run_id)
             if isinstance(exc, WorkspaceError):

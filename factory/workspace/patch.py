@@ -12,6 +12,11 @@ The diff options pin the format against whatever the agent put in ``.git/config`
 own clone gets a plain patch. The patch is data: its content is whatever the agent
 made, and the applier checks it against policy. Paths in it are relative to the
 repository, so it does not depend on where the sandbox binds the workspace.
+
+In an overlay workspace the agent's ``.git`` edits are dropped first
+(``factory.workspace.gitreset``): truncated packs, garbage refs, ``info/exclude`` or
+``core.worktree`` neither break nor bend the patch. A full checkout's wrecked ``.git``
+fails the export loudly.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import structlog
 
 from factory.errors import WorkspaceError
 from factory.interfaces import Sandbox, SandboxLimits
+from factory.workspace import gitreset
 from factory.workspace.checkout import Workspace
 
 log = structlog.get_logger(__name__)
@@ -88,6 +94,9 @@ def export_patch(
     run_id = workspace.run_id
     if not _SHA_RE.match(workspace.base_sha):
         raise WorkspaceError(f"workspace of run {run_id} has a bad base sha")
+    # An overlay's .git goes back to what the daemon made: the agent's edits to it
+    # (objects, refs, config, info/) cannot break or bend the patch.
+    gitreset.reset(workspace.path, run_id)
     # base64 grows 4/3, plus one newline per 76 characters.
     limits = SandboxLimits(timeout_s=timeout_s, max_output_bytes=max_patch_bytes * 14 // 10 + 4096)
     result = sandbox.exec(

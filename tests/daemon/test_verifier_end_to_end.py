@@ -36,6 +36,11 @@ def _last_result(body: dict[str, Any]) -> str:
 class ScriptedVerifier:
     """Runs the smoke script; on failure files an issue and asks for the revert."""
 
+    def __init__(self) -> None:
+        """Start with no workspace HEAD seen."""
+        self.heads: dict[int, str] = {}
+        """The first tool result per pull request: `git rev-parse HEAD` then the smoke run."""
+
     def __call__(self, body: dict[str, Any]) -> FakeReply:
         """Return the next reply of a verifier conversation."""
         text = json.dumps(body["messages"][0]["content"]) + json.dumps(body.get("system", ""))
@@ -44,7 +49,10 @@ class ScriptedVerifier:
         number = int(re.search(r"Pull request #(\d+)", text).group(1))  # type: ignore[union-attr]
         turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
         if turn == 0:
-            return tool_reply(0, "bash", {"command": "sh smoke.sh; echo smoke-exit=$?"}, "Smoke.")
+            command = "git rev-parse HEAD; sh smoke.sh; echo smoke-exit=$?"
+            return tool_reply(0, "bash", {"command": command}, "Smoke.")
+        if turn == 1:
+            self.heads.setdefault(number, _last_result(body))
         if turn == 1 and "smoke-exit=0" in _last_result(body):
             return FakeReply([{"type": "text", "text": "All smoke checks pass."}])
         steps = [
@@ -72,6 +80,7 @@ class Ran:
     green: int
     broken: int
     issues_of_broken: list[int]
+    heads: dict[int, str]
 
 
 def _factory_pr(github: FakeGitHub, repo: Any, branch: str, script: str) -> int:
@@ -98,7 +107,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
     harness = Path(shutil.copytree(ROOT / "harness", tmp / "harness"))
     (harness / "smoke.md").write_text(SMOKE)
     with FakeGitHub(tmp / "github") as github, FakeAnthropic() as anthropic:
-        anthropic.responder = ScriptedVerifier()
+        verifier = ScriptedVerifier()
+        anthropic.responder = verifier
         world = seed_world(github, label=False)
         settings = fake_settings(
             github,
@@ -118,6 +128,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
         running = run_daemon(factory)
         try:
             green = _factory_pr(github, bot, "factory/green", "exit 0\n")
+            # main moves on before the verifier's workspace is made: it must stay pinned.
+            github.commit_files(REPO, "main", {"later.txt": "later\n"}, "After the merge")
             wait_for(lambda: _verifier_runs(factory, green), 60, "the first verifier run")
             broken = _factory_pr(github, bot, "factory/broken", "exit 1\n")
             wait_for(lambda: _verifier_runs(factory, broken), 60, "the second verifier run")
@@ -125,7 +137,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
             running.stop()
         with factory.store() as store:
             issues = store.issues_from(f"pull_request:{broken}")
-        yield Ran(factory, green, broken, issues)
+        yield Ran(factory, green, broken, issues, verifier.heads)
 
 
 def _revert_pulls(ran: Ran) -> list[int]:
@@ -163,3 +175,13 @@ def test_broken_merge_gets_one_unmerged_risk_labelled_revert(ran: Ran) -> None:
         "risk:medium" in labels,
         "needs-human" in labels,
     ) == (f"factory/revert-pr-{ran.broken}", False, True, True)
+
+
+def test_verifier_workspace_is_the_merge_commit(ran: Ran) -> None:
+    """Each verifier's workspace HEAD is its pull request's merge commit, main moved or not."""
+    github = ran.factory.github
+    merges = {n: str(github.pull(REPO, n).merge_commit_sha) for n in (ran.green, ran.broken)}
+    assert {n: merges[n] in ran.heads.get(n, "") for n in merges} == {
+        ran.green: True,
+        ran.broken: True,
+    }

@@ -5,9 +5,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from factory.errors import WorkspaceError
 from factory.interfaces import Sandbox, SandboxLimits
 from factory.sandbox import make_sandbox
 from factory.workspace import Mirror, export_patch
@@ -68,14 +65,20 @@ def test_config_and_hooks_rewrite_still_exports_the_right_patch(
     assert result == ('print("agent")\n', "new\n")
 
 
-def test_truncated_packs_fail_export_loudly(make_overlays: MakeOverlays) -> None:
-    """With its packs truncated, export raises WorkspaceError rather than give a wrong patch."""
+def test_truncated_packs_still_export_the_right_patch(
+    make_overlays: MakeOverlays, remote: Remote, tmp_path: Path
+) -> None:
+    """With config, hooks and every object file vandalised, the patch gives exactly the edits."""
     wss = make_overlays()
     ws = wss.prepare("RUN1")
     sandbox = _sandbox()
     _run(sandbox, ws.path, VANDAL)
-    with pytest.raises(WorkspaceError):
-        export_patch(ws, sandbox)
+    patch = export_patch(ws, sandbox)
+    clone = tmp_path / "clean"
+    git("clone", "-q", str(remote.bare), str(clone), cwd=tmp_path)
+    subprocess.run(["git", "apply", "-"], input=patch, cwd=clone, check=True)
+    result = ((clone / "src/app.py").read_text(), (clone / "added.txt").read_text())
+    assert result == ('print("agent")\n', "new\n")
 
 
 def test_next_run_on_a_vandalised_base_gets_intact_packs(make_overlays: MakeOverlays) -> None:
