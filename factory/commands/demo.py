@@ -4,13 +4,13 @@ scripted model, the real daemon.
 The daemon is the one ``factoryd start`` runs, unchanged, pointed by its settings at
 FakeGitHub (a sample repository with two bugs), at FakeSlack (a #bugs channel, in Socket
 Mode), at FakeSentry (webhooks of an internal integration) and at FakeAnthropic playing a
-scripted intake, incident responder and builder that really edit the sample code and run its
-tests in the sandbox. The maintainer reports the first bug by tagging the bot in Slack: the
-intake files the issue and answers in the thread with its link, the builder opens a pull
-request, and the daemon tells the thread. An outsider's ready label on another issue is
-skipped by the trust gate. Then production hits the second bug: Sentry's error becomes an
-issue, its fix is merged and resolves the Sentry issue, and a regression reopens the issue
-(``factory.commands.demo_sentry``). Without ``serve`` it prints what happened and stops;
+scripted intake, incident responder and bug fixer that really edit the sample code and run
+its tests in the sandbox. The maintainer reports the first bug by tagging the bot in Slack: the
+intake files the issue and answers in the thread with its link, the bug fixer commits a test
+that fails, then the fix, and opens a pull request, and the daemon tells the thread. An
+outsider's ready label on another issue is skipped by the trust gate. Then production hits
+the second bug: Sentry's error becomes an issue, its fix is merged and resolves the Sentry
+issue, and a regression reopens the issue (``factory.commands.demo_sentry``). Without ``serve`` it prints what happened and stops;
 with it, everything keeps running for a person to poke at (Slack HTTP mode included).
 """
 
@@ -187,11 +187,16 @@ REPORT = "add() returns the difference: calc.add(2, 3) gives -1, it should be 5"
 def _wait_for_factory(
     daemon: Daemon, slack: FakeSlack, channel: str, thread_ts: str, timeout_s: float
 ) -> None:
-    """Wait for the intake run, both builder runs and the thread's pull request update."""
+    """Wait for the intake run, the two build runs (the outsider's skipped builder run, the
+    bug fixer's on the reported bug) and the thread's pull request update."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         intake = daemon.store.list_runs(automation="slack-intake", limit=10)
-        builds = daemon.store.list_runs(automation="builder", limit=100)
+        builds = [
+            run
+            for name in ("builder", "bug-fixer")
+            for run in daemon.store.list_runs(automation=name, limit=100)
+        ]
         told = any(
             "pull request for" in str(m.get("text", "")) for m in _bot(slack, channel, thread_ts)
         )

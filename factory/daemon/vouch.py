@@ -71,6 +71,10 @@ def record_vouches(
                 trust="maintainers",
                 payload={
                     "label": {"name": label},
+                    # the labels this output put on the issue, as a delivery's issue carries
+                    # them: a trigger's with_labels/without_labels (bug → the bug fixer, not
+                    # the builder) reads them here too
+                    "issue": {"number": number, "labels": [{"name": n} for n in labels]},
                     "vouched": {
                         "run_id": run.id,
                         "output": record.idempotency_key,

@@ -222,6 +222,7 @@ FIXES = (
         "Fix add() to return the sum",
         "Closes #{number}\n\n`add()` subtracted its arguments; it now adds them.\n\n"
         "Tested: `python3 -m unittest -q` passes (2 tests).",
+        "    def test_add_negatives(self):\n        self.assertEqual(calc.add(-1, -1), -2)\n\n\n",
     ),
 )
 """The sample's bugs, most specific first: the builder fixes the first whose ``about`` the

@@ -153,7 +153,7 @@ class ScriptedIntake:
             return tool_reply(turn, *steps[turn])
         if turn == len(steps):
             reply = f"Filed {issue_url}: {INTAKE_TITLE}. " + (
-                "The builder is on it; I'll post here when a pull request opens."
+                "The factory is on it; I'll post here when a pull request opens."
                 if maintainer
                 else "A maintainer will triage it."
             )

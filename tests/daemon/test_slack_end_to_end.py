@@ -3,7 +3,7 @@
 Socket Mode through FakeSlack's WebSocket, and signed HTTP to ``/slack/events``. One story per
 mode, run once (module scope) and read by the tests below: the maintainer's mention delivered
 three times (retries / a re-sent envelope), the intake files one approved issue and answers in
-the thread, the builder opens a pull request, the maintainer tags the bot again in the thread
+the thread, the bug fixer opens a pull request, the maintainer tags the bot again in the thread
 (an issue comment, not a second issue), merges, and the thread is told once per transition. An
 outsider's mention in another thread files a triage issue only. The intake session first runs
 a probe in the sandbox that prints its environment, the way a curious model would.
@@ -32,7 +32,14 @@ from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.fake_slack import FakeSlack
 from factory.testing.relay import WebhookRelay
-from factory.testing.sample import MAINTAINER_TOKEN, READY, REPO, fake_settings, seed_repo
+from factory.testing.sample import (
+    MAINTAINER_TOKEN,
+    READY,
+    REPO,
+    fake_settings,
+    seed_repo,
+    with_test_command,
+)
 from factory.testing.sample_slack import (
     ScriptedIntake,
     seed_slack,
@@ -106,7 +113,7 @@ def story(
     automations = Path(shutil.copytree(ROOT / "automations", tmp / "automations"))
     harness = Path(shutil.copytree(ROOT / "harness", tmp / "harness"))
     policy = harness / "policy.yaml"
-    policy.write_text(with_slack_policy(policy.read_text()))
+    policy.write_text(with_test_command(with_slack_policy(policy.read_text())))
     with (
         FakeGitHub(tmp / "github") as github,
         FakeAnthropic() as anthropic,
@@ -219,7 +226,7 @@ def test_the_mention_delivered_three_times_makes_one_event_and_one_run(story: St
 
 
 def test_one_approved_issue_is_filed_with_the_thread_link(story: Story) -> None:
-    """The maintainer's report is one issue, filed ready (the builder took the label off
+    """The maintainer's report is one issue, filed ready (the bug fixer took the label off
     when it asked for the pull request), whose body links the thread."""
     [first, _outsider] = sorted(story.issues_by_bot())
     issue = story.github.issue(REPO, first)
@@ -242,16 +249,18 @@ def test_the_thread_gets_one_reply_with_the_issue_link(story: Story) -> None:
     assert (len(filed), f"/issues/{first}" in filed[0]) == (1, True)
 
 
-def test_the_builder_opens_one_pull_request_that_closes_the_issue(story: Story) -> None:
-    """The approved issue is built: one succeeded builder run and one PR closing the issue."""
+def test_the_bug_fixer_opens_one_pull_request_that_closes_the_issue(story: Story) -> None:
+    """The approved bug is fixed by the bug fixer (the builder leaves bugs alone): one
+    succeeded bug-fixer run, no builder run, and one PR closing the issue."""
     first = min(story.issues_by_bot())
     [pull] = story.github.repo(REPO).pulls.values()
     body = story.github.issue(REPO, pull.number).body or ""
     assert (
-        [r.status for r in _runs(story, "builder")],
+        [r.status for r in _runs(story, "bug-fixer")],
+        _runs(story, "builder"),
         f"Closes #{first}" in body,
         pull.merged,
-    ) == (["succeeded"], True, True)
+    ) == (["succeeded"], [], True, True)
 
 
 def test_the_thread_is_told_once_per_transition(story: Story) -> None:
@@ -280,7 +289,12 @@ def test_an_outsiders_mention_files_a_triage_issue_and_starts_no_build(story: St
     """A user the policy does not list gets at most a triage issue, never the ready label."""
     outsider = max(story.issues_by_bot())
     labels = story.github.labels_of(REPO, outsider)
-    builds = [r for r in _runs(story, "builder") if r.subject_key == f"issue:{outsider}"]
+    builds = [
+        r
+        for name in ("builder", "bug-fixer")
+        for r in _runs(story, name)
+        if r.subject_key == f"issue:{outsider}"
+    ]
     assert ("factory:triage" in labels, READY in labels, builds) == (True, False, [])
 
 

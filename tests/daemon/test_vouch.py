@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from factory.daemon.trust_gate import subject_labels
 from factory.daemon.vouch import record_vouches, vouched_labels, vouching_resolver
 from factory.events import Event, Subject, Trust
 from factory.store import RunStore
@@ -129,3 +130,11 @@ def test_resolver_trusts_the_bot_only_for_vouched_labels(store: RunStore) -> Non
         "collaborators",
         "collaborators",
     )
+
+
+def test_the_approval_carries_the_labels_the_output_put_on_the_issue(store: RunStore) -> None:
+    """The vouched event's issue lists the output's labels, so label filters see ``bug``."""
+    run_id, event = _run_that_filed(store, "maintainers", ["bug", "factory:ready"])
+    record_vouches(store, store.get_run(run_id), event, READY)
+    [approval] = store.subject_events("issue:7", ["issues.labeled"])
+    assert subject_labels(approval.event.payload) == {"bug", "factory:ready"}
