@@ -10,8 +10,9 @@ intake files the issue and answers in the thread with its link, the bug fixer co
 that fails, then the fix, and opens a pull request, and the daemon tells the thread. An
 outsider's ready label on another issue is skipped by the trust gate. Then production hits
 the second bug: Sentry's error becomes an issue, its fix is merged and resolves the Sentry
-issue, and a regression reopens the issue (``factory.commands.demo_sentry``). Without ``serve`` it prints what happened and stops;
-with it, everything keeps running for a person to poke at (Slack HTTP mode included).
+issue, and a regression reopens the issue (``factory.commands.demo_sentry``). Without
+``serve`` it prints what happened and stops; with it, everything keeps running for a person
+to poke at (Slack HTTP mode included).
 """
 
 from __future__ import annotations
