@@ -1,0 +1,129 @@
+"""One control and three workers as separate processes on PostgreSQL + DBOS (``factoryd worker``).
+
+Thirty issues are opened; triage (``workspace: none``) comments once and labels once on each,
+its scripted model taking about 1.5 s per run. A worker is killed with SIGKILL mid-run; the
+live workers find it by its lapsed heartbeat and recover its workflows through DBOS.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from factory.store import RunStore
+from factory.testing.fake_anthropic import FakeReply
+from factory.testing.processes import DaemonProcess
+from factory.testing.sample import MAINTAINER, REPO, tool_reply
+from tests.daemon.conftest import ROOT, Factory, daemon_env, wait_for
+
+pytestmark = [pytest.mark.distributed, pytest.mark.postgres]
+
+RUNS = 30
+TURN_S = 0.5
+
+
+class SlowTriage:
+    """Triage that comments, labels, then ends; each model turn takes ``TURN_S`` seconds."""
+
+    def __call__(self, body: dict[str, Any]) -> FakeReply:
+        """Return the next turn of the conversation in ``body``, after a pause."""
+        time.sleep(TURN_S)
+        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        if turn == 0:
+            return tool_reply(turn, "output_comment", {"body": "Thanks, triaged."}, "Comment.")
+        if turn == 1:
+            return tool_reply(turn, "output_add_labels", {"labels": ["bug"]}, "Label.")
+        return FakeReply([{"type": "text", "text": "Done."}])
+
+
+def only_triage(factory: Factory) -> None:
+    for other in factory.settings.automations_dir.glob("*.yaml"):
+        if other.name != "triage.yaml":
+            other.unlink()
+    triage = factory.settings.automations_dir / "triage.yaml"
+    triage.write_text(triage.read_text() + "concurrency: 9\n")
+
+
+def pending_on(url: str, executor: str) -> int:
+    """How many factory_run workflows DBOS has PENDING on ``executor``."""
+    dsn = url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('dbos.workflow_status')").fetchone() == (None,):
+            return 0  # the workers have not created DBOS's tables yet
+        row = conn.execute(
+            "SELECT count(*) FROM dbos.workflow_status WHERE status = 'PENDING'"
+            " AND executor_id = %s",
+            (executor,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def start_fleet(
+    factory: Factory, url: str, tmp: Path, workers: int = 3
+) -> tuple[DaemonProcess, list[DaemonProcess], dict[str, str]]:
+    base = daemon_env(
+        factory.settings,
+        FACTORY_POLL_INTERVAL="0.3",
+        FACTORY_DATABASE_URL=url,
+        FACTORY_WORKER_LAPSE="3",
+        FACTORY_WORKER_CONCURRENCY="3",
+        FACTORY_CONCURRENCY="9",
+    )
+    control = DaemonProcess(base, ROOT, args=("start", "--role", "control"))
+    control.wait_started()
+    fleet = []
+    for index in range(workers):
+        env = dict(base, FACTORY_DATA_DIR=str(tmp / f"worker-{index}"), FACTORY_PORT="0")
+        fleet.append(DaemonProcess(env, ROOT, args=("worker",)))
+    for proc in fleet:
+        proc.wait_started()
+    return control, fleet, base
+
+
+def open_issues(factory: Factory, count: int) -> list[int]:
+    return [
+        factory.github.create_issue(REPO, f"Issue {i}", "Broken.", as_user=MAINTAINER).number
+        for i in range(count)
+    ]
+
+
+def finished_runs(url: str) -> list[tuple[str, str | None]]:
+    with RunStore.open(url, readonly=True) as store:
+        runs = store.list_runs(limit=1000)
+    return [(r.status, r.subject_key) for r in runs if r.finished]
+
+
+def all_ended(url: str) -> list[tuple[str, str | None]] | None:
+    runs = finished_runs(url)
+    return runs if len(runs) >= RUNS else None
+
+
+def test_killed_worker_runs_are_recovered_and_write_nothing_twice(
+    factory: Factory, postgres_url: str, tmp_path: Path
+) -> None:
+    """kill -9 of a worker mid-run: every run ends once, one comment and one label per issue."""
+    only_triage(factory)
+    factory.anthropic.responder = SlowTriage()
+    control, fleet, _ = start_fleet(factory, postgres_url, tmp_path)
+    try:
+        numbers = open_issues(factory, RUNS)
+        victim = (tmp_path / "worker-0" / "instance-id").read_text().strip()
+        wait_for(lambda: pending_on(postgres_url, victim) > 0, 25, "a run on worker 0")
+        fleet[0].kill()
+        done = wait_for(lambda: all_ended(postgres_url), timeout_s=90, what="all 30 runs to end")
+    finally:
+        for proc in (*fleet, control):
+            proc.stop()
+
+    repo = factory.github.repo(REPO)
+    comments = sorted(len(repo.issues[n].comments) for n in numbers)
+    labels = sorted(factory.github.labels_of(REPO, n).count("bug") for n in numbers)
+    assert (sorted(s for s, _ in done), comments, labels) == (
+        ["succeeded"] * RUNS,
+        [1] * RUNS,
+        [1] * RUNS,
+    )
