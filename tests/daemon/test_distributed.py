@@ -7,7 +7,9 @@ live workers find it by its lapsed heartbeat and recover its workflows through D
 
 from __future__ import annotations
 
+import itertools
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,82 @@ def test_killed_worker_runs_are_recovered_and_write_nothing_twice(
         [1] * RUNS,
         [1] * RUNS,
     )
+
+
+TICKER = """name: ticker
+description: A subject-less scheduled automation (distributed schedule test).
+on:
+  - schedule: {every: 2s}
+subject: none
+trust: anyone
+model: claude-haiku-4-5
+limits: {max_turns: 2, run_usd: 0.25, daily_usd: 5, timeout: 1m}
+workspace: none
+concurrency: 9
+prompt: Say hello.
+"""
+
+
+def test_two_controls_make_one_run_per_schedule_tick(
+    factory: Factory, postgres_url: str, tmp_path: Path
+) -> None:
+    """Two control processes firing one ``every: 2s`` schedule store one event per tick."""
+    for other in factory.settings.automations_dir.glob("*.yaml"):
+        other.unlink()
+    (factory.settings.automations_dir / "ticker.yaml").write_text(TICKER)
+    base = daemon_env(
+        factory.settings, FACTORY_POLL_INTERVAL="0", FACTORY_DATABASE_URL=postgres_url
+    )
+    controls = [
+        DaemonProcess(
+            dict(base, FACTORY_DATA_DIR=str(tmp_path / f"control-{i}"), FACTORY_PORT="0"),
+            ROOT,
+            args=("start", "--role", "control"),
+        )
+        for i in range(2)
+    ]
+    second = controls.pop()
+    try:
+        controls[0].wait_started()
+        time.sleep(1.0)  # the second control fires one second later in each interval
+        controls.append(second)
+        second.wait_started()
+        time.sleep(7)
+    finally:
+        for proc in controls:
+            proc.stop()
+    with RunStore.open(postgres_url, readonly=True) as store:
+        runs = store.list_runs(limit=1000)
+        keys = [store.get_event(r.event_id).event.dedup_key for r in runs if r.event_id is not None]
+    ticks = sorted(datetime.fromisoformat(key.split(":", 3)[3]) for key in keys)
+    gaps = {(b - a).total_seconds() >= 2 for a, b in itertools.pairwise(ticks)}
+    assert (len(runs) >= 3, len(keys) == len(runs), gaps) == (True, True, {True})
+
+
+def test_killed_control_restarts_without_losing_a_run(
+    factory: Factory, postgres_url: str, tmp_path: Path
+) -> None:
+    """kill -9 of the control mid-flow, then a restart: every issue gets one run and one comment."""
+    only_triage(factory)
+    factory.anthropic.responder = SlowTriage()
+    control, fleet, base = start_fleet(factory, postgres_url, tmp_path, workers=2)
+    count = 10
+    try:
+        numbers = open_issues(factory, count)
+        wait_for(lambda: len(finished_runs(postgres_url)) >= 2, 60, "two runs to end")
+        control.kill()
+        control = DaemonProcess(base, ROOT, args=("start", "--role", "control"))
+        control.wait_started()
+        wait_for(lambda: len(finished_runs(postgres_url)) >= count, 90, "all runs to end")
+    finally:
+        for proc in (*fleet, control):
+            proc.stop()
+    repo = factory.github.repo(REPO)
+    with RunStore.open(postgres_url, readonly=True) as store:
+        runs = store.list_runs(limit=1000)
+    subjects = sorted(r.subject_key or "" for r in runs)
+    assert (
+        sorted(r.status for r in runs),
+        subjects,
+        [len(repo.issues[n].comments) for n in numbers],
+    ) == (["succeeded"] * count, sorted(f"issue:{n}" for n in numbers), [1] * count)
