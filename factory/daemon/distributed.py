@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -40,6 +41,8 @@ log = structlog.get_logger(__name__)
 QUEUE = "factory-runs"
 WORKFLOW = "factory_run"
 APP = "factoryd"
+REENQUEUE_S = 5.0
+"""How often the control re-enqueues ``running`` runs (a no-op for those enqueued already)."""
 
 
 def require_postgres(store_location: object) -> str:
@@ -85,12 +88,23 @@ class ControlDaemon(Daemon):
 
     def recover(self) -> None:
         """Re-enqueue every ``running`` run: one the control started but had not enqueued when
-        it died gets its workflow; for the others the enqueue is a no-op (same workflow id)."""
+        it died (or whose enqueue failed: PostgreSQL away, DBOS's tables not made yet by a
+        worker) gets its workflow; for the others the enqueue is a no-op (same workflow id)."""
         assert self.executor is not None
-        for run in self.store.list_runs(status="running", limit=10_000):
-            automation = self.watcher.config.automations.get(run.automation)
-            if automation is not None:
-                self.executor.launch(run, automation)
+        self._next_reenqueue = time.monotonic() + REENQUEUE_S
+        try:
+            for run in self.store.list_runs(status="running", limit=10_000):
+                automation = self.watcher.config.automations.get(run.automation)
+                if automation is not None:
+                    self.executor.launch(run, automation)
+        except Exception as exc:  # tried again every REENQUEUE_S; the loop must go on
+            log.warning("reenqueue_failed", error=str(exc)[:500])
+
+    def tick(self) -> None:
+        """Re-enqueue ``running`` runs every ``REENQUEUE_S``, then dispatch as ``Daemon``."""
+        if time.monotonic() >= getattr(self, "_next_reenqueue", 0.0):
+            self.recover()
+        super().tick()
 
 
 _WORKER: WorkerDaemon | None = None

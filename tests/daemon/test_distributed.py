@@ -216,3 +216,31 @@ def test_killed_control_restarts_without_losing_a_run(
         {r.status for r in runs},
         [len(repo.issues[n].comments) for n in numbers],
     ) == (sorted((s, "succeeded") for s in mine), {"succeeded"}, [1] * count)
+
+
+def test_two_workers_never_hold_one_subject_at_once(
+    factory: Factory, postgres_url: str, tmp_path: Path
+) -> None:
+    """Two automations on each new issue, two workers: one subject's runs never overlap."""
+    only_triage(factory)
+    triage = factory.settings.automations_dir / "triage.yaml"
+    twin = triage.read_text().replace("name: triage", "name: triage-twin", 1)
+    (factory.settings.automations_dir / "triage-twin.yaml").write_text(twin)
+    factory.anthropic.responder = SlowTriage()
+    control, fleet, _ = start_fleet(factory, postgres_url, tmp_path, workers=2)
+    try:
+        numbers = open_issues(factory, 4)
+        wait_for(lambda: settled(postgres_url, 8), 90, "both runs on every issue to end")
+    finally:
+        for proc in (*fleet, control):
+            proc.stop()
+    with RunStore.open(postgres_url, readonly=True) as store:
+        runs = [r for r in store.list_runs(limit=1000) if r.subject_key]
+    overlaps = 0
+    for number in numbers:
+        spans = sorted(
+            (r.started_at, r.finished_at) for r in runs if r.subject_key == f"issue:{number}"
+        )
+        overlaps += sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])  # type: ignore[operator]
+    mine = [r.status for r in runs if r.subject_key in {f"issue:{n}" for n in numbers}]
+    assert (overlaps, mine) == (0, ["succeeded"] * 8)
