@@ -12,12 +12,15 @@ run finished. In-process = ``factoryd start`` on the same PostgreSQL store (thre
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
@@ -67,7 +70,6 @@ def scenario(server: PostgresServer, tmp: Path, runs: int, workers: int) -> floa
         env.update(
             PATH=os.environ.get("PATH", "/usr/bin:/bin"),
             FACTORY_LOG_FORMAT="json",
-            FACTORY_LOG_LEVEL="warning",
             FACTORY_POLL_INTERVAL="0.2",
             FACTORY_DATABASE_URL=url,
             FACTORY_CONCURRENCY=str(total),
@@ -100,6 +102,7 @@ def scenario(server: PostgresServer, tmp: Path, runs: int, workers: int) -> floa
 
 
 def main() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
     runs = parser.parse_args().runs
