@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from dbos import DBOS, DBOSClient, DBOSConfig
@@ -31,9 +31,9 @@ from dbos import DBOS, DBOSClient, DBOSConfig
 from factory import __version__
 from factory.config.automation import Automation
 from factory.daemon.process import Daemon
-from factory.daemon.recovery import release_claim
+from factory.daemon.recovery import reconcile_outputs, release_claim
 from factory.errors import StartRefused
-from factory.store import RunRecord
+from factory.store import OutputRecord, RunRecord, RunStore
 from factory.store.workers import DEAD, beat, take_dead
 
 log = structlog.get_logger(__name__)
@@ -107,6 +107,21 @@ class ControlDaemon(Daemon):
         super().tick()
 
 
+class _OneRunIntents:
+    """The store, with ``pending_output_intents`` narrowed to one run's (for reconciling)."""
+
+    def __init__(self, store: RunStore, run_id: str) -> None:
+        self._store = store
+        self._run_id = run_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def pending_output_intents(self) -> list[OutputRecord]:
+        """Only the intents of this run."""
+        return [r for r in self._store.pending_output_intents() if r.run_id == self._run_id]
+
+
 _WORKER: WorkerDaemon | None = None
 
 
@@ -173,6 +188,10 @@ class WorkerDaemon(Daemon):
         if began_on != self.instance and self.github is not None:
             log.info("run_recovered", run_id=run_id, from_worker=began_on)
             release_claim(self.github, began_on, run)
+            # Settle what the dead worker recorded as intent (performed, or found by marker)
+            # before the session asks again: this run's intents only, never a live worker's.
+            one_run = cast(RunStore, _OneRunIntents(self.store, run_id))
+            reconcile_outputs(one_run, self.github, self.watcher.config, self.env)
         automation = self.watcher.config.automations.get(run.automation)
         if automation is None:
             reason = f"automation {run.automation!r} no longer exists"
