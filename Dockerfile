@@ -14,7 +14,9 @@ COPY automations ./automations
 COPY harness ./harness
 # factory/defaults links to automations/, harness/ and .env.example: copied before the build
 COPY factory ./factory
-RUN pip install --no-cache-dir .
+# EXTRAS=distributed adds dbos (deploy/docker-compose.distributed.yml)
+ARG EXTRAS=""
+RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
 
 RUN mkdir -p /data && chown factory:factory /data
 

@@ -217,8 +217,26 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 @app.command()
-def start(config: ConfigOption = None) -> None:
+def start(
+    config: ConfigOption = None,
+    role: Annotated[
+        str,
+        typer.Option(help="all (one host) or control (no sessions: runs go to the workers)."),
+    ] = "all",
+) -> None:
     """Run the daemon: scheduler, webhooks, poller, workers and the HTTP port (until SIGTERM)."""
+    if role not in ("all", "control"):
+        _fail(f"unknown role {role!r}: all or control")
+    _serve(config, role)
+
+
+@app.command()
+def worker(config: ConfigOption = None) -> None:
+    """Run sessions only: execute the runs a control enqueued (needs PostgreSQL; until SIGTERM)."""
+    _serve(config, "worker")
+
+
+def _serve(config: Path | None, role: str) -> None:
     from factory.daemon.process import Daemon
     from factory.errors import FactoryError, StartRefused
     from factory.logs import configure_logging
@@ -226,6 +244,10 @@ def start(config: ConfigOption = None) -> None:
     settings = _settings_or_exit(config)
     configure_logging(settings)
     daemon = Daemon(settings)
+    if role != "all":
+        from factory.daemon.distributed import ControlDaemon, WorkerDaemon
+
+        daemon = ControlDaemon(settings) if role == "control" else WorkerDaemon(settings)
     try:
         daemon.start()
     except StartRefused as exc:

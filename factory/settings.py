@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     """Access token required by the viewer when bound to anything but loopback."""
     concurrency: int = Field(default=2, ge=1, le=64, validation_alias=_env("FACTORY_CONCURRENCY"))
     """How many runs may execute at once, across all automations."""
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=64, validation_alias=_env("FACTORY_WORKER_CONCURRENCY")
+    )
+    """How many runs one ``factoryd worker`` executes at once (distributed mode)."""
+    worker_lapse_s: float = Field(default=15.0, gt=0, validation_alias=_env("FACTORY_WORKER_LAPSE"))
+    """Seconds without a heartbeat after which a worker counts as dead and its runs are
+    recovered by a live worker (distributed mode; workers beat every third of it)."""
     poll_interval_s: float = Field(
         default=60.0, ge=0, validation_alias=_env("FACTORY_POLL_INTERVAL")
     )

@@ -28,6 +28,7 @@ from factory.config.automation import Automation
 from factory.config.reload import ConfigWatcher
 from factory.daemon.diskwait import disk_low, disk_report
 from factory.daemon.dispatch import Dispatcher, enqueue_manual
+from factory.daemon.executor import Active, Executor, InProcessExecutor
 from factory.daemon.followup import Followup
 from factory.daemon.hooks import hook_dispatcher
 from factory.daemon.recovery import recover, requeue
@@ -66,15 +67,6 @@ SWEEP_INTERVAL_S = 600.0
 
 
 @dataclass
-class Active:
-    """One run a worker thread executes."""
-
-    run: RunRecord
-    cancel: threading.Event
-    thread: threading.Thread
-
-
-@dataclass
 class Daemon:
     """One factoryd process."""
 
@@ -86,6 +78,8 @@ class Daemon:
     background: bool = True
     """Run the scheduler, reloader, poller and HTTP port; False for one in-process run."""
     active: dict[str, Active] = field(default_factory=dict)
+    executor: Executor | None = None
+    """How started runs execute; default: threads of this process (InProcessExecutor)."""
     sweep_interval_s: float = SWEEP_INTERVAL_S
 
     def __post_init__(self) -> None:
@@ -159,6 +153,7 @@ class Daemon:
             retry_delay=self.dispatcher.retry_delay,
         )
         self.runner = Runner(self.env, stopping=self.stopping)
+        self.executor = self.executor or InProcessExecutor(self.runner, self.active, self.wake)
         self.recover()
         self.schedules = Schedules(
             self.store, find=partial(select_subjects, self.github), on_stored=self.wake.set
@@ -295,18 +290,8 @@ class Daemon:
             self._launch(record, automation)
 
     def _launch(self, run: RunRecord, automation: Automation) -> None:
-        cancel = threading.Event()
-
-        def work() -> None:
-            try:
-                self.runner.execute(run, cancel, automation)
-            finally:
-                self.active.pop(run.id, None)
-                self.wake.set()
-
-        thread = threading.Thread(target=work, name=f"run-{run.id}", daemon=True)
-        self.active[run.id] = Active(run, cancel, thread)
-        thread.start()
+        assert self.executor is not None
+        self.executor.launch(run, automation)
 
     def serve_forever(self) -> None:
         """Run the dispatch loop until SIGTERM/SIGINT asks to stop; then shut down."""

@@ -40,6 +40,16 @@ def job_id(automation: Automation, index: int) -> str:
     return f"{automation.name}#{index}:{automation.content_hash[:12]}"
 
 
+def interval_slot(now: datetime, every_s: float) -> datetime:
+    """Return the start of the ``every_s`` slot (counted from the epoch) that ``now`` is in.
+
+    Several control processes fire one interval schedule at different offsets (each started
+    at its own time, jitter); naming the tick by its slot gives them one dedup key per tick.
+    """
+    step = max(1, int(every_s))
+    return datetime.fromtimestamp(int(now.timestamp()) // step * step, tz=now.tzinfo)
+
+
 def aps_trigger(schedule: ScheduleTrigger) -> IntervalTrigger | CronTrigger:
     """Return the APScheduler trigger for a schedule (interval with jitter, or cron in a tz)."""
     jitter = schedule.jitter or None
@@ -178,6 +188,8 @@ class Schedules:
         schedule = automation.on[index].schedule
         if schedule is not None and schedule.every is not None and schedule.every >= 60:
             fire_time = fire_time - timedelta(seconds=fire_time.second)
+        if schedule is not None and schedule.every is not None:
+            fire_time = interval_slot(fire_time, schedule.every)
         stored = 0
         for event in tick_events(automation, index, fire_time, self.find):
             _, created = self.store.add_event(event)

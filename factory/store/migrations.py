@@ -273,6 +273,17 @@ def _m007_outcomes(conn: Connection) -> None:
         conn.exec_driver_sql(sql)
 
 
+def _m008_workers(conn: Connection) -> None:
+    """Create workers: each distributed worker's heartbeat (factory/store/workers.py)."""
+    Table(
+        "workers",
+        MetaData(),
+        Column("id", String(100), primary_key=True),
+        Column("role", String(20), nullable=False),
+        Column("beat_at", UTCDateTime, nullable=False),
+    ).create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("001_initial", _m001_initial),
     Migration("002_search_text_and_indexes", _m002_search_text_and_indexes),
@@ -281,6 +292,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("005_subject_links_and_followups", _m005_subject_links_and_followups),
     Migration("006_run_rollups_and_viewer_indexes", _m006_run_rollups_and_viewer_indexes),
     Migration("007_outcomes", _m007_outcomes),
+    Migration("008_workers", _m008_workers),
 )
 """Every migration, in the order it is applied."""
 

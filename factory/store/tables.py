@@ -272,3 +272,12 @@ outcomes = Table(
     Index("ix_outcomes_output", "output_id", "decided_at"),
     Index("ix_outcomes_subject", "subject_key"),
 )
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("beat_at", UTCDateTime, nullable=False),
+)
+"""Each distributed worker's last heartbeat (factory/store/workers.py)."""

@@ -151,8 +151,10 @@ class DaemonProcess:
         crash_at: str | None = None,
         crash_log: Path | None = None,
         preloaded: bool = False,
+        args: tuple[str, ...] = ("start",),
     ) -> None:
-        """Start the daemon with exactly ``env`` (plus ``FACTORYD_CRASH_AT`` / ``_LOG``)."""
+        """Start the daemon with exactly ``env`` (plus ``FACTORYD_CRASH_AT`` / ``_LOG``);
+        ``args`` are the CLI words (``("worker",)``, ``("start", "--role", "control")``)."""
         env = dict(env)
         if crash_at:
             env[CRASH_ENV] = crash_at
@@ -163,7 +165,7 @@ class DaemonProcess:
             self.proc = _ForkedProc(env, cwd)
         else:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "factory", "start"],
+                [sys.executable, "-m", "factory", *args],
                 env=env,
                 cwd=cwd,
                 stdout=subprocess.DEVNULL,
