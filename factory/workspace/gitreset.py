@@ -58,6 +58,21 @@ def snapshot(layer: Path) -> None:
         dest.mkdir()
 
 
+def resnapshot(path: Path) -> bool:
+    """Take the snapshot of the overlay workspace at ``path`` again, after the daemon itself
+    changed its ``.git`` (a conflicted merge's commit: ``factory.workspace.merge_workspace``).
+
+    Returns False (changing nothing) when ``path`` is no overlay. Raises OSError.
+    """
+    mount = overlay_at(path)
+    if mount is None:
+        return False
+    layer = mount.upper.parent
+    _remove(layer / SNAPSHOT)
+    snapshot(layer)
+    return True
+
+
 def overlay_at(path: Path) -> OverlayMount | None:
     """Return the overlay mounted at ``path``, or None when none is."""
     target = os.path.realpath(path)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import structlog
 
 from factory.errors import WorkspaceError
+from factory.workspace import gitreset
 from factory.workspace.checkout import AGENT_IDENTITY, Workspace
 from factory.workspace.gitutil import run_git
 
@@ -69,6 +70,12 @@ def conflicted_workspace(workspace: Workspace, base_sha: str) -> MergeWorkspace:
         .strip()
     )
     run_git(["reset", "--quiet", "--hard", commit], cwd=path)
+    try:  # the export puts the layer's .git back as snapshotted: with this commit in it
+        gitreset.resnapshot(path)
+    except OSError as exc:
+        raise WorkspaceError(
+            f"run {workspace.run_id}: cannot keep the merge's .git: {exc}"
+        ) from exc
     log.info("merge_workspace_ready", run_id=workspace.run_id, files=len(conflicts))
     return MergeWorkspace(
         run_id=workspace.run_id,
