@@ -597,3 +597,80 @@ def test_a_branch_merely_containing_the_prefix_is_not_a_proposal(
     _green(fake, number)
     _approve(fake, number)
     assert _gate(repo, number, config_repos=["elsewhere/cfg"]).merged is True
+
+
+# --- the merge gate: the factory's own approval (review.factory_approval_counts_for) ---------
+
+LOW_COUNTS = {"review": {"factory_approval_counts_for": ["low"]}}
+
+
+def _bot_gate(
+    repo: Repository, number: int, logins: Sequence[str] = (BOT,), **policy: object
+) -> MergeDecision:
+    return merge_pull_request(repo, number, make_policy(**policy), factory_logins=logins)
+
+
+def _bots_pr(fake: FakeGitHub, files: dict[str, str | bytes], reviewer: str = BOT) -> int:
+    """A green PR bob opened that only ``reviewer`` approved."""
+    number = _pr_with(fake, files, "people/z", author="bob")
+    _green(fake, number)
+    _approve(fake, number, reviewer)
+    return number
+
+
+def test_bot_approval_of_a_low_pr_merges_when_the_policy_names_low(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """With factory_approval_counts_for: [low] the factory's APPROVE merges a green docs PR."""
+    number = _bots_pr(fake, DOCS)
+    assert _bot_gate(repo, number, **LOW_COUNTS).reasons == ()
+
+
+def test_bot_approval_of_a_low_pr_does_not_count_without_the_policy(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Without a review policy the factory's APPROVE is no approval, whatever the tier."""
+    number = _bots_pr(fake, DOCS)
+    assert _bot_gate(repo, number).reasons == (
+        "no approving review by a collaborator or maintainer",
+    )
+
+
+def test_bot_approval_of_a_medium_pr_does_not_count(fake: FakeGitHub, repo: Repository) -> None:
+    """A tier that does not auto-merge never takes the factory's APPROVE as an approval."""
+    number = _bots_pr(fake, {"src/app.py": "print('hello')\n"})
+    reasons = _bot_gate(repo, number, **LOW_COUNTS).reasons
+    assert "no approving review by a collaborator or maintainer" in reasons
+
+
+def test_counted_factory_login_counts_whatever_its_association(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """A counted factory login's approval counts even when GitHub shows it as a mere reader."""
+    number = _bots_pr(fake, DOCS, reviewer="otto")
+    assert _bot_gate(repo, number, ("otto",), **LOW_COUNTS).reasons == ()
+
+
+def test_a_maintainers_approval_still_counts_beside_a_counted_factory(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Counting the factory's reviews does not stop a maintainer's approval from counting."""
+    number = _bots_pr(fake, DOCS, reviewer="alice")
+    assert _bot_gate(repo, number, **LOW_COUNTS).reasons == ()
+
+
+def test_counted_factory_request_for_changes_blocks(fake: FakeGitHub, repo: Repository) -> None:
+    """Where the factory's reviews count, its request for changes blocks like a person's."""
+    number = _bots_pr(fake, DOCS, reviewer="alice")
+    fake.review(REPO, number, "REQUEST_CHANGES", "no", as_user=BOT)
+    assert _bot_gate(repo, number, **LOW_COUNTS).reasons == (f"changes requested by {BOT}",)
+
+
+def test_an_uncounted_reader_is_still_ignored_when_the_factory_counts(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Counting the factory's login does not make a reader's approval count."""
+    number = _bots_pr(fake, DOCS, reviewer="otto")
+    assert _bot_gate(repo, number, **LOW_COUNTS).reasons == (
+        "no approving review by a collaborator or maintainer",
+    )
