@@ -451,6 +451,48 @@ def test_merge_intent_of_an_open_pull_request_is_decided_by_the_policy(rig: Rig)
     ) == ("refused", True, False)
 
 
+def _merged_factory_pull(rig: Rig, branch: str) -> int:
+    """A docs pull request the factory's bot opened and merged; return its number."""
+    main = rig.fake.repo(REPO).git.resolve("refs/heads/main")
+    assert main is not None
+    rig.fake.repo(REPO).git.create_ref(f"refs/heads/{branch}", main)
+    rig.fake.commit_files(REPO, branch, {"docs/z.md": "z\n"}, "change")
+    number = rig.fake.create_pull(REPO, branch, "Change", "Body.", as_user=BOT).number
+    rig.side.repo.get_pull(number).merge(merge_method="merge")
+    return number
+
+
+def _revert_intent(rig: Rig, number: int) -> RunRecord:
+    run = rig.run(subject=f"pull_request:{number}", event=False, automation="pr-reviewer")
+    payload = {"pull_number": number, "reason": "Smoke check failed.", "issues": []}
+    rig.store.record_output_intent(
+        run.id, "revert_pull_request", "k:revert", {"target": number, "payload": payload}
+    )
+    return run
+
+
+def test_revert_intent_left_by_a_crash_is_performed_at_recovery(rig: Rig) -> None:
+    """A revert intent is settled without a workspace: the daemon opens the revert PR."""
+    number = _merged_factory_pull(rig, "factory/z")
+    run = _revert_intent(rig, number)
+    _reconcile(rig)
+    [output] = rig.store.outputs_for_run(run.id)
+    reverts = [
+        p for p in rig.fake.repo(REPO).pulls.values() if p.head_ref == f"factory/revert-pr-{number}"
+    ]
+    assert (output.status, output.result["reverts"], len(reverts)) == ("applied", number, 1)
+
+
+def test_revert_intent_at_recovery_is_labelled_needs_human(rig: Rig) -> None:
+    """The revert recovery opens carries the shipped policy's needs-human label."""
+    number = _merged_factory_pull(rig, "factory/w")
+    run = _revert_intent(rig, number)
+    _reconcile(rig)
+    [output] = rig.store.outputs_for_run(run.id)
+    labels = {label.name for label in rig.side.repo.get_issue(output.result["number"]).labels}
+    assert rig.config.policy.labels.needs_human in labels
+
+
 # -- re-queuing ------------------------------------------------------------------------------
 
 
