@@ -657,3 +657,12 @@ def test_staged_requests_count_against_the_quota(make_ctx: MakeCtx) -> None:
         "refused",
         "comment: quota reached (1 of 1 for this run)",
     )
+
+
+def test_staged_decision_text_says_it_was_not_performed_with_its_notes() -> None:
+    """A staged decision reads as recorded-not-performed, one note per line after it."""
+    decision = OutputDecision("comment", "staged", notes=("a was cut", "b was added"))
+    assert decision.text() == (
+        "staged comment: recorded as would-have, not performed (staged mode)"
+        "\nnote: a was cut\nnote: b was added"
+    )
