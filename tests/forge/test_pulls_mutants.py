@@ -478,7 +478,7 @@ def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repos
 #   (x__review_reasons__mutmut_8, _9).
 # - `exc.status not in (405, 409)` with 409 mutated: GitHub answers 409 when the head moved
 #   between reading it and merging, a race a single-threaded test cannot make
-#   (x_merge_pull_request__mutmut_64).
+#   (x_merge_pull_request__mutmut_97).
 # Equivalent (GitHub never sends what would tell them apart):
 # - `outcome or "pending"` for check runs and suites, with "pending" mutated: a completed
 #   run or suite always has a conclusion and one not completed always has a status, so the
@@ -493,10 +493,10 @@ def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repos
 #   status is ..." replaced by None). It is given only when every listed status is green but
 #   GitHub's combined state is not, which happens when failing statuses are past the first
 #   page; FakeGitHub lists every status in the combined view.
-# Not killable (the same race): x_merge_pull_request__mutmut_61 drops `sha=head_sha` from the
+# Not killable (the same race): x_merge_pull_request__mutmut_94 drops `sha=head_sha` from the
 #   merge call; without it GitHub merges whatever the head is by then, which differs only
 #   when a push lands between the gate's reads and its merge.
-# Not killable with GitHub's documented answers: x_merge_pull_request__mutmut_87 (the reason
+# Not killable with GitHub's documented answers: x_merge_pull_request__mutmut_120 (the reason
 #   "GitHub did not merge it: ..." replaced by None). PUT /pulls/N/merge answers 200 only
 #   with "merged": true (a merge it cannot make is 405, a moved head 409), so the
 #   `status.merged` false branch is a guard no real or fake answer reaches.
