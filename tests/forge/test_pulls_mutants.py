@@ -500,6 +500,8 @@ def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repos
 #   "GitHub did not merge it: ..." replaced by None). PUT /pulls/N/merge answers 200 only
 #   with "merged": true (a merge it cannot make is 405, a moved head 409), so the
 #   `status.merged` false branch is a guard no real or fake answer reaches.
+# Equivalent: x__own_config_reason__mutmut_10 (`pr.body or "XXXX"`): a pull request without
+#   a body carries no proposal mark either way.
 
 
 def test_merged_decision_names_its_pull_request(fake: FakeGitHub, repo: Repository) -> None:
