@@ -10,6 +10,9 @@ Equivalent mutants (no observable difference):
   joins with single spaces, so which side of the prefix is stripped cannot show.
 - ``xǁPreparedOutputǁkey__mutmut_4`` (``ensure_ascii=None``): json.dumps tests the flag for
   truth, so None acts as False.
+- ``x_prepare__mutmut_238`` (``prepare_push(request, ctx, None)``): prepare_push appends its
+  "summary was truncated" note only when the sanitized summary is over BODY_CAP, and
+  sanitize_body already caps it at BODY_CAP, so the notes list is never touched.
 """
 
 from __future__ import annotations
