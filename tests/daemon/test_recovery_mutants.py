@@ -4,21 +4,21 @@ Recovery is driven directly (no daemon) over a real RunStore and a real PyGithub
 against FakeGitHub; the crash points are proved in a child process that really dies.
 
 Equivalent mutants (no test can tell them apart), by name under ``factory.daemon.recovery.``:
-- ``x_reconcile_outputs__mutmut_16``/``_17`` (``subject_slug`` "XXrecoveredXX"/"RECOVERED"):
+(Numbers as of the revert_pull_request performer's addition to ``reconcile_outputs``.)
+- ``x_reconcile_outputs__mutmut_18``/``_19`` (``subject_slug`` "XXrecoveredXX"/"RECOVERED"):
   the slug only names the branch ``find_open`` looks up first, and no run ever pushes a
   branch named after it (the runner names branches after the subject), so the lookup falls
   through to the marker either way; upper case is folded by ``branch_name`` anyway.
-- ``x_reconcile_outputs__mutmut_2``/``_4``/``_6``/``_15``/``_35``/``_45`` (``mirror``,
-  ``data_dir``, ``auth_header``, ``secrets`` None, or ``auth_header``/``secrets`` dropped,
-  whose defaults are the same): the side without a workspace refuses to open a pull request
-  before it uses any of them, and merging uses none of them.
-- ``x_reconcile_outputs__mutmut_23``/``_24``/``_30``/``_31``/``_49`` (no automation, no
-  automation name, or ``Outputs()``/None instead of its ``outputs``): settling a recorded
-  intent never consults the config (it was checked when the intent was recorded) and the
-  name only appears in refusal messages of new requests.
-- ``x_reconcile_outputs__mutmut_37``/``_47`` (``key_scope`` None or dropped: the scope falls
-  back to the run id): the scope only names the branch looked up first, which (see the slug)
-  never exists.
+- ``x_reconcile_outputs__mutmut_16``/``_45``/``_56`` (``auth_header`` dropped, ``secrets``
+  None or dropped, whose defaults are the same). ``mirror``/``data_dir``/``auth_header``
+  None (``_2``/``_4``/``_6``) and ``mirror``/``data_dir`` dropped (``_10``/``_12``) are no
+  longer equivalent: the revert performer clones from the mirror into the data dir, and the
+  revert tests kill them.
+- ``x_reconcile_outputs__mutmut_33``/``_34``/``_61`` (no automation, or ``Outputs()``
+  instead of its ``outputs``): settling a recorded intent never consults the config (it
+  was checked when the intent was recorded).
+- ``x_reconcile_outputs__mutmut_47``/``_58``/``_65`` (``key_scope`` None, dropped, or of
+  None): the scope only names the branch looked up first, which (see the slug) never exists.
 - ``x_stranded_runs__mutmut_4`` (``limit=None``): the store reads no limit as all rows, a
   superset of the newest 500 that the scan sees in any test short of 500 runs.
 """
