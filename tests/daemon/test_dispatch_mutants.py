@@ -11,6 +11,7 @@ from factory.daemon.trust_gate import (
     branch_of,
     label_of,
     subject_fits,
+    subject_labels,
     trigger_matches,
     trust_refusal,
 )
@@ -369,3 +370,129 @@ def test_data_is_refused_by_a_collaborators_automation() -> None:
     assert trust_refusal(automation, _event(trust="data", actor=None)) == (
         "trust: unknown actor is trusted as 'data', automation fixer needs 'collaborators'"
     )
+
+
+# -- the subject's labels, payload filters, merges_factory_pr, when_empty sweeps ------------
+
+
+def test_subject_labels_of_an_issue_are_its_label_names() -> None:
+    """An issue payload's labels are read by name."""
+    payload = {"issue": {"labels": [{"name": "bug"}, {"name": "p1"}]}}
+    assert subject_labels(payload) == {"bug", "p1"}
+
+
+def test_subject_labels_of_a_pull_request_are_its_label_names() -> None:
+    """Without an issue, the pull request's labels are read."""
+    payload = {"pull_request": {"labels": [{"name": "docs"}]}}
+    assert subject_labels(payload) == {"docs"}
+
+
+def test_subject_labels_skip_entries_that_are_not_objects() -> None:
+    """A label entry that is not an object (a bare string) is skipped, not read."""
+    payload = {"issue": {"labels": ["bug", {"name": "p1"}]}}
+    assert subject_labels(payload) == {"p1"}
+
+
+def test_subject_labels_of_a_non_list_is_empty() -> None:
+    """A malformed labels field (an object) gives no labels instead of raising."""
+    assert subject_labels({"issue": {"labels": {"name": "bug"}}}) == set()
+
+
+def test_subject_labels_of_a_payload_without_subject_is_empty() -> None:
+    """A payload with neither an issue nor a pull request has no labels."""
+    assert subject_labels({"issue": "7"}) == set()
+
+
+def _labelled(*names: str) -> Event:
+    return _event("issues.opened", payload={"issue": {"labels": [{"name": n} for n in names]}})
+
+
+def test_with_labels_fires_when_the_subject_has_them_all() -> None:
+    """with_labels: [bug, p1] fires on an issue labelled bug, p1 and more."""
+    trigger = {"github": {"event": "issues.opened", "with_labels": ["bug", "p1"]}}
+    assert _fires(trigger, _labelled("bug", "p1", "x")) is True
+
+
+def test_with_labels_ignores_a_subject_missing_one() -> None:
+    """with_labels: [bug, p1] does not fire on an issue labelled only bug."""
+    trigger = {"github": {"event": "issues.opened", "with_labels": ["bug", "p1"]}}
+    assert _fires(trigger, _labelled("bug")) is False
+
+
+def test_without_labels_ignores_a_subject_with_one_of_them() -> None:
+    """without_labels: [wontfix, dup] does not fire on an issue labelled dup."""
+    trigger = {"github": {"event": "issues.opened", "without_labels": ["wontfix", "dup"]}}
+    assert _fires(trigger, _labelled("bug", "dup")) is False
+
+
+def test_without_labels_fires_on_a_subject_with_none_of_them() -> None:
+    """without_labels: [wontfix] fires on an issue labelled bug."""
+    trigger = {"github": {"event": "issues.opened", "without_labels": ["wontfix"]}}
+    assert _fires(trigger, _labelled("bug")) is True
+
+
+def test_a_payload_filter_that_does_not_fit_fires_nothing() -> None:
+    """conclusion: [failure] does not fire on a successful check suite."""
+    event = _event("check_suite.completed", payload={"check_suite": {"conclusion": "success"}})
+    trigger = {"github": {"event": "check_suite.completed", "conclusion": ["failure"]}}
+    assert _fires(trigger, event) is False
+
+
+def test_a_payload_filter_that_fits_fires() -> None:
+    """conclusion: [failure] fires on a failed check suite."""
+    event = _event("check_suite.completed", payload={"check_suite": {"conclusion": "failure"}})
+    trigger = {"github": {"event": "check_suite.completed", "conclusion": ["failure"]}}
+    assert _fires(trigger, event) is True
+
+
+def _merge_event(factory: object) -> Event:
+    merged = {"number": 4, "factory": factory}
+    return _event("push", payload={"ref": "refs/heads/main", "_factory": {"merged_pull": merged}})
+
+
+def test_merges_factory_pr_fires_on_a_derived_factory_merge() -> None:
+    """merges_factory_pr fires on the daemon's event about a merged factory pull request."""
+    assert _fires({"github": {"event": "push", "merges_factory_pr": True}}, _merge_event(True))
+
+
+def test_merges_factory_pr_ignores_a_merge_of_a_persons_pull_request() -> None:
+    """merges_factory_pr does not fire on a merge the factory did not open."""
+    trigger = {"github": {"event": "push", "merges_factory_pr": True}}
+    assert _fires(trigger, _merge_event(False)) is False
+
+
+def test_merges_factory_pr_ignores_a_plain_push() -> None:
+    """merges_factory_pr does not fire on the original push (no merged_pull)."""
+    event = _event("push", payload={"ref": "refs/heads/main"})
+    assert _fires({"github": {"event": "push", "merges_factory_pr": True}}, event) is False
+
+
+def test_a_trigger_without_merges_factory_pr_fires_on_a_plain_push() -> None:
+    """A push trigger without merges_factory_pr fires on a push with no merged_pull."""
+    event = _event("push", payload={"ref": "refs/heads/main"})
+    assert _fires({"github": {"event": "push"}}, event) is True
+
+
+def _sweep(payload: dict[str, Any], source: str = "schedule") -> Event:
+    return _event("schedule", source=source, payload=payload)
+
+
+def test_an_empty_select_sweep_fits_an_issue_automation() -> None:
+    """A `when_empty: run` tick (no subject, empty_select) fits an automation on issues."""
+    assert subject_fits(_automation({"manual": {}}), _sweep({"empty_select": True})) is True
+
+
+def test_a_subjectless_schedule_tick_without_empty_select_does_not_fit() -> None:
+    """A schedule tick with no subject and no empty_select does not fit an issue automation."""
+    assert subject_fits(_automation({"manual": {}}), _sweep({})) is False
+
+
+def test_empty_select_must_be_true_not_merely_truthy() -> None:
+    """empty_select must be exactly true: a string "yes" does not make the tick fit."""
+    assert subject_fits(_automation({"manual": {}}), _sweep({"empty_select": "yes"})) is False
+
+
+def test_empty_select_from_a_manual_event_does_not_fit() -> None:
+    """Only a schedule's tick may be subject-less for an issue automation, not a manual one."""
+    event = _sweep({"empty_select": True}, source="manual")
+    assert subject_fits(_automation({"manual": {}}), event) is False

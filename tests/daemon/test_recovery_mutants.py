@@ -4,21 +4,21 @@ Recovery is driven directly (no daemon) over a real RunStore and a real PyGithub
 against FakeGitHub; the crash points are proved in a child process that really dies.
 
 Equivalent mutants (no test can tell them apart), by name under ``factory.daemon.recovery.``:
-- ``x_reconcile_outputs__mutmut_16``/``_17`` (``subject_slug`` "XXrecoveredXX"/"RECOVERED"):
+(Numbers as of the revert_pull_request performer's addition to ``reconcile_outputs``.)
+- ``x_reconcile_outputs__mutmut_18``/``_19`` (``subject_slug`` "XXrecoveredXX"/"RECOVERED"):
   the slug only names the branch ``find_open`` looks up first, and no run ever pushes a
   branch named after it (the runner names branches after the subject), so the lookup falls
   through to the marker either way; upper case is folded by ``branch_name`` anyway.
-- ``x_reconcile_outputs__mutmut_2``/``_4``/``_6``/``_15``/``_35``/``_45`` (``mirror``,
-  ``data_dir``, ``auth_header``, ``secrets`` None, or ``auth_header``/``secrets`` dropped,
-  whose defaults are the same): the side without a workspace refuses to open a pull request
-  before it uses any of them, and merging uses none of them.
-- ``x_reconcile_outputs__mutmut_23``/``_24``/``_30``/``_31``/``_49`` (no automation, no
-  automation name, or ``Outputs()``/None instead of its ``outputs``): settling a recorded
-  intent never consults the config (it was checked when the intent was recorded) and the
-  name only appears in refusal messages of new requests.
-- ``x_reconcile_outputs__mutmut_37``/``_47`` (``key_scope`` None or dropped: the scope falls
-  back to the run id): the scope only names the branch looked up first, which (see the slug)
-  never exists.
+- ``x_reconcile_outputs__mutmut_16``/``_45``/``_56`` (``auth_header`` dropped, ``secrets``
+  None or dropped, whose defaults are the same). ``mirror``/``data_dir``/``auth_header``
+  None (``_2``/``_4``/``_6``) and ``mirror``/``data_dir`` dropped (``_10``/``_12``) are no
+  longer equivalent: the revert performer clones from the mirror into the data dir, and the
+  revert tests kill them.
+- ``x_reconcile_outputs__mutmut_33``/``_34``/``_61`` (no automation, or ``Outputs()``
+  instead of its ``outputs``): settling a recorded intent never consults the config (it
+  was checked when the intent was recorded).
+- ``x_reconcile_outputs__mutmut_47``/``_58``/``_65`` (``key_scope`` None, dropped, or of
+  None): the scope only names the branch looked up first, which (see the slug) never exists.
 - ``x_stranded_runs__mutmut_4`` (``limit=None``): the store reads no limit as all rows, a
   superset of the newest 500 that the scan sees in any test short of 500 runs.
 """
@@ -449,6 +449,48 @@ def test_merge_intent_of_an_open_pull_request_is_decided_by_the_policy(rig: Rig)
         reason.startswith("merge_pull_request: "),
         rig.fake.pull(REPO, number).merged,
     ) == ("refused", True, False)
+
+
+def _merged_factory_pull(rig: Rig, branch: str) -> int:
+    """A docs pull request the factory's bot opened and merged; return its number."""
+    main = rig.fake.repo(REPO).git.resolve("refs/heads/main")
+    assert main is not None
+    rig.fake.repo(REPO).git.create_ref(f"refs/heads/{branch}", main)
+    rig.fake.commit_files(REPO, branch, {"docs/z.md": "z\n"}, "change")
+    number = rig.fake.create_pull(REPO, branch, "Change", "Body.", as_user=BOT).number
+    rig.side.repo.get_pull(number).merge(merge_method="merge")
+    return number
+
+
+def _revert_intent(rig: Rig, number: int) -> RunRecord:
+    run = rig.run(subject=f"pull_request:{number}", event=False, automation="pr-reviewer")
+    payload = {"pull_number": number, "reason": "Smoke check failed.", "issues": []}
+    rig.store.record_output_intent(
+        run.id, "revert_pull_request", "k:revert", {"target": number, "payload": payload}
+    )
+    return run
+
+
+def test_revert_intent_left_by_a_crash_is_performed_at_recovery(rig: Rig) -> None:
+    """A revert intent is settled without a workspace: the daemon opens the revert PR."""
+    number = _merged_factory_pull(rig, "factory/z")
+    run = _revert_intent(rig, number)
+    _reconcile(rig)
+    [output] = rig.store.outputs_for_run(run.id)
+    reverts = [
+        p for p in rig.fake.repo(REPO).pulls.values() if p.head_ref == f"factory/revert-pr-{number}"
+    ]
+    assert (output.status, output.result["reverts"], len(reverts)) == ("applied", number, 1)
+
+
+def test_revert_intent_at_recovery_is_labelled_needs_human(rig: Rig) -> None:
+    """The revert recovery opens carries the shipped policy's needs-human label."""
+    number = _merged_factory_pull(rig, "factory/w")
+    run = _revert_intent(rig, number)
+    _reconcile(rig)
+    [output] = rig.store.outputs_for_run(run.id)
+    labels = {label.name for label in rig.side.repo.get_issue(output.result["number"]).labels}
+    assert rig.config.policy.labels.needs_human in labels
 
 
 # -- re-queuing ------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ Equivalent mutants (no observable difference):
   joins with single spaces, so which side of the prefix is stripped cannot show.
 - ``xǁPreparedOutputǁkey__mutmut_4`` (``ensure_ascii=None``): json.dumps tests the flag for
   truth, so None acts as False.
+- ``x_prepare__mutmut_238`` (``prepare_push(request, ctx, None)``): prepare_push appends its
+  "summary was truncated" note only when the sanitized summary is over BODY_CAP, and
+  sanitize_body already caps it at BODY_CAP, so the notes list is never touched.
 """
 
 from __future__ import annotations
@@ -37,7 +40,15 @@ from factory.forge.output_requests import (
     RunContext,
     prepare,
 )
-from factory.forge.slack_outputs import SLACK_TEXT_CAP, SlackReactRequest, SlackReplyRequest
+from factory.forge.pr_push import PushToPullRequestRequest
+from factory.forge.revert_request import REASON_CAP, RevertPullRequestRequest
+from factory.forge.sanitize import cap_text
+from factory.forge.slack_outputs import (
+    SLACK_TEXT_CAP,
+    SlackPostRequest,
+    SlackReactRequest,
+    SlackReplyRequest,
+)
 from factory.logs import REDACTED
 from factory.slack.client import web_client
 from factory.slack.messages import SlackSide, SlackThread
@@ -344,4 +355,81 @@ def test_slack_reaction_outside_the_configured_emoji_is_refused(make_ctx: MakeCt
     ctx = make_ctx({"slack_react": {"allowed": ["eyes"]}}, slack=side)
     assert refusal("slack_react", SlackReactRequest(name="fire"), ctx) == (
         "slack_react: emoji 'fire' is not allowed (allowed: 'eyes')"
+    )
+
+
+# -- sub-issues, dedupe keys, slack_post, push_to_pull_request, revert_pull_request --------
+
+
+def test_create_issue_with_a_parent_it_created_and_a_dedupe_key(make_ctx: MakeCtx) -> None:
+    """A parent this run created and a dedupe key both reach the prepared payload."""
+    ctx = make_ctx({"create_issue": {"sub_issues": True}})
+    request = CreateIssueRequest(title="Part", body="b", parent=5, dedupe="quality:store")
+    prepared = prepare("create_issue", request, ctx, created=[5])
+    assert (prepared.payload["parent"], prepared.payload["dedupe"]) == (5, "quality:store")
+
+
+def test_create_issue_under_a_parent_without_sub_issues_is_refused(make_ctx: MakeCtx) -> None:
+    """A parent is refused where the automation's create_issue has no sub_issues: true."""
+    ctx = make_ctx({"create_issue": {}})
+    assert refusal("create_issue", CreateIssueRequest(title="t", parent=1), ctx) == (
+        "create_issue: sub-issues are not allowed for automation 'builder' (its create_issue"
+        " output has no `sub_issues: true`); leave out `parent`"
+    )
+
+
+def test_slack_post_without_a_channel_is_refused_as_such(make_ctx: MakeCtx) -> None:
+    """slack_post is a Slack kind: a run with no Slack channel is told it has none."""
+    ctx = make_ctx({"slack_post": {}})
+    assert refusal("slack_post", SlackPostRequest(text="digest"), ctx) == (
+        "slack_post: run run-1 has no Slack channel to post to"
+    )
+
+
+def test_revert_is_prepared_for_its_pull_request_with_labels_issues_and_a_note(
+    make_ctx: MakeCtx,
+) -> None:
+    """A revert targets its pull request and carries the capped reason, labels and issues."""
+    ctx = make_ctx({"revert_pull_request": {"labels": ["revert"]}})
+    request = RevertPullRequestRequest(pull_number=4, reason="r" * (REASON_CAP + 1))
+    prepared = prepare("revert_pull_request", request, ctx, created=[9, 3, 9])
+    assert (prepared.target, prepared.payload, prepared.notes) == (
+        4,
+        {
+            "pull_number": 4,
+            "reason": cap_text("r" * (REASON_CAP + 1), REASON_CAP),
+            "labels": ["revert"],
+            "issues": [3, 9],
+        },
+        (f"the reason was truncated to {REASON_CAP} characters",),
+    )
+
+
+@pytest.fixture
+def pull_repo() -> Iterator[tuple[Repository, int]]:
+    """A repository with one open pull request the bot opened from a factory/ branch."""
+    with FakeGitHub() as server:
+        server.add_user("factory-bot", token=BOT_TOKEN, permission="write")
+        server.create_repo(REPO, files={"README.md": "# w\n"})
+        main = server.repo(REPO).git.resolve("refs/heads/main")
+        assert main is not None
+        server.repo(REPO).git.create_ref("refs/heads/factory/fix-1", main)
+        server.commit_files(REPO, "factory/fix-1", {"docs/a.md": "a\n"}, "change")
+        number = server.create_pull(REPO, "factory/fix-1", "Fix", "Body.", as_user="factory-bot")
+        gh = Github(base_url=server.api_url, auth=Auth.Token(BOT_TOKEN))
+        yield gh.get_repo(REPO), number.number
+
+
+def test_push_is_prepared_for_the_runs_own_pull_request(
+    pull_repo: tuple[Repository, int], store: RunStore
+) -> None:
+    """A push targets the run's pull request and carries its branch and the message."""
+    repo, number = pull_repo
+    spec = Outputs.model_validate({"push_to_pull_request": {}})
+    ctx = RunContext("run-1", "shepherd", spec, number, repo, store, bot_login="factory-bot")
+    prepared = prepare("push_to_pull_request", PushToPullRequestRequest(message="Fix it"), ctx)
+    assert (prepared.target, prepared.payload["branch"], prepared.payload["message"]) == (
+        number,
+        "factory/fix-1",
+        "Fix it",
     )

@@ -53,6 +53,7 @@ from factory.forge.output_requests import (
 )
 from factory.forge.outputs import OutputDecision, OutputGate, _github_reason
 from factory.forge.pr_output import PullRequestSide, pull_request_performers
+from factory.forge.sanitize import BODY_CAP
 from factory.slack.client import web_client
 from factory.slack.messages import SlackSide, SlackThread
 from factory.store import RunStore
@@ -656,4 +657,41 @@ def test_staged_requests_count_against_the_quota(make_ctx: MakeCtx) -> None:
     assert (second.status, second.reason) == (
         "refused",
         "comment: quota reached (1 of 1 for this run)",
+    )
+
+
+def test_staged_decision_text_says_it_was_not_performed_with_its_notes() -> None:
+    """A staged decision reads as recorded-not-performed, one note per line after it."""
+    decision = OutputDecision("comment", "staged", notes=("a was cut", "b was added"))
+    assert decision.text() == (
+        "staged comment: recorded as would-have, not performed (staged mode)"
+        "\nnote: a was cut\nnote: b was added"
+    )
+
+
+def test_a_single_staged_request_logs_output_staged(make_ctx: MakeCtx) -> None:
+    """A first staged request, asked once, logs output_staged with its row."""
+    ctx = make_ctx({"comment": {"staged": True}})
+    with capture_logs() as logs:
+        decision = OutputGate().request(ctx, "comment", {"body": "Looked into it."})
+    assert [e["event"] for e in _gate_lines(logs)] == ["output_staged"]
+    assert decision.output_id is not None
+
+
+def test_staged_row_stores_the_prepared_request(make_ctx: MakeCtx, store: RunStore) -> None:
+    """The staged row keeps what would have been written: its target and payload."""
+    ctx = make_ctx({"comment": {"staged": True}})
+    OutputGate().request(ctx, "comment", {"body": "Looked into it."})
+    [row] = store.outputs_in_scope(ctx.scope)
+    expected = prepare("comment", CommentRequest(body="Looked into it."), ctx).to_stored()
+    assert row.request == expected
+
+
+def test_staged_decision_carries_a_truncation_note(make_ctx: MakeCtx) -> None:
+    """A staged comment over the body cap comes back staged with the truncation note."""
+    ctx = make_ctx({"comment": {"staged": True}})
+    decision = OutputGate().request(ctx, "comment", {"body": "x" * (BODY_CAP + 1)})
+    assert (decision.status, decision.notes) == (
+        "staged",
+        (f"the body was truncated to {BODY_CAP} characters",),
     )

@@ -478,7 +478,7 @@ def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repos
 #   (x__review_reasons__mutmut_8, _9).
 # - `exc.status not in (405, 409)` with 409 mutated: GitHub answers 409 when the head moved
 #   between reading it and merging, a race a single-threaded test cannot make
-#   (x_merge_pull_request__mutmut_64).
+#   (x_merge_pull_request__mutmut_97).
 # Equivalent (GitHub never sends what would tell them apart):
 # - `outcome or "pending"` for check runs and suites, with "pending" mutated: a completed
 #   run or suite always has a conclusion and one not completed always has a status, so the
@@ -493,13 +493,15 @@ def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repos
 #   status is ..." replaced by None). It is given only when every listed status is green but
 #   GitHub's combined state is not, which happens when failing statuses are past the first
 #   page; FakeGitHub lists every status in the combined view.
-# Not killable (the same race): x_merge_pull_request__mutmut_61 drops `sha=head_sha` from the
+# Not killable (the same race): x_merge_pull_request__mutmut_94 drops `sha=head_sha` from the
 #   merge call; without it GitHub merges whatever the head is by then, which differs only
 #   when a push lands between the gate's reads and its merge.
-# Not killable with GitHub's documented answers: x_merge_pull_request__mutmut_87 (the reason
+# Not killable with GitHub's documented answers: x_merge_pull_request__mutmut_120 (the reason
 #   "GitHub did not merge it: ..." replaced by None). PUT /pulls/N/merge answers 200 only
 #   with "merged": true (a merge it cannot make is 405, a moved head 409), so the
 #   `status.merged` false branch is a guard no real or fake answer reaches.
+# Equivalent: x__own_config_reason__mutmut_10 (`pr.body or "XXXX"`): a pull request without
+#   a body carries no proposal mark either way.
 
 
 def test_merged_decision_names_its_pull_request(fake: FakeGitHub, repo: Repository) -> None:
@@ -597,3 +599,80 @@ def test_a_branch_merely_containing_the_prefix_is_not_a_proposal(
     _green(fake, number)
     _approve(fake, number)
     assert _gate(repo, number, config_repos=["elsewhere/cfg"]).merged is True
+
+
+# --- the merge gate: the factory's own approval (review.factory_approval_counts_for) ---------
+
+LOW_COUNTS = {"review": {"factory_approval_counts_for": ["low"]}}
+
+
+def _bot_gate(
+    repo: Repository, number: int, logins: Sequence[str] = (BOT,), **policy: object
+) -> MergeDecision:
+    return merge_pull_request(repo, number, make_policy(**policy), factory_logins=logins)
+
+
+def _bots_pr(fake: FakeGitHub, files: dict[str, str | bytes], reviewer: str = BOT) -> int:
+    """A green PR bob opened that only ``reviewer`` approved."""
+    number = _pr_with(fake, files, "people/z", author="bob")
+    _green(fake, number)
+    _approve(fake, number, reviewer)
+    return number
+
+
+def test_bot_approval_of_a_low_pr_merges_when_the_policy_names_low(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """With factory_approval_counts_for: [low] the factory's APPROVE merges a green docs PR."""
+    number = _bots_pr(fake, DOCS)
+    assert _bot_gate(repo, number, **LOW_COUNTS).reasons == ()
+
+
+def test_bot_approval_of_a_low_pr_does_not_count_without_the_policy(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Without a review policy the factory's APPROVE is no approval, whatever the tier."""
+    number = _bots_pr(fake, DOCS)
+    assert _bot_gate(repo, number).reasons == (
+        "no approving review by a collaborator or maintainer",
+    )
+
+
+def test_bot_approval_of_a_medium_pr_does_not_count(fake: FakeGitHub, repo: Repository) -> None:
+    """A tier that does not auto-merge never takes the factory's APPROVE as an approval."""
+    number = _bots_pr(fake, {"src/app.py": "print('hello')\n"})
+    reasons = _bot_gate(repo, number, **LOW_COUNTS).reasons
+    assert "no approving review by a collaborator or maintainer" in reasons
+
+
+def test_counted_factory_login_counts_whatever_its_association(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """A counted factory login's approval counts even when GitHub shows it as a mere reader."""
+    number = _bots_pr(fake, DOCS, reviewer="otto")
+    assert _bot_gate(repo, number, ("otto",), **LOW_COUNTS).reasons == ()
+
+
+def test_a_maintainers_approval_still_counts_beside_a_counted_factory(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Counting the factory's reviews does not stop a maintainer's approval from counting."""
+    number = _bots_pr(fake, DOCS, reviewer="alice")
+    assert _bot_gate(repo, number, **LOW_COUNTS).reasons == ()
+
+
+def test_counted_factory_request_for_changes_blocks(fake: FakeGitHub, repo: Repository) -> None:
+    """Where the factory's reviews count, its request for changes blocks like a person's."""
+    number = _bots_pr(fake, DOCS, reviewer="alice")
+    fake.review(REPO, number, "REQUEST_CHANGES", "no", as_user=BOT)
+    assert _bot_gate(repo, number, **LOW_COUNTS).reasons == (f"changes requested by {BOT}",)
+
+
+def test_an_uncounted_reader_is_still_ignored_when_the_factory_counts(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """Counting the factory's login does not make a reader's approval count."""
+    number = _bots_pr(fake, DOCS, reviewer="otto")
+    assert _bot_gate(repo, number, **LOW_COUNTS).reasons == (
+        "no approving review by a collaborator or maintainer",
+    )
