@@ -40,6 +40,19 @@ def _wait_for_spare(deadline_s: float = 10.0) -> dict[Path, list[int]]:
     return _spares()
 
 
+def _wait_until_taken_next(sandbox: BwrapSandbox, workspace: Path) -> None:
+    """Wait until the run's spare is registered as ready (its leaf and process exist a moment
+    before): a command arriving earlier makes its own process instead, by design."""
+    spares = sandbox._spares
+    assert spares is not None
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        with spares._lock:
+            if workspace.resolve() in spares._ready:
+                return
+        time.sleep(0.01)
+
+
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
@@ -72,6 +85,7 @@ def test_command_of_a_run_is_execd_by_the_waiting_spare(
     """The spare process that waited in its leaf becomes the command's bwrap (no move)."""
     sandbox.open_run(workspace)
     [[spare_pid]] = _wait_for_spare().values()
+    _wait_until_taken_next(sandbox, workspace)
     results: list[ExecResult] = []
     thread = threading.Thread(
         target=lambda: results.append(sandbox.exec(["sleep", "1"], workspace=workspace))
@@ -90,6 +104,7 @@ def test_next_spare_is_ready_after_a_command(sandbox: BwrapSandbox, workspace: P
     """A command uses the spare; a new one (another process) waits for the next command."""
     sandbox.open_run(workspace)
     [[first]] = _wait_for_spare().values()
+    _wait_until_taken_next(sandbox, workspace)
     sandbox.exec(["true"], workspace=workspace)
     [[second]] = _wait_for_spare().values()
     program = _cmdline(second)
