@@ -22,16 +22,10 @@ from pathlib import Path
 import structlog
 
 from factory.config.harness import Policy
-from factory.errors import GitError, OutputFailed, OutputRefused, PatchRefused
+from factory.errors import GitError, OutputRefused, PatchRefused
 from factory.forge.patch_policy import PatchLimits, check_staged, precheck
 from factory.forge.patches import Identity, _apply, _clone, _staged
-from factory.forge.pr_push_git import (
-    PUSH_ARGS,
-    PushedCommit,
-    commit_message,
-    remote_head,
-    stale_reason,
-)
+from factory.forge.pr_push_git import PushedCommit, commit_message, commit_tree, leased_push
 from factory.workspace import Mirror
 from factory.workspace.gitutil import git_out, run_git
 
@@ -83,7 +77,6 @@ def push_resolution(
     clone = Path(data_dir) / "patches" / f"{run_id}-resolve"
     shutil.rmtree(clone, ignore_errors=True)
     clone.parent.mkdir(parents=True, exist_ok=True)
-    ref = f"refs/heads/{branch}"
     try:
         precheck(patch, policy, limits, run_id)
         _clone(mirror, clone, head_sha, run_id, auth_header)
@@ -103,29 +96,9 @@ def push_resolution(
             if blob.returncode == 0 and _MARKER_RE.search(blob.stdout):
                 raise PatchRefused(f"run {run_id}: {path} still holds conflict markers")
         resolved = git_out(["write-tree"], cwd=clone)
-        sha = (
-            run_git(
-                ["commit-tree", resolved, "-p", head_sha, "-p", base_sha, "-F", "-"],
-                cwd=clone,
-                input=commit_message(message, run_id, key).encode(),
-                config={"user.name": identity.name, "user.email": identity.email},
-            )
-            .stdout.decode()
-            .strip()
-        )
-        current = remote_head(mirror.remote_url, branch, auth_header)
-        if current != head_sha:
-            raise OutputRefused(stale_reason(branch, head_sha, current))
-        lease = f"--force-with-lease={ref}:{head_sha}"
-        try:
-            run_git(
-                [*PUSH_ARGS, lease, "--", mirror.remote_url, f"{sha}:{ref}"],
-                cwd=clone,
-                auth_header=auth_header,
-                allow_file_protocol=True,
-            )
-        except GitError as exc:
-            raise OutputFailed(f"push_to_pull_request: run {run_id}: push failed: {exc}") from None
+        text = commit_message(message, run_id, key)
+        sha = commit_tree(clone, resolved, [head_sha, base_sha], text, identity)
+        leased_push(clone, mirror.remote_url, branch, head_sha, sha, auth_header, run_id)
     finally:
         shutil.rmtree(clone, ignore_errors=True)
     log.info("pr_resolution_pushed", run_id=run_id, branch=branch, sha=sha, files=len(files))

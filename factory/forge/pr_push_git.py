@@ -129,7 +129,6 @@ def push_onto(
     clone = Path(data_dir) / "patches" / f"{run_id}-push"
     shutil.rmtree(clone, ignore_errors=True)
     clone.parent.mkdir(parents=True, exist_ok=True)
-    ref = f"refs/heads/{branch}"
     try:
         precheck(patch, policy, limits, run_id)
         _clone(mirror, clone, head_sha, run_id, auth_header)
@@ -137,32 +136,48 @@ def push_onto(
         files = _staged(clone, head_sha)
         check_staged(files, policy, limits, run_id)
         tree = git_out(["write-tree"], cwd=clone)
-        sha = (
-            run_git(
-                ["commit-tree", tree, "-p", head_sha, "-F", "-"],
-                cwd=clone,
-                input=commit_message(message, run_id, key).encode(),
-                config={"user.name": identity.name, "user.email": identity.email},
-            )
-            .stdout.decode()
-            .strip()
-        )
-        current = remote_head(url, branch, auth_header)
-        if current != head_sha:
-            raise OutputRefused(stale_reason(branch, head_sha, current))
-        try:
-            run_git(
-                [*PUSH_ARGS, f"--force-with-lease={ref}:{head_sha}", "--", url, f"{sha}:{ref}"],
-                cwd=clone,
-                auth_header=auth_header,
-                allow_file_protocol=True,
-            )
-        except GitError as exc:
-            raise OutputFailed(f"push_to_pull_request: run {run_id}: push failed: {exc}") from None
+        sha = commit_tree(clone, tree, [head_sha], commit_message(message, run_id, key), identity)
+        leased_push(clone, url, branch, head_sha, sha, auth_header, run_id)
     finally:
         shutil.rmtree(clone, ignore_errors=True)
     log.info("pr_push_pushed", run_id=run_id, branch=branch, sha=sha, files=len(files))
     return PushedCommit(branch, sha, head_sha, tuple(files))
+
+
+def commit_tree(
+    clone: Path, tree: str, parents: list[str], message: str, identity: Identity
+) -> str:
+    """Return the sha of a new commit of ``tree`` on ``parents`` by ``identity``."""
+    args = ["commit-tree", tree, *[a for p in parents for a in ("-p", p)], "-F", "-"]
+    config = {"user.name": identity.name, "user.email": identity.email}
+    out = run_git(args, cwd=clone, input=message.encode(), config=config)
+    return out.stdout.decode().strip()
+
+
+def leased_push(
+    clone: Path,
+    url: str,
+    branch: str,
+    head_sha: str,
+    sha: str,
+    auth_header: str | None,
+    run_id: str,
+) -> None:
+    """Push ``sha`` onto ``branch`` only while its head is still ``head_sha`` (checked, then
+    leased). Raises OutputRefused (the head moved) or OutputFailed (the push failed)."""
+    current = remote_head(url, branch, auth_header)
+    if current != head_sha:
+        raise OutputRefused(stale_reason(branch, head_sha, current))
+    ref = f"refs/heads/{branch}"
+    try:
+        run_git(
+            [*PUSH_ARGS, f"--force-with-lease={ref}:{head_sha}", "--", url, f"{sha}:{ref}"],
+            cwd=clone,
+            auth_header=auth_header,
+            allow_file_protocol=True,
+        )
+    except GitError as exc:
+        raise OutputFailed(f"push_to_pull_request: run {run_id}: push failed: {exc}") from None
 
 
 def stale_reason(branch: str, started: str, now: str | None) -> str:
