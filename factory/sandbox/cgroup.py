@@ -135,10 +135,19 @@ class PidsCgroup:
                     os.kill(pid, signal.SIGKILL)
 
     def remove(self) -> None:
-        """Kill what is left, remove the leaves in it, then the cgroup; logs if it stays."""
-        children = [p for prefix in PREFIXES for p in self.path.glob(f"{prefix}-*")]
-        for child in [p for p in children if p.is_dir()]:
-            PidsCgroup.adopt(child).remove()
+        """Kill what is left, remove the leaves in it, then the cgroup; logs if it stays.
+
+        A cgroup another thread removed first (``close_run`` while a command's own
+        ``remove`` runs) is already done: nothing here raises for a missing directory.
+        """
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return
+        for name in names:
+            child = self.path / name
+            if name.partition("-")[0] in PREFIXES and child.is_dir():
+                PidsCgroup.adopt(child).remove()
         self.kill()
         end = time.monotonic() + 1.0
         while True:

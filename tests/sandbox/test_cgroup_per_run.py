@@ -43,14 +43,17 @@ def _cgroups() -> set[Path]:
     )
 
 
+def _busy(cgroup: Path) -> bool:
+    """Whether ``cgroup`` holds a task now (one removed meanwhile holds none)."""
+    try:
+        return bool((cgroup / "cgroup.procs").read_text().strip())
+    except FileNotFoundError:
+        return False
+
+
 def _leaves(run: set[Path]) -> list[Path]:
     """The command leaves inside the run cgroups ``run`` that hold a task right now."""
-    return [
-        leaf
-        for path in run
-        for leaf in path.glob("run-*")
-        if leaf.is_dir() and (leaf / "cgroup.procs").read_text().strip()
-    ]
+    return [leaf for path in run for leaf in path.glob("run-*") if _busy(leaf)]
 
 
 def _while_running(
@@ -66,7 +69,7 @@ def _while_running(
     thread.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        busy = [p for p in _cgroups() if (p / "cgroup.procs").read_text().strip()]
+        busy = [p for p in _cgroups() if _busy(p)]
         if busy or _leaves(_cgroups()):
             break
         time.sleep(0.01)
