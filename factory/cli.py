@@ -26,18 +26,27 @@ app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 
 DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Run store to read (default: FACTORY_DATA_DIR/factory.db)."),
+    str | None,
+    typer.Option(
+        "--db",
+        help="Run store to read: a SQLite file or a postgresql+psycopg:// URL "
+        "(default: FACTORY_DATABASE_URL, else FACTORY_DATA_DIR/factory.db).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
-def _db_path(db: Path | None) -> Path:
-    if db is not None:
-        return db
-    from factory.settings import Settings
+def _store_location(db: str | None, settings: Settings | None = None) -> str | Path:
+    """The store ``--db`` names (a database URL or a SQLite file), else the settings' store."""
+    from factory.store.pg_engine import is_database_url
 
-    return Settings().db_path
+    if db is not None:
+        return db if is_database_url(db) else Path(db)
+    if settings is None:
+        from factory.settings import Settings
+
+        settings = Settings()
+    return settings.store_location
 
 
 @app.callback(invoke_without_command=True)
@@ -142,12 +151,12 @@ def doctor(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
-def _open_store(db: Path | None) -> RunStore:
+def _open_store(db: str | None) -> RunStore:
     from factory.errors import StoreError
     from factory.store import RunStore
 
     try:
-        return RunStore.open(_db_path(db), readonly=True)
+        return RunStore.open(_store_location(db), readonly=True)
     except StoreError as exc:
         _fail(str(exc))
 
@@ -378,7 +387,7 @@ def viewer(
     token = settings.viewer_token.get_secret_value() if settings.viewer_token else None
     typer.echo(f"viewer on http://{host}:{port}/runs", err=True)
     try:
-        serve_viewer(db or settings.db_path, host, port, token)
+        serve_viewer(_store_location(db, settings), host, port, token)
     except (StoreError, ValueError) as exc:
         _fail(str(exc))
 

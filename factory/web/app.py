@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from factory.errors import RunNotFound, StepNotFound
 from factory.store import RunStore
+from factory.store.pg_engine import safe_url
 from factory.web import (
     pages_automations,
     pages_diff,
@@ -96,7 +97,7 @@ def build_app(
 
 
 def serve_viewer(
-    db_path: Path,
+    location: Path | str,
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     token: str | None = None,
@@ -105,13 +106,14 @@ def serve_viewer(
     harness_dir: Path | None = None,
     enqueue_manual: EnqueueManual | None = None,
 ) -> None:
-    """Serve the viewer on ``db_path`` (opened read-only) until interrupted.
+    """Serve the viewer on the store at ``location`` (opened read-only) until interrupted.
 
-    Raises ValueError when ``host`` is not loopback and no token is given, StoreError when
-    the database is missing or not fully migrated.
+    ``location`` is a SQLite file or a database URL (the shared PostgreSQL store of a
+    distributed factory). Raises ValueError when ``host`` is not loopback and no token is
+    given, StoreError when the database is missing or not fully migrated.
     """
     check_bind(host, token)
-    store = RunStore.open(Path(db_path), readonly=True)
+    store = RunStore.open(location, readonly=True)
     try:
         app = build_app(
             store,
@@ -120,7 +122,8 @@ def serve_viewer(
             enqueue_manual=enqueue_manual,
             token=token,
         )
-        log.info("viewer_started", host=host, port=port, db=str(db_path), token=bool(token))
+        shown = safe_url(location) if isinstance(location, str) else str(location)
+        log.info("viewer_started", host=host, port=port, db=shown, token=bool(token))
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         store.close()
