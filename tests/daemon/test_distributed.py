@@ -8,19 +8,24 @@ live workers find it by its lapsed heartbeat and recover its workflows through D
 from __future__ import annotations
 
 import itertools
+import json
+import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeReply
 from factory.testing.processes import DaemonProcess
+from factory.testing.relay import signed_headers
 from factory.testing.sample import MAINTAINER, REPO, tool_reply
-from tests.daemon.conftest import ROOT, Factory, daemon_env, wait_for
+from tests.daemon.conftest import ROOT, SECRET, Factory, daemon_env, wait_for
 
 pytestmark = [pytest.mark.distributed, pytest.mark.postgres]
 
@@ -241,3 +246,52 @@ def test_two_workers_never_hold_one_subject_at_once(
         overlaps += sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])  # type: ignore[operator]
     mine = [r.status for r in runs if r.subject_key in {f"issue:{n}" for n in numbers}]
     assert (overlaps, mine) == (0, ["succeeded"] * 8)
+
+
+def test_one_webhook_delivered_to_two_controls_is_stored_once(
+    factory: Factory, postgres_url: str, tmp_path: Path
+) -> None:
+    """The same delivery posted to each of two control processes at once is one event."""
+    only_triage(factory)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    base = daemon_env(
+        factory.settings, FACTORY_POLL_INTERVAL="0", FACTORY_DATABASE_URL=postgres_url
+    )
+    controls = [
+        DaemonProcess(
+            dict(base, FACTORY_DATA_DIR=str(tmp_path / f"control-{i}"), FACTORY_PORT=str(port)),
+            ROOT,
+            args=("start", "--role", "control"),
+        )
+        for i, port in enumerate(ports)
+    ]
+    try:
+        for proc in controls:
+            proc.wait_started()
+        number = factory.github.create_issue(REPO, "Once", "Broken.", as_user=MAINTAINER).number
+        name, payload = factory.github.webhook_log[-1]
+        body = json.dumps(payload).encode()
+        headers = signed_headers(SECRET, name, body, delivery="delivery-to-both")
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda port: (
+                        httpx.post(
+                            f"http://127.0.0.1:{port}/webhooks/github",
+                            content=body,
+                            headers=headers,
+                        ).status_code
+                    ),
+                    ports,
+                )
+            )
+    finally:
+        for proc in controls:
+            proc.stop()
+    with RunStore.open(postgres_url, readonly=True) as store:
+        stored = store.subject_events(f"issue:{number}", ["issues.opened"])
+    assert (name, sorted(answers), len(stored)) == ("issues", [202, 202], 1)
