@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 # System packages the tests need (Debian/Ubuntu): bubblewrap for the sandbox, PostgreSQL for
 # the store tests on PostgreSQL (factory/testing/postgres.py starts its own server), Chromium for
 # the viewer's browser tests (driven by Playwright's Python package, never its own browsers).
-SYSPKGS := bubblewrap:bwrap chromium:chromium git:git postgresql:pg_ctlcluster
+SYSPKGS := bubblewrap:bwrap chromium:chromium git:git postgresql:pg_ctlcluster systemd:systemd-analyze
 sysdeps:
 	@missing=""; for p in $(SYSPKGS); do command -v $${p#*:} >/dev/null 2>&1 || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
