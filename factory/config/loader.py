@@ -17,6 +17,7 @@ from factory.config.automation import DEFAULT_MODEL, Automation, AutomationSpec
 from factory.config.cache_check import cache_warnings
 from factory.config.egress_policy import BUNDLE_RE
 from factory.config.harness import Harness, Policy, read_harness
+from factory.config.policy_check import policy_warnings
 from factory.config.templating import check_template
 from factory.config.yamlpos import YamlDoc, load_yaml, parse_yaml, validate_model
 from factory.errors import ConfigError, ConfigIssue
@@ -112,12 +113,16 @@ def validate(automations_dir: Path, harness_dir: Path) -> list[ConfigIssue]:
 
 
 def validate_warnings(automations_dir: Path, harness_dir: Path) -> list[ConfigIssue]:
-    """Return the warnings of a valid configuration (prefixes too short to be cached).
+    """Return the warnings of a valid configuration (prefixes too short to be cached, a
+    failing test required with no test command).
 
     Raises ConfigError if the configuration is not valid (call ``validate`` first).
     """
     config = load_factory(automations_dir, harness_dir)
-    return cache_warnings(list(config.automations.values()), config.harness)
+    automations = list(config.automations.values())
+    return cache_warnings(automations, config.harness) + policy_warnings(
+        automations, config.harness
+    )
 
 
 def _listing(automations_dir: Path, issues: list[ConfigIssue]) -> list[Path]:
