@@ -35,17 +35,22 @@ def cache_warnings(automations: list[Automation], harness: Harness) -> list[Conf
         minimum = min_cacheable_tokens(automation.model)
         if estimate >= minimum:
             continue
-        found = _MODEL_LINE.search(automation.source_text)
-        line = automation.source_text.count("\n", 0, found.start()) + 1 if found else 1
         warnings.append(
-            ConfigIssue(
-                str(automation.path),
-                line,
-                1,
-                f"warning: cacheable prefix is about {estimate} tokens (harness documents + "
+            warning_at(
+                automation,
+                _MODEL_LINE,
+                f"cacheable prefix is about {estimate} tokens (harness documents + "
                 f"prompt, 4 characters a token), below {automation.model}'s minimum of "
                 f"{minimum}: its prompt is not cached and every call pays the full input "
                 "price",
             )
         )
     return warnings
+
+
+def warning_at(automation: Automation, line: re.Pattern[str], message: str) -> ConfigIssue:
+    """A ``validate`` warning at the first line of the automation's file that ``line``
+    matches (line 1 when none does)."""
+    found = line.search(automation.source_text)
+    number = automation.source_text.count("\n", 0, found.start()) + 1 if found else 1
+    return ConfigIssue(str(automation.path), number, 1, f"warning: {message}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from factory.config.automation import Automation
+from factory.config.cache_check import warning_at
 from factory.config.harness import Harness
 from factory.errors import ConfigIssue
 
@@ -26,14 +27,11 @@ def policy_warnings(automations: list[Automation], harness: Harness) -> list[Con
         wanted = automation.outputs.open_pull_request
         if wanted is None or not wanted.require_failing_test:
             continue
-        found = _FLAG_LINE.search(automation.source_text)
-        line = automation.source_text.count("\n", 0, found.start()) + 1 if found else 1
         warnings.append(
-            ConfigIssue(
-                str(automation.path),
-                line,
-                1,
-                "warning: open_pull_request requires a failing test but harness/policy.yaml"
+            warning_at(
+                automation,
+                _FLAG_LINE,
+                "open_pull_request requires a failing test but harness/policy.yaml"
                 " names no tests.command: every pull request this automation asks for will be"
                 " refused until the policy says how the tests run",
             )

@@ -7,6 +7,7 @@ and a tool result, and a canary secret in a step payload (registered in the reda
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -199,3 +200,23 @@ def client_for(serve: Callable[..., Server]) -> Callable[..., httpx.Client]:
 def client(reader: RunStore, client_for: Callable[..., httpx.Client]) -> httpx.Client:
     """An httpx client on a standalone viewer (read-only store, no enqueue) of the seed."""
     return client_for(reader)
+
+
+def free_port() -> int:
+    """A loopback port free right now (for a server process the test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def first_answer(proc: subprocess.Popen[str], url: str) -> httpx.Response | None:
+    """GET ``url`` until the server in ``proc`` answers (about 10 s); None if it exits first."""
+    for _ in range(200):
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            if proc.poll() is not None:
+                return None
+            time.sleep(0.05)
+    return None

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from factory.errors import StoreError
 from factory.store import RunStore
 from factory.store.bulk import generate
 from factory.web import serve_viewer
-from tests.web.conftest import Seeded
+from tests.web.conftest import Seeded, first_answer, free_port
 
 WRITER = """
 import sys, time
@@ -103,22 +101,12 @@ def test_factoryd_viewer_serves_a_copy_while_the_original_is_written(
     copy = tmp_path / "copy.db"
     with sqlite3.connect(db_path) as src, sqlite3.connect(copy) as dst:
         src.backup(dst)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     writer = other_writer(300)
     command = [sys.executable, "-m", "factory", "viewer", "--db", str(copy), "--port", str(port)]
     proc = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     try:
-        answer = None
-        for _ in range(200):
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/runs.json", timeout=5)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.05)
+        answer = first_answer(proc, f"http://127.0.0.1:{port}/runs.json")
         assert answer is not None and len(answer.json()["runs"]) == 3
         assert writer.poll() is None or writer.returncode == 0
     finally:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
 from factory.cli import app
 from factory.store import RunStore
-from tests.web.conftest import Seeded, seed
+from tests.web.conftest import Seeded, first_answer, free_port, seed
 
 pytestmark = pytest.mark.postgres
 
@@ -53,22 +50,12 @@ def test_viewer_serves_the_shared_store_and_never_logs_its_password(
     """`factoryd viewer` on FACTORY_DATABASE_URL answers from PostgreSQL; the URL's password
     is hidden in its log."""
     url = postgres_url.replace("@/", f":{PASSWORD}@/", 1)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "FACTORY_DATABASE_URL": url, "FACTORY_LOG_LEVEL": "info"}
     command = [sys.executable, "-m", "factory", "viewer", "--port", str(port)]
     proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    answer = None
     try:
-        for _ in range(200):
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/runs.json", timeout=5)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.05)
+        answer = first_answer(proc, f"http://127.0.0.1:{port}/runs.json")
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)
