@@ -7,12 +7,24 @@ enqueued as the durable DBOS workflow ``factory_run`` with the run id as workflo
 twice is a no-op) on the queue ``factory-runs`` (``global_concurrency`` = FACTORY_CONCURRENCY,
 ``worker_concurrency`` = FACTORY_WORKER_CONCURRENCY). Workers dequeue and execute it.
 
-The workflow has two steps. ``begin`` checkpoints which worker began the run. ``execute`` runs
-the run's phases (claim, workspace, session, outputs, finish) through ``Runner.execute``; if a
-worker dies inside it, DBOS re-executes the step elsewhere: the new worker first releases the
-dead worker's GitHub claim, and the outputs, idempotent by their markers, write nothing twice.
-A dead worker is found by its heartbeat row (factory/store/workers.py) lapsing; the live worker
-that takes the row calls DBOS's recovery for that executor id.
+The workflow's steps are the run's phases (``Runner.claim``, ``work``, ``finish``; see
+runphases.py): ``begin`` checkpoints which worker began the run; ``claim`` claims the subject
+on GitHub, snapshots it and checks approvals; ``session`` prepares the workspace and runs the
+session, which performs its outputs as the agent asks (intent first, idempotent by marker);
+``finish`` writes the final status and the re-queue decisions. Each step's result is a small
+JSON-safe value DBOS checkpoints (the claiming worker's id, the session's ``Outcome``).
+
+The claim, its heartbeat thread and the cleanup stack (claim release, workspace, the sandbox's
+cgroup) are host-local: they pass from ``claim`` to ``session`` through the worker's in-process
+``claimed`` table, never through DBOS. When a worker dies DBOS recovers the workflow elsewhere
+(or on this worker after a restart) and replays the finished steps: dead in ``claim``, the
+step runs again after releasing the dead worker's claim and settling this run's pending
+intents; dead after ``claim`` or in ``session``, the ``session`` step finds no table entry,
+does the same and claims anew, then runs the session (its outputs write nothing twice); dead
+after ``session``, only ``finish`` runs, with the checkpointed Outcome: no second model
+conversation, no second set of writes. A dead worker is found by its heartbeat row
+(factory/store/workers.py) lapsing; the live worker that takes the row calls DBOS's recovery
+for that executor id.
 """
 
 from __future__ import annotations
