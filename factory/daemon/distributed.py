@@ -7,12 +7,24 @@ enqueued as the durable DBOS workflow ``factory_run`` with the run id as workflo
 twice is a no-op) on the queue ``factory-runs`` (``global_concurrency`` = FACTORY_CONCURRENCY,
 ``worker_concurrency`` = FACTORY_WORKER_CONCURRENCY). Workers dequeue and execute it.
 
-The workflow has two steps. ``begin`` checkpoints which worker began the run. ``execute`` runs
-the run's phases (claim, workspace, session, outputs, finish) through ``Runner.execute``; if a
-worker dies inside it, DBOS re-executes the step elsewhere: the new worker first releases the
-dead worker's GitHub claim, and the outputs, idempotent by their markers, write nothing twice.
-A dead worker is found by its heartbeat row (factory/store/workers.py) lapsing; the live worker
-that takes the row calls DBOS's recovery for that executor id.
+The workflow's steps are the run's phases (``Runner.claim``, ``work``, ``finish``; see
+runphases.py): ``begin`` checkpoints which worker began the run; ``claim`` claims the subject
+on GitHub, snapshots it and checks approvals; ``session`` prepares the workspace and runs the
+session, which performs its outputs as the agent asks (intent first, idempotent by marker);
+``finish`` writes the final status and the re-queue decisions. Each step's result is a small
+JSON-safe value DBOS checkpoints (the claiming worker's id, the session's ``Outcome``).
+
+The claim, its heartbeat thread and the cleanup stack (claim release, workspace, the sandbox's
+cgroup) are host-local: they pass from ``claim`` to ``session`` through the worker's in-process
+``claimed`` table, never through DBOS. When a worker dies DBOS recovers the workflow elsewhere
+(or on this worker after a restart) and replays the finished steps: dead in ``claim``, the
+step runs again after releasing the dead worker's claim and settling this run's pending
+intents; dead after ``claim`` or in ``session``, the ``session`` step finds no table entry,
+does the same and claims anew, then runs the session (its outputs write nothing twice); dead
+after ``session``, only ``finish`` runs, with the checkpointed Outcome: no second model
+conversation, no second set of writes. A dead worker is found by its heartbeat row
+(factory/store/workers.py) lapsing; the live worker that takes the row calls DBOS's recovery
+for that executor id.
 """
 
 from __future__ import annotations
@@ -30,8 +42,10 @@ from dbos import DBOS, DBOSClient, DBOSConfig
 
 from factory import __version__
 from factory.config.automation import Automation
+from factory.crashpoints import crashpoint
 from factory.daemon.process import Daemon
 from factory.daemon.recovery import reconcile_outputs, release_claim
+from factory.daemon.runphases import Claimed, Outcome
 from factory.errors import StartRefused
 from factory.store import OutputRecord, RunRecord, RunStore
 from factory.store.workers import DEAD, beat, take_dead
@@ -132,17 +146,36 @@ def _begin(run_id: str) -> str:
     return _WORKER.instance
 
 
-@DBOS.step(name="execute")
-def _execute(run_id: str, began_on: str) -> str:
-    """Run the run's phases on this worker; return its final status."""
+@DBOS.step(name="claim")
+def _claim(run_id: str, began_on: str) -> dict[str, Any]:
+    """Claim the run's subject on this worker (kept in its table); checkpoint the verdict."""
     assert _WORKER is not None
-    return _WORKER.execute(run_id, began_on)
+    return _WORKER.claim_step(run_id, began_on)
+
+
+@DBOS.step(name="session")
+def _session(run_id: str, claimed_on: str) -> dict[str, Any]:
+    """Workspace, session and its outputs; checkpoint the Outcome (replayed, never re-run)."""
+    assert _WORKER is not None
+    return _WORKER.session_step(run_id, claimed_on)
+
+
+@DBOS.step(name="finish")
+def _finish(run_id: str, outcome: dict[str, Any]) -> str:
+    """Write the checkpointed Outcome as the run's final status; return it."""
+    assert _WORKER is not None
+    return _WORKER.finish_step(run_id, outcome)
 
 
 @DBOS.workflow(name=WORKFLOW)
 def factory_run(run_id: str) -> str:
-    """One run as a durable workflow: ``begin`` then ``execute``."""
-    return _execute(run_id, _begin(run_id))
+    """One run as a durable workflow: ``begin`` → ``claim`` → ``session`` → ``finish``."""
+    claimed = _claim(run_id, _begin(run_id))
+    if claimed["ended"] is not None:
+        return str(claimed["ended"])
+    crashpoint("run_after_claim_step")
+    outcome = claimed["outcome"] or _session(run_id, claimed["on"])
+    return _finish(run_id, outcome)
 
 
 class WorkerDaemon(Daemon):
@@ -151,6 +184,8 @@ class WorkerDaemon(Daemon):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["background"] = False
         super().__init__(*args, **kwargs)
+        self.claimed: dict[str, Claimed] = {}
+        """Runs whose ``claim`` step ran here and whose ``session`` step has not begun."""
 
     def start(self) -> None:
         """Build the run environment as ``Daemon.start`` does (no sources, no HTTP), launch DBOS."""
@@ -179,25 +214,62 @@ class WorkerDaemon(Daemon):
     def recover(self) -> None:
         """Nothing at start: DBOS resumes this executor's own pending workflows at launch."""
 
-    def execute(self, run_id: str, began_on: str) -> str:
-        """Execute ``run_id`` unless it already ended; after another worker died, first release
-        that worker's claim on the subject."""
+    def claim_step(self, run_id: str, began_on: str) -> dict[str, Any]:
+        """The ``claim`` step: ``{"ended": status}`` for a run already ended, else the worker
+        that claimed (``on``) and the claim phase's Outcome when it decided the run already.
+        The live claim stays in this worker's ``claimed`` table for the ``session`` step."""
+        run = self.store.get_run(run_id)
+        if run.status != "running":
+            return {"ended": run.status}
+        if began_on != self.instance:
+            self._take_over(run, began_on, "claim")
+        automation = self.watcher.config.automations.get(run.automation)
+        if automation is None:
+            return {"ended": self._cancel_missing(run)}
+        claimed = self.runner.claim(run, automation, threading.Event())
+        if claimed.outcome is not None:
+            return {"ended": None, "on": self.instance, "outcome": claimed.outcome.to_json()}
+        self.claimed[run_id] = claimed
+        return {"ended": None, "on": self.instance, "outcome": None}
+
+    def session_step(self, run_id: str, claimed_on: str) -> dict[str, Any]:
+        """The ``session`` step: run the work phase on this worker's claim; without one (the
+        workflow was recovered here, or this worker restarted) release the claiming worker's
+        claim, settle its intents and claim anew first."""
+        claimed = self.claimed.pop(run_id, None)
+        if claimed is None:
+            run = self.store.get_run(run_id)
+            automation = self.watcher.config.automations.get(run.automation)
+            if run.status != "running" or automation is None:
+                return Outcome(run.status).to_json()  # finish reads the row and keeps it
+            self._take_over(run, claimed_on, "session")
+            claimed = self.runner.claim(run, automation, threading.Event())
+        return self.runner.work(claimed).to_json()
+
+    def finish_step(self, run_id: str, outcome: dict[str, Any]) -> str:
+        """The ``finish`` step: write ``outcome`` unless the run ended already."""
         run = self.store.get_run(run_id)
         if run.status != "running":
             return run.status
-        if began_on != self.instance and self.github is not None:
-            log.info("run_recovered", run_id=run_id, from_worker=began_on)
-            release_claim(self.github, began_on, run)
-            # Settle what the dead worker recorded as intent (performed, or found by marker)
-            # before the session asks again: this run's intents only, never a live worker's.
-            one_run = cast(RunStore, _OneRunIntents(self.store, run_id))
-            reconcile_outputs(one_run, self.github, self.watcher.config, self.env)
         automation = self.watcher.config.automations.get(run.automation)
         if automation is None:
-            reason = f"automation {run.automation!r} no longer exists"
-            return self.store.finish_run(run_id, "cancelled", stop_reason=reason).status
-        cancel = threading.Event()
-        return self.runner.execute(run, cancel, automation)
+            return self._cancel_missing(run)
+        return self.runner.finish(run, automation, Outcome.from_json(outcome))
+
+    def _take_over(self, run: RunRecord, holder: str, step: str) -> None:
+        """Release ``holder``'s claim on the run's subject and settle the run's intents."""
+        if self.github is None:
+            return
+        log.info("run_recovered", run_id=run.id, from_worker=holder, step=step)
+        release_claim(self.github, holder, run)
+        # Settle what the dead worker recorded as intent (performed, or found by marker)
+        # before the session asks again: this run's intents only, never a live worker's.
+        one_run = cast(RunStore, _OneRunIntents(self.store, run.id))
+        reconcile_outputs(one_run, self.github, self.watcher.config, self.env)
+
+    def _cancel_missing(self, run: RunRecord) -> str:
+        reason = f"automation {run.automation!r} no longer exists"
+        return self.store.finish_run(run.id, "cancelled", stop_reason=reason).status
 
     def serve_forever(self) -> None:
         """Beat and recover dead workers until SIGTERM/SIGINT; then leave at once."""

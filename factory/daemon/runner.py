@@ -1,5 +1,7 @@
 """One run, end to end: claim → workspace → session → outputs → record → release.
 
+Three phases (``Runner.claim``, ``work``, ``finish``; their values in runphases.py) that
+``Runner.execute`` composes in one process and a DBOS worker runs as workflow steps.
 ``Runner.execute`` holds the one broad ``except`` of a run: whatever goes wrong is recorded
 on the run row (status, error, whether a retry may help) and never escapes into the
 worker. Outputs are performed while the session runs, as the agent requests them, through
@@ -42,41 +44,27 @@ from factory.daemon.runenv import (
     NO_SPACE,
     RunEnv,
     RunState,
-    claimed_on_github,
-    holder_of,
-    is_retryable,
     key_scope,
-    labels_to_confirm,
     no_space,
-    rate_limit_resume,
     safe,
 )
 from factory.daemon.runoutputs import output_gate, run_context
+from factory.daemon.runphases import Claimed, Outcome, claim_subject, failure
 from factory.daemon.runsetup import (
     context_text,
     prompt_context,
     session_config,
     system_blocks,
 )
-from factory.daemon.vouch import record_vouches, vouching_resolver
-from factory.errors import (
-    ClaimLost,
-    StoreError,
-    SubjectBusy,
-)
+from factory.daemon.vouch import record_vouches
+from factory.errors import StoreError
 from factory.events import Event, utcnow
-from factory.forge.claims import Heartbeat
 from factory.forge.output_tools import output_tools
 from factory.forge.read_tool import github_read_tool
 from factory.forge.runs_read import factory_runs_tool
 from factory.forge.sentry_read import sentry_read_tool
 from factory.forge.slack_channel import slack_channel_tool
 from factory.forge.slack_read import slack_read_tool
-from factory.forge.subjects import (
-    approval_problem,
-    approval_text_problem,
-    snapshot,
-)
 from factory.interfaces import Sandbox
 from factory.logs import redactor
 from factory.store import RunRecord
@@ -106,55 +94,84 @@ class Runner:
         """Run ``run`` with ``automation`` (the version it started with); return its status.
 
         Never raises: every failure, cleanup included, ends up on the run row or in the log.
+        The phases ``claim`` → ``work`` → ``finish``, composed here in one process.
         """
-        bound = log.bind(run_id=run.id, automation=run.automation, subject=run.subject_key)
         started = time.monotonic()
-        bound.info("run_started", attempt=run.attempt)
-        status, stop_reason, error, retryable = "failed", None, None, False
-        state = RunState()
-        cleanup = ExitStack()
+        claimed = self.claim(run, automation, cancel)
+        return self.finish(run, automation, self.work(claimed), started)
+
+    def claim(self, run: RunRecord, automation: Automation, cancel: threading.Event) -> Claimed:
+        """Claim the subject, snapshot it, check approvals; never raises.
+
+        When this phase already decides the run (busy, skipped, an error) the result carries
+        that ``outcome`` and its cleanup has run; else it holds the live claim and heartbeat.
+        """
+        log.info(
+            "run_started",
+            run_id=run.id,
+            automation=run.automation,
+            subject=run.subject_key,
+            attempt=run.attempt,
+        )
+        claimed = Claimed(run, automation, cancel)
         try:
-            status, stop_reason = self._execute(run, automation, cancel, cleanup, state)
-            if state.claim_lost.is_set() and status == "interrupted":
-                status, stop_reason, retryable = "failed", "claim lost to another holder", True
-        except SubjectBusy as exc:
-            status, stop_reason, state.busy = "skipped", str(exc), True
+            problem = claim_subject(self.env, claimed)
+            if problem:
+                claimed.outcome = Outcome("skipped", problem)
+        except Exception as exc:  # the one broad except of a run (its claim phase)
+            claimed.outcome = failure(exc, run, cancel)
+        if claimed.outcome is not None:
+            claimed.close(claimed.outcome)
+        return claimed
+
+    def work(self, claimed: Claimed) -> Outcome:
+        """Workspace, session (performing its outputs), patch, then the cleanup; never raises."""
+        if claimed.outcome is not None:
+            return claimed.outcome
+        outcome = Outcome("failed")
+        try:
+            status, stop_reason = self._session(claimed)
+            outcome = Outcome(status, stop_reason)
+            if claimed.state.claim_lost.is_set() and status == "interrupted":
+                outcome = Outcome("failed", "claim lost to another holder", retryable=True)
         except Exception as exc:  # the one broad except of a run: record it, decide retry
-            status = "interrupted" if cancel.is_set() else "failed"
-            error = redactor.scrub(f"{type(exc).__name__}: {exc}")[:4000]
-            retryable = status == "failed" and is_retryable(exc)
-            resume = rate_limit_resume(exc) if status == "failed" else None
-            if resume is not None:  # GitHub said when: pause the run until then, not fail it
-                status, retryable, state.resume_at = "interrupted", True, resume
-                stop_reason = f"paused by a GitHub rate limit until {resume:%Y-%m-%d %H:%M:%S} UTC"
-            elif no_space(exc):
-                stop_reason = NO_SPACE
-            bound.warning("run_error", error=error, retryable=retryable, stop_reason=stop_reason)
+            outcome = failure(exc, claimed.run, claimed.cancel)
         finally:
-            state.failed = status != "succeeded"
-            cleanup.close()  # every callback is wrapped by _safe: cleanup never raises
+            claimed.close(outcome)
+        return outcome
+
+    def finish(
+        self,
+        run: RunRecord,
+        automation: Automation,
+        outcome: Outcome,
+        started: float | None = None,
+    ) -> str:
+        """Write ``outcome`` as the run's final status (retrying while the store refuses),
+        re-queue as it asks; return the status. ``started`` (monotonic) times the run."""
+        bound = log.bind(run_id=run.id, automation=run.automation, subject=run.subject_key)
         crashpoint("run_before_finish")
         deadline = time.monotonic() + self.finish_retry_for_s
         delay = 0.25
         while True:
             try:
-                record = self._finish(run, automation, status, stop_reason, error, retryable, state)
+                record = self._finish(run, automation, outcome)
                 break
             except Exception as exc:  # the store failed (disk full, …): try again for a while
-                if no_space(exc) and stop_reason is None and status != "succeeded":
-                    stop_reason = NO_SPACE
+                if no_space(exc) and outcome.stop_reason is None and outcome.status != "succeeded":
+                    outcome = dataclasses.replace(outcome, stop_reason=NO_SPACE)
                 left = deadline - time.monotonic()
                 bound.error(
                     "run_finish_failed", error=redactor.scrub(str(exc)), retry_s=max(0.0, left)
                 )
                 if left <= 0 or self.stopping.wait(min(delay, left)):
-                    return status  # still running: recovery at next start marks it interrupted
+                    return outcome.status  # still running: recovery marks it interrupted
                 delay = min(delay * 2, 5.0)
         bound.info(
             "run_finished",
             status=record.status,
             stop_reason=record.stop_reason,
-            seconds=round(time.monotonic() - started, 3),
+            seconds=None if started is None else round(time.monotonic() - started, 3),
             turns=record.turns,
             input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
@@ -163,20 +180,16 @@ class Runner:
         )
         return record.status
 
-    def _finish(
-        self,
-        run: RunRecord,
-        automation: Automation,
-        status: str,
-        stop_reason: str | None,
-        error: str | None,
-        retryable: bool,
-        state: RunState,
-    ) -> RunRecord:
+    def _finish(self, run: RunRecord, automation: Automation, outcome: Outcome) -> RunRecord:
         store = self.env.store
+        status = outcome.status
         try:
             record = store.finish_run(
-                run.id, status, stop_reason=stop_reason, error=error, retryable=retryable
+                run.id,
+                status,
+                stop_reason=outcome.stop_reason,
+                error=outcome.error,
+                retryable=outcome.retryable,
             )
         except StoreError:
             current = store.get_run(run.id)
@@ -184,13 +197,13 @@ class Runner:
                 raise  # the write itself failed (disk full, lock), not a finished row
             return current  # already finished by shutdown/recovery
         crashpoint("run_after_finish")
-        if state.busy and record.attempt < MAX_BUSY_ATTEMPTS:
+        if outcome.busy and record.attempt < MAX_BUSY_ATTEMPTS:
             retry = store.retry_run(record.id, not_before=utcnow() + BUSY_DELAY)
             log.info("run_requeued_busy", run_id=record.id, retry=retry)
-        elif state.resume_at is not None and record.attempt < MAX_PAUSED_ATTEMPTS:
-            retry = store.retry_run(record.id, not_before=state.resume_at)
+        elif outcome.resume_at is not None and record.attempt < MAX_PAUSED_ATTEMPTS:
+            retry = store.retry_run(record.id, not_before=outcome.resume_at)
             log.info("run_paused_rate_limit", run_id=record.id, retry=retry)
-        elif status == "failed" and retryable:
+        elif status == "failed" and outcome.retryable:
             self._maybe_retry(record, automation)
         return record
 
@@ -201,51 +214,11 @@ class Runner:
         retry_id = self.env.store.retry_run(record.id, not_before=utcnow() + delay)
         log.info("run_retry_queued", run_id=record.id, retry=retry_id, delay_s=delay.seconds)
 
-    def _execute(
-        self,
-        run: RunRecord,
-        automation: Automation,
-        cancel: threading.Event,
-        cleanup: ExitStack,
-        state: RunState,
-    ) -> tuple[str, str | None]:
+    def _session(self, claimed: Claimed) -> tuple[str, str | None]:
         env, gh = self.env, self.env.github
+        run, automation, cancel = claimed.run, claimed.automation, claimed.cancel
+        cleanup, state, event, snap = claimed.cleanup, claimed.state, claimed.event, claimed.snap
         config = env.config()
-        event = env.store.get_event(run.event_id).event if run.event_id is not None else None
-        snap: SubjectSnapshot | None = None
-        crashpoint("run_before_claim")
-        if gh is not None and run.subject_key and claimed_on_github(run.subject_key):
-            # A fully staged run (staged, or a shadow) writes nothing, so it takes no claim:
-            # it neither writes the claim ref nor blocks its live twin's claim on the subject.
-            if not automation.fully_staged:
-                claim = gh.claims.claim(run.subject_key, holder_of(env.holder, run), gh.lease_s)
-                if claim is None:
-                    raise SubjectBusy(f"subject {run.subject_key} is claimed by another holder")
-                cleanup.callback(safe(claim.release, "claim_release", run.id))
-                cleanup.callback(crashpoint, "run_before_release")  # just before the release
-
-                def lost(exc: ClaimLost) -> None:
-                    state.claim_lost.set()
-                    cancel.set()
-
-                beat = Heartbeat(claim, on_lost=lost).start()
-                cleanup.callback(safe(beat.stop, "heartbeat_stop", run.id))
-                crashpoint("run_after_claim")
-            snap = snapshot(gh.repo, run.subject_key, gh.trust)
-            if automation.workspace != "none":
-                labels = labels_to_confirm(event)
-                resolve = vouching_resolver(
-                    env.store, run.subject_key, labels, gh.bot_login, gh.resolve
-                )
-                problem = approval_problem(gh.repo, snap, labels, automation.trust, resolve)
-                if problem is None and labels:
-                    problem = approval_text_problem(
-                        env.store, gh.repo, run.subject_key, snap, labels, automation.trust
-                    )
-                    if problem:
-                        log.warning("approval_text_changed", run_id=run.id, reason=problem)
-                if problem:
-                    return "skipped", problem
         workspace, sandbox = self._workspace(run, automation, snap, event, cleanup, state)
         workspace = conflict_workspace(workspace, event)  # a merge conflict's run: the merge
         egress = config.policy.egress

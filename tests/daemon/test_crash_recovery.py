@@ -70,6 +70,7 @@ CRASH_POINTS = [
 """Every crash point of the flow (see test_every_crashpoint_in_the_code_is_planned)."""
 PROVED_ELSEWHERE = {
     "merge_base_after_push": "tests/daemon/test_shepherd_conflicts_end_to_end.py",
+    "run_after_claim_step": "tests/daemon/test_distributed_steps.py",
 }
 """Crash points off the builder's flow, each killed and recovered by its own test there."""
 LOOP_FORCER = "run_after_claim"
