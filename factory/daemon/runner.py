@@ -171,7 +171,7 @@ class Runner:
             "run_finished",
             status=record.status,
             stop_reason=record.stop_reason,
-            seconds=None if started is None else round(time.monotonic() - started, 3),
+            seconds=_seconds(record, started),
             turns=record.turns,
             input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
@@ -359,3 +359,13 @@ class Runner:
         sandbox.open_run(workspace.path)  # a root daemon's pids cgroup, once per run
         cleanup.callback(safe(lambda: sandbox.close_run(workspace.path), "sandbox_close", run.id))
         return workspace, sandbox
+
+
+def _seconds(record: RunRecord, started: float | None) -> float | None:
+    """How long the run took: by the monotonic clock in one process, else (a run whose steps
+    ran on DBOS, perhaps on two workers) from the row's started and finished times."""
+    if started is not None:
+        return round(time.monotonic() - started, 3)
+    if record.started_at is None or record.finished_at is None:
+        return None
+    return round((record.finished_at - record.started_at).total_seconds(), 3)
