@@ -201,3 +201,51 @@ def test_concurrent_commands_of_one_run_each_get_their_own_limited_leaf(
         thread.join(timeout=20)
     sandbox.close_run(workspace)
     assert ([r.stdout for r in results], limits_seen) == (["ok\n", "ok\n"], ["9", "9"])
+
+
+def _limits_of(text: str) -> dict[str, tuple[str, str]]:
+    """Soft and hard value of the address-space, core and process lines of a limits file."""
+    wanted = {"Max address space": "as", "Max core file size": "core", "Max processes": "nproc"}
+    found: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        for prefix, key in wanted.items():
+            if line.startswith(prefix):
+                soft, hard = line[len(prefix) :].split()[:2]
+                found[key] = (soft, hard)
+    return found
+
+
+def test_spare_command_runs_with_hard_memory_core_and_process_limits(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """A command of a run (started by the spare) has its limits as soft and hard limits."""
+    sandbox.open_run(workspace)
+    _wait_for_spare()
+    _wait_until_taken_next(sandbox, workspace)
+    limits = SandboxLimits(memory_mb=300, max_processes=9)
+    result = sandbox.exec(["cat", "/proc/self/limits"], workspace=workspace, limits=limits)
+    sandbox.close_run(workspace)
+    mem = str(300 * 1024 * 1024)
+    assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
+
+
+def test_spare_limits_the_whole_sandbox_from_its_first_process(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """The spare sets the limits before it execs bwrap: the sandbox's pid 1 has them too."""
+    sandbox.open_run(workspace)
+    _wait_for_spare()
+    _wait_until_taken_next(sandbox, workspace)
+    limits = SandboxLimits(memory_mb=300, max_processes=9)
+    result = sandbox.exec(["cat", "/proc/1/limits"], workspace=workspace, limits=limits)
+    sandbox.close_run(workspace)
+    mem = str(300 * 1024 * 1024)
+    assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
+
+
+def test_spare_of_a_lone_command_limits_it_too(sandbox: BwrapSandbox, workspace: Path) -> None:
+    """A command outside any run (its spare made on the spot) has the same hard limits."""
+    limits = SandboxLimits(memory_mb=300, max_processes=9)
+    result = sandbox.exec(["cat", "/proc/self/limits"], workspace=workspace, limits=limits)
+    mem = str(300 * 1024 * 1024)
+    assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
