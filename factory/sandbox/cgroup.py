@@ -140,6 +140,13 @@ class PidsCgroup:
         A cgroup another thread removed first (``close_run`` while a command's own
         ``remove`` runs) is already done: nothing here raises for a missing directory.
         """
+        try:  # empty (a finished command's leaf, as a rule): nothing to kill or list
+            self.path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass
         try:
             names = os.listdir(self.path)
         except FileNotFoundError:

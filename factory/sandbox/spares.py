@@ -135,13 +135,19 @@ class Spare:
 
 
 class RunSpares:
-    """At most one ready spare per open run, made in the background; safe from many threads."""
+    """At most one ready spare per open run, made in the background; safe from many threads.
+
+    One worker thread makes them (started with the first run, ended when no run is open): a
+    command's ``refill`` only queues its run and wakes it, instead of starting a thread.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._ready: dict[Path, Spare] = {}
         self._open: dict[Path, Path] = {}
-        self._making: dict[Path, threading.Thread] = {}
+        self._wanted: list[Path] = []
+        self._making: set[Path] = set()
+        self._worker: threading.Thread | None = None
 
     def open(self, workspace: Path, run_cgroup: Path) -> None:
         """Keep a spare ready for the run over ``workspace`` (cgroup ``run_cgroup``)."""
@@ -155,18 +161,22 @@ class RunSpares:
             return self._ready.pop(workspace, None)
 
     def refill(self, workspace: Path) -> None:
-        """Start making a spare for the run over ``workspace`` in the background.
+        """Have the worker make a spare for the run over ``workspace`` in the background.
 
-        No-op if no run over it is open, or it has a spare ready or being made."""
+        No-op if no run over it is open, or it has a spare ready, asked for or being made."""
         with self._lock:
-            making = self._making.get(workspace)
             if workspace not in self._open or workspace in self._ready:
                 return
-            if making is not None and making.is_alive():
+            if workspace in self._making or workspace in self._wanted:
                 return
-            thread = threading.Thread(target=self._make, args=(workspace,), daemon=True)
-            self._making[workspace] = thread
-        thread.start()
+            self._wanted.append(workspace)
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name="sandbox-spares", daemon=True
+                )
+                self._worker.start()
+            else:
+                self._lock.notify_all()
 
     def close(self, workspace: Path) -> None:
         """Stop keeping spares for the run over ``workspace``; discard the ready one.
@@ -175,13 +185,34 @@ class RunSpares:
         """
         with self._lock:
             self._open.pop(workspace, None)
-            making = self._making.pop(workspace, None)
-        if making is not None:
-            making.join()
-        with self._lock:
+            if workspace in self._wanted:
+                self._wanted.remove(workspace)
+            self._lock.notify_all()  # the worker ends if no run is left
+            while workspace in self._making:
+                self._lock.wait()
             spare = self._ready.pop(workspace, None)
         if spare is not None:
             spare.discard()
+
+    def _work(self) -> None:
+        """Make the spares asked for, one at a time, while any run is open."""
+        with self._lock:
+            try:
+                while self._open:
+                    if not self._wanted:
+                        self._lock.wait()
+                        continue
+                    workspace = self._wanted.pop(0)
+                    self._making.add(workspace)
+                    self._lock.release()
+                    try:
+                        self._make(workspace)
+                    finally:
+                        self._lock.acquire()
+                        self._making.discard(workspace)
+                        self._lock.notify_all()
+            finally:
+                self._worker = None  # the next refill starts another
 
     def _make(self, workspace: Path) -> None:
         with self._lock:

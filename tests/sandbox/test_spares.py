@@ -249,3 +249,39 @@ def test_spare_of_a_lone_command_limits_it_too(sandbox: BwrapSandbox, workspace:
     result = sandbox.exec(["cat", "/proc/self/limits"], workspace=workspace, limits=limits)
     mem = str(300 * 1024 * 1024)
     assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
+
+
+def _spare_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "sandbox-spares"]
+
+
+def test_no_thread_making_spares_outlives_the_last_run(
+    sandbox: BwrapSandbox, workspace: Path, tmp_path: Path
+) -> None:
+    """The background work of two runs' spares ends once both runs are closed."""
+    other = tmp_path / "other"
+    other.mkdir()
+    sandbox.open_run(workspace)
+    sandbox.open_run(other)
+    for ws in (workspace, other, workspace):
+        sandbox.exec(["true"], workspace=ws)
+    sandbox.close_run(workspace)
+    sandbox.close_run(other)
+    end = time.monotonic() + 5
+    while _spare_threads() and time.monotonic() < end:
+        time.sleep(0.01)
+    assert (_spare_threads(), _spares()) == ([], {})
+
+
+def test_a_run_reopened_after_close_gets_a_spare_again(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """Closing the last run and opening another: its commands are started by a spare again."""
+    sandbox.open_run(workspace)
+    _wait_for_spare()
+    sandbox.close_run(workspace)
+    sandbox.open_run(workspace)
+    found = _wait_for_spare()
+    programs = [_cmdline(pid) for pids in found.values() for pid in pids]
+    sandbox.close_run(workspace)
+    assert programs == ["/bin/bash"]
