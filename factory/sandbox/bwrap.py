@@ -115,6 +115,7 @@ class BwrapSandbox:
         self._spares: RunSpares | None = None
         self._etc = etcview.shared(ETC_ENTRIES)
         self._probed = False
+        self._found: str | None = None
         self._probe_lock = threading.Lock()
         self._procs = ProcessTable()
 
@@ -314,10 +315,15 @@ class BwrapSandbox:
         return [*args, "--", *(prlimit_argv(argv, limits) if rlimits else argv)]
 
     def _binary(self) -> str:
-        """Return the bwrap path. Raises SandboxUnavailable if it does not exist."""
+        """Return the bwrap path. Raises SandboxUnavailable if it does not exist.
+
+        The last path found is checked first (one access(2), not a walk of PATH)."""
+        if self._found is not None and os.access(self._found, os.X_OK):
+            return self._found
         found = shutil.which(self.bwrap)
         if found is None:
             raise SandboxUnavailable(f"bubblewrap not found at {self.bwrap!r}. {FIX_HINT}")
+        self._found = found
         return found
 
     def _etc_dir(self) -> Path:
