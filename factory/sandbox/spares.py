@@ -6,21 +6,23 @@ move right after costs 0.1 ms. That wait, not the ``sh`` that did the write, was
 root daemon's per-command overhead. It cannot be skipped (a command's tasks must be in its
 own limited cgroup before it can fork), but it need not be on the command's path: a *spare*
 is a process started and moved into a fresh leaf of the run's cgroup ahead of time, in the
-background, blocked reading its argv from a pipe. A command takes it, sets the leaf's
-``pids.max``, writes its full argv (the bwrap command line) and the spare execs it: every task
-of the sandbox is born in the leaf. The next spare is made in the background when the command
-has ended (not while it runs, so that it does not compete with it for the CPU).
+background, blocked on a pipe. A command takes it, sets the leaf's ``pids.max``, hands it
+its full argv (the bwrap command line) and the spare execs it: every task of the sandbox is
+born in the leaf. The next spare is made in the background (one worker thread for all runs)
+when the command has ended (not while it runs, so that it does not compete with it for the
+CPU).
 
 The spare is ``bash`` running a builtin-only trampoline: it waits for one byte on a *go* pipe,
 reads the NUL-separated argv from a memfd (a seekable file, so bash reads it in blocks; from
 a pipe it read one byte per syscall), sets the command's limits with ``ulimit`` (address
 space, core size, processes; soft and hard, so nothing inside can raise them) and ``exec``s
 the command's bwrap: no fork, so nothing escapes the leaf, and no ``prlimit`` exec inside the
-sandbox (the largest piece of a command's start-up after bwrap itself; for a root daemon
-RLIMIT_NPROC binds nowhere, the pids cgroup does). The argv is complete before the go byte
-is written: if the daemon dies, the go pipe reads EOF and bash exits 0 without running
-anything, never a partial argv. Commands with stdin, outside a run, or arriving before the
-spare is ready, make one on the spot (``command_spare``) and pay the wait.
+sandbox (the largest piece of a command's start-up after bwrap itself: about 0.2x a minimal
+bwrap; RLIMIT_NPROC does not bind root inside the sandbox or out, the pids cgroup does).
+The argv is complete before the go byte is written: if the daemon dies, the go pipe reads
+EOF and bash exits 0 without running anything, never a partial argv. Commands with stdin,
+outside a run, or arriving before the spare is ready, make one on the spot
+(``command_spare``) and pay the wait.
 """
 
 from __future__ import annotations
