@@ -143,7 +143,11 @@ class PidsCgroup:
             for pid in new:
                 try:
                     fd = os.pidfd_open(pid)
-                except OSError:  # gone already
+                except ProcessLookupError:  # gone already
+                    continue
+                except OSError:  # no pidfds here (Linux < 5.3): by pid, as often as listed
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                     continue
                 killed[pid] = fd
                 with contextlib.suppress(ProcessLookupError):
