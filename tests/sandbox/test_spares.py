@@ -285,3 +285,18 @@ def test_a_run_reopened_after_close_gets_a_spare_again(
     programs = [_cmdline(pid) for pids in found.values() for pid in pids]
     sandbox.close_run(workspace)
     assert programs == ["/bin/bash"]
+
+
+def test_spare_whose_daemon_dies_after_the_argv_before_go_runs_nothing(tmp_path: Path) -> None:
+    """The argv handed over but no go byte (the daemon died in between): nothing is run."""
+    base = find_pids_root()
+    assert base is not None
+    marker = tmp_path / "ran"
+    spare = Spare(base, max_pids=3)
+    argv = ["2097152", "9", "/usr/bin/touch", str(marker)]
+    os.pwrite(spare._memfd, b"".join(os.fsencode(a) + b"\0" for a in argv), 0)
+    os.close(spare._args)  # the go pipe closes unwritten, as when the daemon is killed
+    spare._args = -1
+    code = spare.proc.wait(timeout=10)
+    spare.discard()
+    assert (code, marker.exists()) == (0, False)
