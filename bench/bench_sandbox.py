@@ -1,6 +1,6 @@
 """Per-command cost of the bubblewrap sandbox, side by side with a minimal bwrap call.
 
-Run: .venv/bin/python bench/bench_sandbox.py [ROUNDS] [--flags]
+Run: .venv/bin/python bench/bench_sandbox.py [ROUNDS] [--flags] [--against DIR]
 
 Each round runs ``true`` once per variant, in an order that rotates every round (so a busy
 moment of the machine falls on every variant alike); warm-up rounds are dropped. Variants:
@@ -12,11 +12,15 @@ variant, and last ``sandbox_vs_minimal_bwrap: N.Nx`` (median over median). The d
 commands in a run come seconds apart (a model turn between them), so each round sleeps
 ``GAP_S`` before it: the run's spare (``spares.py``) is ready as it would be in a run.
 ``--flags`` adds the sandbox's own bwrap command line run directly, and that line without
-each piece in turn: what each flag or mount costs.
+each piece in turn: what each flag or mount costs. ``--against DIR`` (DIR holds the
+``factory`` package of other code, e.g. ``git archive BASE factory | tar -x -C DIR``) adds
+``exec`` in a run by that code and by this tree, each in a worker process of its own (timed
+there), interleaved with the rest: a change measured side by side with the previous code.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import resource
@@ -134,7 +138,8 @@ def run_rounds(
     """Return each variant's wall and CPU times in ms over ``rounds`` rotated rounds.
 
     The CPU time includes work other threads of this process do meanwhile (a spare made in
-    the background after the command is charged to the next variant run).
+    the background after the command is charged to the next variant run). A variant that
+    returns a float timed itself (seconds; a worker process): that is its time, CPU unknown.
     """
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -144,15 +149,65 @@ def run_rounds(
         time.sleep(GAP_S)
         for name in names[shift:] + names[:shift]:
             start, start_cpu = time.perf_counter(), _cpu()
-            variants[name]()
+            own = variants[name]()
             elapsed = (time.perf_counter() - start) * 1000
             if i >= WARMUP:
-                times[name].append(elapsed)
-                cpu[name].append((_cpu() - start_cpu) * 1000)
+                timed_itself = isinstance(own, float)
+                times[name].append(own * 1000 if isinstance(own, float) else elapsed)
+                cpu[name].append(math.nan if timed_itself else (_cpu() - start_cpu) * 1000)
     return times, cpu
 
 
-def main(rounds: int = 60, flags: bool = False) -> None:
+WORKER = """
+import sys, tempfile, time
+from pathlib import Path
+import structlog
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+from factory.sandbox import BwrapSandbox
+ws = Path(tempfile.mkdtemp(prefix="bench-sandbox-worker-"))
+sandbox = BwrapSandbox()
+sandbox.probe()
+sandbox.open_run(ws)
+print("ready", flush=True)
+for _ in sys.stdin:
+    start = time.perf_counter()
+    result = sandbox.exec(["true"], workspace=ws)
+    print((time.perf_counter() - start) if result.exit_code == 0 else -1.0, flush=True)
+sandbox.close_run(ws)
+ws.rmdir()
+"""
+"""A process running ``exec(["true"])`` in an open run on each line it reads; prints seconds."""
+
+
+def start_worker(tree: Path) -> subprocess.Popen[str]:
+    """Start WORKER with the ``factory`` package of ``tree`` first on its path."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tree,
+    )
+    assert worker.stdout is not None
+    if worker.stdout.readline().strip() != "ready":
+        raise SystemExit(f"the worker for {tree} did not start")
+    return worker
+
+
+def ask(worker: subprocess.Popen[str]) -> float:
+    """Have ``worker`` run one command; return its time in seconds (timed in the worker)."""
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write("go\n")
+    worker.stdin.flush()
+    seconds = float(worker.stdout.readline())
+    if seconds < 0:
+        raise SystemExit("a worker's command failed")
+    return seconds
+
+
+def main(rounds: int = 60, flags: bool = False, against: Path | None = None) -> None:
     """Print the machine facts, the table and the ratio line."""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
@@ -174,10 +229,20 @@ def main(rounds: int = 60, flags: bool = False) -> None:
         if flags:
             for name, argv in flag_variants(sandbox, binary, ws).items():
                 variants[name] = lambda argv=argv: subprocess.run(argv, check=True)  # type: ignore[misc]
+        workers = {}
+        if against is not None:
+            here = Path(__file__).resolve().parent.parent
+            workers = {f"worker: {tree}": start_worker(tree) for tree in (here, against)}
+            for name, worker in workers.items():
+                variants[name] = lambda worker=worker: ask(worker)  # type: ignore[misc]
         try:
             times, cpu = run_rounds(variants, rounds)
         finally:
             sandbox.close_run(ws)
+            for worker in workers.values():
+                assert worker.stdin is not None
+                worker.stdin.close()
+                worker.wait()
         facts = machine_facts(binary, ws)
     for line in facts:
         print(line)
@@ -185,18 +250,25 @@ def main(rounds: int = 60, flags: bool = False) -> None:
         f"rounds: {rounds} (+{WARMUP} warm-up), interleaved, order rotated each round, "
         f"{GAP_S * 1000:.0f} ms pause before each round"
     )
-    print(f"{'variant':<32} {'min ms':>8} {'median ms':>10} {'max ms':>8} {'cpu med ms':>11}")
+    width = max(32, *(len(name) for name in times))
+    print(f"{'variant':<{width}} {'min ms':>8} {'median ms':>10} {'max ms':>8} {'cpu med ms':>11}")
+    minimal_median = statistics.median(times["minimal bwrap true"])
     for name, values in times.items():
         print(
-            f"{name:<32} {min(values):>8.2f} {statistics.median(values):>10.2f} "
+            f"{name:<{width}} {min(values):>8.2f} {statistics.median(values):>10.2f} "
             f"{max(values):>8.2f} {statistics.median(cpu[name]):>11.2f}"
+            + (f"  ({statistics.median(values) / minimal_median:.2f}x)" if name in workers else "")
         )
-    ratio = statistics.median(times["BwrapSandbox.exec (in a run)"]) / statistics.median(
-        times["minimal bwrap true"]
-    )
+    ratio = statistics.median(times["BwrapSandbox.exec (in a run)"]) / minimal_median
     print(f"sandbox_vs_minimal_bwrap: {ratio:.1f}x")
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--flags"]
-    main(int(args[0]) if args else 60, flags="--flags" in sys.argv[1:])
+    argv = sys.argv[1:]
+    tree = None
+    if "--against" in argv:
+        at = argv.index("--against")
+        tree = Path(argv[at + 1]).resolve()
+        del argv[at : at + 2]
+    args = [a for a in argv if a != "--flags"]
+    main(int(args[0]) if args else 60, flags="--flags" in argv, against=tree)

@@ -11,7 +11,8 @@ allowlisted entries (``etcview.py``: one mount, not one per entry). Memory and p
 are limited by ``prlimit`` inside the namespace; a root daemon also puts the commands in a pids
 cgroup (RLIMIT_NPROC does not bind root): a leaf per command in the run's cgroup, made at
 ``open_run`` and removed at ``close_run`` (``runcgroups.py``), else one of its own; bwrap is
-exec'd by a spare already in the leaf (``spares.py``: made ahead of time within a run). If
+exec'd by a spare already in the leaf (``spares.py``: made ahead of time within a run), which
+sets the rlimits itself (``ulimit``, no ``prlimit`` exec on the command's path). If
 bubblewrap cannot start, ``probe()`` raises SandboxUnavailable: fail closed. ``run_once``
 is probe and command in one sandbox.
 """
@@ -34,6 +35,8 @@ from factory.sandbox import etcview
 from factory.sandbox.cgroup import PidsCgroup, find_pids_root, sweep_stale
 from factory.sandbox.egress import EgressAccess
 from factory.sandbox.environment import build_env
+from factory.sandbox.hints import FIX_HINT as FIX_HINT  # re-exported: tests, doctor
+from factory.sandbox.hints import NO_PIDS_CGROUP as NO_PIDS_CGROUP
 from factory.sandbox.limits import PRLIMIT, check_limits, prlimit_argv
 from factory.sandbox.process import ProcessTable
 from factory.sandbox.runcgroups import RunCgroups
@@ -79,23 +82,6 @@ PROBE_TIMEOUT_S = 30.0
 CGROUP_OVERHEAD = 2
 """Tasks in a pids cgroup that are not the command: bwrap (the spare execs it), its pid 1."""
 
-FIX_HINT = (
-    "Fix: install bubblewrap (apt-get install bubblewrap); allow unprivileged user namespaces "
-    "(sysctl -w kernel.unprivileged_userns_clone=1 on Debian, "
-    "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu >= 23.10, "
-    "user.max_user_namespaces > 0); in a container, run it with --privileged or with "
-    "--security-opt seccomp=unconfined --security-opt apparmor=unconfined; or, knowingly, "
-    "set `sandbox: {backend: none}` to run commands unsandboxed."
-)
-
-NO_PIDS_CGROUP = (
-    "running as root, so a pids cgroup is needed to limit processes "
-    "(RLIMIT_NPROC does not bind root) but no writable cgroup with the "
-    "pids controller was found. Fix: run factoryd as a normal user, or "
-    "give it a writable /sys/fs/cgroup (e.g. systemd Delegate=yes)."
-)
-"""Why a root daemon without a writable pids cgroup cannot sandbox, and how to fix it."""
-
 
 class BwrapSandbox:
     """Runs each command under bubblewrap; holds no secrets and shows only the workspace."""
@@ -129,6 +115,7 @@ class BwrapSandbox:
         self._spares: RunSpares | None = None
         self._etc = etcview.shared(ETC_ENTRIES)
         self._probed = False
+        self._found: str | None = None
         self._probe_lock = threading.Lock()
         self._procs = ProcessTable()
 
@@ -295,8 +282,12 @@ class BwrapSandbox:
         limits: SandboxLimits,
         env: Mapping[str, str],
         egress: EgressAccess | None = None,
+        rlimits: bool = True,
     ) -> list[str]:
-        """Return the full bwrap command line for one command (exposed for tests/bench)."""
+        """Return the full bwrap command line for one command (exposed for tests/bench).
+
+        ``rlimits=False``: without ``prlimit`` (a spare sets the limits before it execs bwrap).
+        """
         args = [binary, "--unshare-all", "--unshare-user"]
         if "--disable-userns" not in self._without:
             args.append("--disable-userns")
@@ -321,13 +312,18 @@ class BwrapSandbox:
         args += ["--remount-ro", "/"]  # bwrap's root is a tmpfs; nothing but binds on it
         for key, value in env.items():
             args += ["--setenv", key, value]
-        return [*args, "--", *prlimit_argv(argv, limits)]
+        return [*args, "--", *(prlimit_argv(argv, limits) if rlimits else argv)]
 
     def _binary(self) -> str:
-        """Return the bwrap path. Raises SandboxUnavailable if it does not exist."""
+        """Return the bwrap path. Raises SandboxUnavailable if it does not exist.
+
+        The last path found is checked first (one access(2), not a walk of PATH)."""
+        if self._found is not None and os.access(self._found, os.X_OK):
+            return self._found
         found = shutil.which(self.bwrap)
         if found is None:
             raise SandboxUnavailable(f"bubblewrap not found at {self.bwrap!r}. {FIX_HINT}")
+        self._found = found
         return found
 
     def _etc_dir(self) -> Path:
@@ -356,6 +352,7 @@ class BwrapSandbox:
             limits=limits,
             env=build_env(HOME, env),
             egress=egress,
+            rlimits=self._cgroup_base is None,  # else the spare that execs bwrap sets them
         )
         cgroup: PidsCgroup | None = None
         started = None
@@ -369,7 +366,7 @@ class BwrapSandbox:
             except OSError as exc:
                 raise SandboxUnavailable(f"cannot create a pids cgroup: {exc}") from exc
             cgroup = spare.cgroup
-            started = (spare.proc, functools.partial(spare.release, full, max_pids))
+            started = (spare.proc, functools.partial(spare.release, full, max_pids, limits))
         try:
             result = self._procs.run(
                 full,

@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import os
 import secrets
+import select
 import signal
 import time
 from pathlib import Path
@@ -121,25 +122,53 @@ class PidsCgroup:
 
     def kill(self) -> None:
         """SIGKILL every process in the cgroup (pids.max stops them from outrunning this)."""
+        for fd in self._signal_all({}).values():
+            os.close(fd)
+
+    def _signal_all(self, killed: dict[int, int]) -> dict[int, int]:
+        """SIGKILL each task listed that is not in ``killed`` (pid: its pidfd), until no new
+        one appears; return ``killed`` with them added (the caller closes the pidfds).
+
+        Through a pidfd, so a pid reused meanwhile is never signalled; cgroup v2 kills all
+        at once (``cgroup.kill``)."""
         kill_file = self.path / "cgroup.kill"
         if kill_file.exists():
             with contextlib.suppress(OSError):
                 kill_file.write_text("1")
-                return
+                return killed
         for _ in range(100):
-            pids = self._pids()
-            if not pids:
-                return
-            for pid in pids:
+            new = [pid for pid in self._pids() if pid not in killed]
+            if not new:
+                break
+            for pid in new:
+                try:
+                    fd = os.pidfd_open(pid)
+                except ProcessLookupError:  # gone already
+                    continue
+                except OSError:  # no pidfds here (Linux < 5.3): by pid, as often as listed
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    continue
+                killed[pid] = fd
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+        return killed
 
     def remove(self) -> None:
         """Kill what is left, remove the leaves in it, then the cgroup; logs if it stays.
 
         A cgroup another thread removed first (``close_run`` while a command's own
         ``remove`` runs) is already done: nothing here raises for a missing directory.
+        Killed tasks are awaited on their pidfds (a finished sandbox's init is often still
+        tearing its namespaces down: a few ms), not by reading the task list in a loop.
         """
+        try:  # empty (a finished command's leaf, as a rule): nothing to kill or list
+            self.path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass
         try:
             names = os.listdir(self.path)
         except FileNotFoundError:
@@ -148,18 +177,24 @@ class PidsCgroup:
             child = self.path / name
             if name.partition("-")[0] in PREFIXES and child.is_dir():
                 PidsCgroup.adopt(child).remove()
-        self.kill()
+        killed: dict[int, int] = {}
         end = time.monotonic() + 1.0
-        while True:
-            try:
-                self.path.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                if time.monotonic() >= end:
-                    break
-                time.sleep(0.002)  # killed tasks take a moment to leave the cgroup
+        try:
+            while True:
+                killed = self._signal_all(killed)
+                _await_exit(list(killed.values()), end)
+                try:
+                    self.path.rmdir()
+                    return
+                except FileNotFoundError:
+                    return
+                except OSError:
+                    if time.monotonic() >= end:
+                        break
+                    time.sleep(0.002)  # killed tasks take a moment to leave the cgroup
+        finally:
+            for fd in killed.values():
+                os.close(fd)
         log.warning("sandbox_cgroup_left_behind", path=str(self.path))
 
     def _pids(self) -> list[int]:
@@ -167,6 +202,21 @@ class PidsCgroup:
             return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
         except OSError:
             return []
+
+
+def _await_exit(pidfds: list[int], end: float) -> None:
+    """Wait until each process of ``pidfds`` has exited, or the monotonic time ``end``."""
+    poller = select.poll()
+    for fd in pidfds:
+        poller.register(fd, select.POLLIN)
+    waiting = len(pidfds)
+    while waiting:
+        left_ms = (end - time.monotonic()) * 1000
+        if left_ms <= 0:
+            return
+        for fd, _ in poller.poll(left_ms):
+            poller.unregister(fd)
+            waiting -= 1
 
 
 def sweep_stale(base: Path) -> list[Path]:

@@ -1,10 +1,14 @@
-"""PidsCgroup.remove on directories that another thread removes first (no root needed)."""
+"""PidsCgroup.remove: directories another thread removes first (no root needed), tasks left."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
-from factory.sandbox.cgroup import PidsCgroup
+import pytest
+
+from factory.sandbox.cgroup import PidsCgroup, find_pids_root
 
 
 def test_removing_a_cgroup_already_gone_is_done_not_an_error(tmp_path: Path) -> None:
@@ -29,3 +33,33 @@ def test_removing_keeps_what_is_not_a_leaf_of_ours(tmp_path: Path) -> None:
     (run / "other").mkdir(parents=True)
     PidsCgroup.adopt(run).remove()
     assert (run / "other").exists() is True
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are written only as root")
+def test_removing_a_cgroup_kills_its_tasks_and_is_gone_when_they_are() -> None:
+    """Tasks still in the cgroup are killed and awaited: the cgroup is gone, they are dead."""
+    base = find_pids_root()
+    assert base is not None
+    cgroup = PidsCgroup(base, 10)
+    sleepers = [subprocess.Popen(["sleep", "30"]) for _ in range(3)]
+    for proc in sleepers:
+        (cgroup.path / "cgroup.procs").write_text(str(proc.pid))
+    cgroup.remove()
+    codes = [proc.wait(timeout=10) for proc in sleepers]
+    assert (cgroup.path.exists(), codes) == (False, [-9, -9, -9])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are written only as root")
+def test_kill_leaves_the_cgroup_and_signals_every_task() -> None:
+    """kill (a timeout's hook) signals every task; the cgroup stays for remove."""
+    base = find_pids_root()
+    assert base is not None
+    cgroup = PidsCgroup(base, 10)
+    sleepers = [subprocess.Popen(["sleep", "30"]) for _ in range(2)]
+    for proc in sleepers:
+        (cgroup.path / "cgroup.procs").write_text(str(proc.pid))
+    cgroup.kill()
+    codes = [proc.wait(timeout=10) for proc in sleepers]
+    still = cgroup.path.exists()
+    cgroup.remove()
+    assert (still, codes) == (True, [-9, -9])

@@ -201,3 +201,102 @@ def test_concurrent_commands_of_one_run_each_get_their_own_limited_leaf(
         thread.join(timeout=20)
     sandbox.close_run(workspace)
     assert ([r.stdout for r in results], limits_seen) == (["ok\n", "ok\n"], ["9", "9"])
+
+
+def _limits_of(text: str) -> dict[str, tuple[str, str]]:
+    """Soft and hard value of the address-space, core and process lines of a limits file."""
+    wanted = {"Max address space": "as", "Max core file size": "core", "Max processes": "nproc"}
+    found: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        for prefix, key in wanted.items():
+            if line.startswith(prefix):
+                soft, hard = line[len(prefix) :].split()[:2]
+                found[key] = (soft, hard)
+    return found
+
+
+def test_spare_command_runs_with_hard_memory_core_and_process_limits(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """A command of a run (started by the spare) has its limits as soft and hard limits."""
+    sandbox.open_run(workspace)
+    _wait_for_spare()
+    _wait_until_taken_next(sandbox, workspace)
+    limits = SandboxLimits(memory_mb=300, max_processes=9)
+    result = sandbox.exec(["cat", "/proc/self/limits"], workspace=workspace, limits=limits)
+    sandbox.close_run(workspace)
+    mem = str(300 * 1024 * 1024)
+    assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
+
+
+def test_spare_limits_the_whole_sandbox_from_its_first_process(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """The spare sets the limits before it execs bwrap: the sandbox's pid 1 has them too."""
+    sandbox.open_run(workspace)
+    _wait_for_spare()
+    _wait_until_taken_next(sandbox, workspace)
+    limits = SandboxLimits(memory_mb=300, max_processes=9)
+    result = sandbox.exec(["cat", "/proc/1/limits"], workspace=workspace, limits=limits)
+    sandbox.close_run(workspace)
+    mem = str(300 * 1024 * 1024)
+    assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
+
+
+def test_spare_of_a_lone_command_limits_it_too(sandbox: BwrapSandbox, workspace: Path) -> None:
+    """A command outside any run (its spare made on the spot) has the same hard limits."""
+    limits = SandboxLimits(memory_mb=300, max_processes=9)
+    result = sandbox.exec(["cat", "/proc/self/limits"], workspace=workspace, limits=limits)
+    mem = str(300 * 1024 * 1024)
+    assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
+
+
+def _spare_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "sandbox-spares"]
+
+
+def test_no_thread_making_spares_outlives_the_last_run(
+    sandbox: BwrapSandbox, workspace: Path, tmp_path: Path
+) -> None:
+    """The background work of two runs' spares ends once both runs are closed."""
+    other = tmp_path / "other"
+    other.mkdir()
+    sandbox.open_run(workspace)
+    sandbox.open_run(other)
+    for ws in (workspace, other, workspace):
+        sandbox.exec(["true"], workspace=ws)
+    sandbox.close_run(workspace)
+    sandbox.close_run(other)
+    end = time.monotonic() + 5
+    while _spare_threads() and time.monotonic() < end:
+        time.sleep(0.01)
+    assert (_spare_threads(), _spares()) == ([], {})
+
+
+def test_a_run_reopened_after_close_gets_a_spare_again(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    """Closing the last run and opening another: its commands are started by a spare again."""
+    sandbox.open_run(workspace)
+    _wait_for_spare()
+    sandbox.close_run(workspace)
+    sandbox.open_run(workspace)
+    found = _wait_for_spare()
+    programs = [_cmdline(pid) for pids in found.values() for pid in pids]
+    sandbox.close_run(workspace)
+    assert programs == ["/bin/bash"]
+
+
+def test_spare_whose_daemon_dies_after_the_argv_before_go_runs_nothing(tmp_path: Path) -> None:
+    """The argv handed over but no go byte (the daemon died in between): nothing is run."""
+    base = find_pids_root()
+    assert base is not None
+    marker = tmp_path / "ran"
+    spare = Spare(base, max_pids=3)
+    argv = ["2097152", "9", "/usr/bin/touch", str(marker)]
+    os.pwrite(spare._memfd, b"".join(os.fsencode(a) + b"\0" for a in argv), 0)
+    os.close(spare._args)  # the go pipe closes unwritten, as when the daemon is killed
+    spare._args = -1
+    code = spare.proc.wait(timeout=10)
+    spare.discard()
+    assert (code, marker.exists()) == (0, False)
