@@ -39,20 +39,27 @@ class SlowTriage:
     def __call__(self, body: dict[str, Any]) -> FakeReply:
         """Return the next turn of the conversation in ``body``, after a pause."""
         time.sleep(TURN_S)
-        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
-        if turn == 0:
-            return tool_reply(turn, "output_comment", {"body": "Thanks, triaged."}, "Comment.")
-        if turn == 1:
-            return tool_reply(turn, "output_add_labels", {"labels": ["bug"]}, "Label.")
-        return FakeReply([{"type": "text", "text": "Done."}])
+        return quick_triage(body)
 
 
-def only_triage(factory: Factory) -> None:
+def quick_triage(body: dict[str, Any]) -> FakeReply:
+    """Comment, then label, then end: one triage session is three model requests."""
+    turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+    if turn == 0:
+        return tool_reply(turn, "output_comment", {"body": "Thanks, triaged."}, "Comment.")
+    if turn == 1:
+        return tool_reply(turn, "output_add_labels", {"labels": ["bug"]}, "Label.")
+    return FakeReply([{"type": "text", "text": "Done."}])
+
+
+def only_triage(factory: Factory, concurrency: int | None = 9) -> None:
+    """Leave only the shipped triage automation, with ``concurrency`` runs at once."""
     for other in factory.settings.automations_dir.glob("*.yaml"):
         if other.name != "triage.yaml":
             other.unlink()
-    triage = factory.settings.automations_dir / "triage.yaml"
-    triage.write_text(triage.read_text() + "concurrency: 9\n")
+    if concurrency is not None:
+        triage = factory.settings.automations_dir / "triage.yaml"
+        triage.write_text(triage.read_text() + f"concurrency: {concurrency}\n")
 
 
 def pending_on(url: str, executor: str) -> int:

@@ -9,39 +9,22 @@ the model's request count tells how many sessions each run had.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from factory.forge.claims import CLAIM_REFS
 from factory.store import RunStore
-from factory.testing.fake_anthropic import FakeReply
 from factory.testing.processes import DaemonProcess, fired_points
-from factory.testing.sample import MAINTAINER, REPO, tool_reply
+from factory.testing.sample import MAINTAINER, REPO
 from tests.daemon.conftest import ROOT, Factory, daemon_env, wait_for
+from tests.daemon.test_distributed import only_triage, quick_triage
 from tests.gitcmd import git
 
 pytestmark = [pytest.mark.distributed, pytest.mark.postgres]
 
 TURNS = 3
-"""Model requests of one triage session (comment, label, done)."""
-
-
-def quick_triage(body: dict[str, Any]) -> FakeReply:
-    """Comment, then label, then end: one session is exactly ``TURNS`` requests."""
-    turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
-    if turn == 0:
-        return tool_reply(turn, "output_comment", {"body": "Thanks, triaged."}, "Comment.")
-    if turn == 1:
-        return tool_reply(turn, "output_add_labels", {"labels": ["bug"]}, "Label.")
-    return FakeReply([{"type": "text", "text": "Done."}])
-
-
-def only_triage(factory: Factory) -> None:
-    for other in factory.settings.automations_dir.glob("*.yaml"):
-        if other.name != "triage.yaml":
-            other.unlink()
+"""Model requests of one triage session (quick_triage: comment, label, done)."""
 
 
 def settled(url: str) -> list[tuple[str | None, str]]:
@@ -70,7 +53,7 @@ def crash_and_recover(
 ) -> tuple[list[str], list[tuple[str | None, str]], int]:
     """Run one issue's triage with worker A dying at ``crash_at`` and worker B recovering it;
     return the fired crash points, the runs' (subject, status) and the issue's number."""
-    only_triage(factory)
+    only_triage(factory, concurrency=None)
     factory.anthropic.responder = quick_triage
     base = daemon_env(
         factory.settings,

@@ -38,12 +38,7 @@ def test_removing_keeps_what_is_not_a_leaf_of_ours(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are written only as root")
 def test_removing_a_cgroup_kills_its_tasks_and_is_gone_when_they_are() -> None:
     """Tasks still in the cgroup are killed and awaited: the cgroup is gone, they are dead."""
-    base = find_pids_root()
-    assert base is not None
-    cgroup = PidsCgroup(base, 10)
-    sleepers = [subprocess.Popen(["sleep", "30"]) for _ in range(3)]
-    for proc in sleepers:
-        (cgroup.path / "cgroup.procs").write_text(str(proc.pid))
+    cgroup, sleepers = _cgroup_of_sleepers(3)
     cgroup.remove()
     codes = [proc.wait(timeout=10) for proc in sleepers]
     assert (cgroup.path.exists(), codes) == (False, [-9, -9, -9])
@@ -52,14 +47,20 @@ def test_removing_a_cgroup_kills_its_tasks_and_is_gone_when_they_are() -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are written only as root")
 def test_kill_leaves_the_cgroup_and_signals_every_task() -> None:
     """kill (a timeout's hook) signals every task; the cgroup stays for remove."""
-    base = find_pids_root()
-    assert base is not None
-    cgroup = PidsCgroup(base, 10)
-    sleepers = [subprocess.Popen(["sleep", "30"]) for _ in range(2)]
-    for proc in sleepers:
-        (cgroup.path / "cgroup.procs").write_text(str(proc.pid))
+    cgroup, sleepers = _cgroup_of_sleepers(2)
     cgroup.kill()
     codes = [proc.wait(timeout=10) for proc in sleepers]
     still = cgroup.path.exists()
     cgroup.remove()
     assert (still, codes) == (True, [-9, -9])
+
+
+def _cgroup_of_sleepers(count: int) -> tuple[PidsCgroup, list[subprocess.Popen[bytes]]]:
+    """A new pids cgroup holding ``count`` ``sleep 30`` processes."""
+    base = find_pids_root()
+    assert base is not None
+    cgroup = PidsCgroup(base, 10)
+    sleepers = [subprocess.Popen(["sleep", "30"]) for _ in range(count)]
+    for proc in sleepers:
+        (cgroup.path / "cgroup.procs").write_text(str(proc.pid))
+    return cgroup, sleepers

@@ -215,29 +215,21 @@ def _limits_of(text: str) -> dict[str, tuple[str, str]]:
     return found
 
 
+@pytest.mark.parametrize(
+    "limits_file",
+    ["/proc/self/limits", "/proc/1/limits"],
+    ids=["the-command", "the-sandbox-pid-1"],
+)
 def test_spare_command_runs_with_hard_memory_core_and_process_limits(
-    sandbox: BwrapSandbox, workspace: Path
+    sandbox: BwrapSandbox, workspace: Path, limits_file: str
 ) -> None:
-    """A command of a run (started by the spare) has its limits as soft and hard limits."""
+    """A command of a run (started by the spare) has its limits as soft and hard limits, and
+    so has the sandbox's pid 1: the spare sets them before it execs bwrap."""
     sandbox.open_run(workspace)
     _wait_for_spare()
     _wait_until_taken_next(sandbox, workspace)
     limits = SandboxLimits(memory_mb=300, max_processes=9)
-    result = sandbox.exec(["cat", "/proc/self/limits"], workspace=workspace, limits=limits)
-    sandbox.close_run(workspace)
-    mem = str(300 * 1024 * 1024)
-    assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
-
-
-def test_spare_limits_the_whole_sandbox_from_its_first_process(
-    sandbox: BwrapSandbox, workspace: Path
-) -> None:
-    """The spare sets the limits before it execs bwrap: the sandbox's pid 1 has them too."""
-    sandbox.open_run(workspace)
-    _wait_for_spare()
-    _wait_until_taken_next(sandbox, workspace)
-    limits = SandboxLimits(memory_mb=300, max_processes=9)
-    result = sandbox.exec(["cat", "/proc/1/limits"], workspace=workspace, limits=limits)
+    result = sandbox.exec(["cat", limits_file], workspace=workspace, limits=limits)
     sandbox.close_run(workspace)
     mem = str(300 * 1024 * 1024)
     assert _limits_of(result.stdout) == {"as": (mem, mem), "core": ("0", "0"), "nproc": ("9", "9")}
