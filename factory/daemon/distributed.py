@@ -7,22 +7,25 @@ enqueued as the durable DBOS workflow ``factory_run`` with the run id as workflo
 twice is a no-op) on the queue ``factory-runs`` (``global_concurrency`` = FACTORY_CONCURRENCY,
 ``worker_concurrency`` = FACTORY_WORKER_CONCURRENCY). Workers dequeue and execute it.
 
-The workflow's steps are the run's phases (``Runner.claim``, ``work``, ``finish``; see
-runphases.py): ``begin`` checkpoints which worker began the run; ``claim`` claims the subject
-on GitHub, snapshots it and checks approvals; ``session`` prepares the workspace and runs the
+The workflow's steps are the run's phases (``Runner.claim``, ``prepare``, ``work``,
+``finish``; see runphases.py): ``begin`` checkpoints which worker began the run; ``claim``
+claims the subject on GitHub, snapshots it and checks approvals; ``workspace`` prepares the
+workspace (the overlay, the sandbox's run cgroup, the egress proxy); ``session`` runs the
 session, which performs its outputs as the agent asks (intent first, idempotent by marker);
+``outputs`` settles any intent the run left open (performed, or found by its marker);
 ``finish`` writes the final status and the re-queue decisions. Each step's result is a small
-JSON-safe value DBOS checkpoints (the claiming worker's id, the session's ``Outcome``).
+JSON-safe value DBOS checkpoints (the claiming worker's id, an ``Outcome``, a count).
 
-The claim, its heartbeat thread and the cleanup stack (claim release, workspace, the sandbox's
-cgroup) are host-local: they pass from ``claim`` to ``session`` through the worker's in-process
-``claimed`` table, never through DBOS. When a worker dies DBOS recovers the workflow elsewhere
-(or on this worker after a restart) and replays the finished steps: dead in ``claim``, the
-step runs again after releasing the dead worker's claim and settling this run's pending
-intents; dead after ``claim`` or in ``session``, the ``session`` step finds no table entry,
-does the same and claims anew, then runs the session (its outputs write nothing twice); dead
-after ``session``, only ``finish`` runs, with the checkpointed Outcome: no second model
-conversation, no second set of writes. A dead worker is found by its heartbeat row
+The claim, its heartbeat thread, the workspace and the cleanup stack (claim release, workspace
+release, the sandbox's cgroup) are host-local: they pass from ``claim`` to ``workspace`` to
+``session`` through the worker's in-process ``claimed`` table, never through DBOS. When a
+worker dies DBOS recovers the workflow elsewhere (or on this worker after a restart) and
+replays the finished steps: dead in ``claim``, the step runs again after releasing the dead
+worker's claim and settling this run's pending intents; dead after ``claim``, in
+``workspace`` or in ``session``, the next of those steps finds no table entry, does the same
+and claims (and prepares) anew, then runs the session (its outputs write nothing twice); dead
+after ``session``, only ``outputs`` and ``finish`` run, with the checkpointed Outcome: no
+second model conversation, no second set of writes. A dead worker is found by its heartbeat row
 (factory/store/workers.py) lapsing; the live worker that takes the row calls DBOS's recovery
 for that executor id.
 """
@@ -153,11 +156,26 @@ def _claim(run_id: str, began_on: str) -> dict[str, Any]:
     return _WORKER.claim_step(run_id, began_on)
 
 
+@DBOS.step(name="workspace")
+def _workspace(run_id: str, claimed_on: str) -> dict[str, Any] | None:
+    """Prepare the run's workspace on this worker (kept in its table); the Outcome if that
+    decided the run (a failure), else None."""
+    assert _WORKER is not None
+    return _WORKER.workspace_step(run_id, claimed_on)
+
+
 @DBOS.step(name="session")
 def _session(run_id: str, claimed_on: str) -> dict[str, Any]:
     """Workspace, session and its outputs; checkpoint the Outcome (replayed, never re-run)."""
     assert _WORKER is not None
     return _WORKER.session_step(run_id, claimed_on)
+
+
+@DBOS.step(name="outputs")
+def _outputs(run_id: str) -> int:
+    """Settle every output intent the run left (performed, or found by its marker)."""
+    assert _WORKER is not None
+    return _WORKER.outputs_step(run_id)
 
 
 @DBOS.step(name="finish")
@@ -169,12 +187,15 @@ def _finish(run_id: str, outcome: dict[str, Any]) -> str:
 
 @DBOS.workflow(name=WORKFLOW)
 def factory_run(run_id: str) -> str:
-    """One run as a durable workflow: ``begin`` → ``claim`` → ``session`` → ``finish``."""
+    """One run as a durable workflow: ``begin`` → ``claim`` → ``workspace`` → ``session`` →
+    ``outputs`` → ``finish`` (a phase that decides the run skips the phases up to outputs)."""
     claimed = _claim(run_id, _begin(run_id))
     if claimed["ended"] is not None:
         return str(claimed["ended"])
     crashpoint("run_after_claim_step")
-    outcome = claimed["outcome"] or _session(run_id, claimed["on"])
+    outcome = claimed["outcome"] or _workspace(run_id, claimed["on"])
+    outcome = outcome or _session(run_id, claimed["on"])
+    _outputs(run_id)
     return _finish(run_id, outcome)
 
 
@@ -232,19 +253,48 @@ class WorkerDaemon(Daemon):
         self.claimed[run_id] = claimed
         return {"ended": None, "on": self.instance, "outcome": None}
 
+    def workspace_step(self, run_id: str, claimed_on: str) -> dict[str, Any] | None:
+        """The ``workspace`` step: prepare the workspace on this worker's claim (claimed anew
+        when the workflow was recovered here); the Outcome when that decided the run."""
+        claimed = self._claimed_here(run_id, claimed_on, "workspace")
+        if isinstance(claimed, Outcome):
+            return claimed.to_json()
+        self.runner.prepare(claimed)
+        if claimed.outcome is not None:
+            return claimed.outcome.to_json()
+        self.claimed[run_id] = claimed
+        return None
+
     def session_step(self, run_id: str, claimed_on: str) -> dict[str, Any]:
-        """The ``session`` step: run the work phase on this worker's claim; without one (the
-        workflow was recovered here, or this worker restarted) release the claiming worker's
-        claim, settle its intents and claim anew first."""
-        claimed = self.claimed.pop(run_id, None)
-        if claimed is None:
-            run = self.store.get_run(run_id)
-            automation = self.watcher.config.automations.get(run.automation)
-            if run.status != "running" or automation is None:
-                return Outcome(run.status).to_json()  # finish reads the row and keeps it
-            self._take_over(run, claimed_on, "session")
-            claimed = self.runner.claim(run, automation, threading.Event())
+        """The ``session`` step: run the work phase on this worker's claim and workspace;
+        without them (the workflow was recovered here, or this worker restarted) release the
+        claiming worker's claim, settle its intents, claim and prepare anew first."""
+        claimed = self._claimed_here(run_id, claimed_on, "session")
+        if isinstance(claimed, Outcome):
+            return claimed.to_json()
         return self.runner.work(claimed).to_json()
+
+    def outputs_step(self, run_id: str) -> int:
+        """The ``outputs`` step: settle this run's output intents still open (a performer
+        that raised, or a worker that died after its session); return how many."""
+        if self.github is None:
+            return 0
+        one_run = cast(RunStore, _OneRunIntents(self.store, run_id))
+        return reconcile_outputs(one_run, self.github, self.watcher.config, self.env)
+
+    def _claimed_here(self, run_id: str, claimed_on: str, step: str) -> Claimed | Outcome:
+        """This worker's live claim of ``run_id`` (taken out of its table); else, after a
+        take-over from ``claimed_on``, a new claim; an Outcome when the run needs no more."""
+        claimed = self.claimed.pop(run_id, None)
+        if claimed is not None:
+            return claimed
+        run = self.store.get_run(run_id)
+        automation = self.watcher.config.automations.get(run.automation)
+        if run.status != "running" or automation is None:
+            return Outcome(run.status)  # finish reads the row and keeps it
+        self._take_over(run, claimed_on, step)
+        claimed = self.runner.claim(run, automation, threading.Event())
+        return claimed.outcome or claimed
 
     def finish_step(self, run_id: str, outcome: dict[str, Any]) -> str:
         """The ``finish`` step: write ``outcome`` unless the run ended already."""

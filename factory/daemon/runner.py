@@ -124,12 +124,27 @@ class Runner:
             claimed.close(claimed.outcome)
         return claimed
 
+    def prepare(self, claimed: Claimed) -> Claimed:
+        """The workspace phase (once): workspace, the sandbox's run cgroup, the egress proxy;
+        never raises. A failure sets ``claimed.outcome`` and runs the cleanup."""
+        if claimed.outcome is not None or claimed.prepared:
+            return claimed
+        try:
+            self._prepare(claimed)
+        except Exception as exc:  # the one broad except of a run (its workspace phase)
+            claimed.outcome = failure(exc, claimed.run, claimed.cancel)
+            claimed.close(claimed.outcome)
+        return claimed
+
     def work(self, claimed: Claimed) -> Outcome:
-        """Workspace, session (performing its outputs), patch, then the cleanup; never raises."""
+        """Session (performing its outputs), patch, then the cleanup; the workspace first if
+        ``prepare`` has not run. Never raises."""
         if claimed.outcome is not None:
             return claimed.outcome
         outcome = Outcome("failed")
         try:
+            if not claimed.prepared:
+                self._prepare(claimed)
             status, stop_reason = self._session(claimed)
             outcome = Outcome(status, stop_reason)
             if claimed.state.claim_lost.is_set() and status == "interrupted":
@@ -217,13 +232,9 @@ class Runner:
     def _session(self, claimed: Claimed) -> tuple[str, str | None]:
         env, gh = self.env, self.env.github
         run, automation, cancel = claimed.run, claimed.automation, claimed.cancel
-        cleanup, state, event, snap = claimed.cleanup, claimed.state, claimed.event, claimed.snap
+        event, snap = claimed.event, claimed.snap
         config = env.config()
-        workspace, sandbox = self._workspace(run, automation, snap, event, cleanup, state)
-        workspace = conflict_workspace(workspace, event)  # a merge conflict's run: the merge
-        egress = config.policy.egress
-        sandbox = with_egress(sandbox, automation.sandbox, egress, env.store, run.id, cleanup)
-        crashpoint("run_after_workspace")
+        workspace, sandbox = claimed.workspace, claimed.sandbox
         cfg = session_config(automation)
         registry, names, stage = ToolRegistry(), [], None
         if workspace is not None and sandbox is not None:
@@ -329,6 +340,17 @@ class Runner:
             {"path": str(path), "bytes": len(patch)},
             text=patch.decode("utf-8", errors="replace")[:100_000],
         )
+
+    def _prepare(self, claimed: Claimed) -> None:
+        run, automation, cleanup = claimed.run, claimed.automation, claimed.cleanup
+        workspace, sandbox = self._workspace(
+            run, automation, claimed.snap, claimed.event, cleanup, claimed.state
+        )
+        workspace = conflict_workspace(workspace, claimed.event)  # a conflict's run: the merge
+        egress = self.env.config().policy.egress
+        sandbox = with_egress(sandbox, automation.sandbox, egress, self.env.store, run.id, cleanup)
+        claimed.workspace, claimed.sandbox, claimed.prepared = workspace, sandbox, True
+        crashpoint("run_after_workspace")
 
     def _workspace(
         self,

@@ -1,8 +1,9 @@
 """A run's phases as values: what one phase hands the next (``Claimed``, ``Outcome``).
 
-``Runner`` executes a run as three phases: ``claim`` (the claim on GitHub, its heartbeat,
-the subject's snapshot and the approval checks), ``work`` (workspace, session and the outputs
-it performs, the patch) and ``finish`` (the final status, the re-queue decisions). In one
+``Runner`` executes a run as phases: ``claim`` (the claim on GitHub, its heartbeat, the
+subject's snapshot and the approval checks), ``prepare`` (the workspace, the sandbox's run
+cgroup, the egress proxy), ``work`` (the session and the outputs it performs, the patch) and
+``finish`` (the final status, the re-queue decisions). In one
 process they are composed by ``Runner.execute``; on DBOS (factory/daemon/distributed.py) each
 is a workflow step. ``Claimed`` is host-local (a live claim, its heartbeat thread, the cleanup
 stack) and never leaves the process; ``Outcome`` is what a session decided, small and
@@ -39,8 +40,10 @@ from factory.errors import ClaimLost, SubjectBusy
 from factory.events import Event
 from factory.forge.claims import Heartbeat
 from factory.forge.subjects import approval_problem, approval_text_problem, snapshot
+from factory.interfaces import Sandbox
 from factory.logs import redactor
 from factory.store import RunRecord
+from factory.workspace import Workspace
 
 log = structlog.get_logger(__name__)
 
@@ -95,7 +98,11 @@ class Claimed:
     event: Event | None = None
     snap: SubjectSnapshot | None = None
     outcome: Outcome | None = None
-    """Set when the claim phase already decided the run (busy, skipped, failed)."""
+    """Set when the claim or workspace phase already decided the run (busy, skipped, failed)."""
+    prepared: bool = False
+    """The workspace phase ran: ``workspace`` and ``sandbox`` are the run's (None: none)."""
+    workspace: Workspace | None = None
+    sandbox: Sandbox | None = None
 
     def close(self, outcome: Outcome) -> None:
         """Run the cleanup (claim release, heartbeat stop, workspace release) for ``outcome``."""

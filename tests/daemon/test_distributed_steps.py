@@ -137,7 +137,7 @@ def test_worker_dead_after_claim_step_claims_again_and_ends_once(
         {(1, 1)},
         len(runs) + 1,
         [],
-        {("begin", "claim", "session", "finish")},
+        {("begin", "claim", "workspace", "session", "outputs", "finish")},
     )
 
 
