@@ -43,6 +43,7 @@ from factory.forge.output_requests import (
 from factory.forge.pr_push import PushToPullRequestRequest
 from factory.forge.revert_request import REASON_CAP, RevertPullRequestRequest
 from factory.forge.sanitize import cap_text
+from factory.forge.sentry_outputs import SENTRY_TEXT_CAP, SentryUpdateRequest
 from factory.forge.slack_outputs import (
     SLACK_TEXT_CAP,
     SlackPostRequest,
@@ -50,10 +51,13 @@ from factory.forge.slack_outputs import (
     SlackReplyRequest,
 )
 from factory.logs import REDACTED
+from factory.sentry.client import SentryClient
+from factory.sentry.side import SentrySide
 from factory.slack.client import web_client
 from factory.slack.messages import SlackSide, SlackThread
 from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_sentry import FakeSentry
 
 BOT_TOKEN = "t-factory-bot"
 REPO = "acme/widgets"
@@ -432,4 +436,50 @@ def test_push_is_prepared_for_the_runs_own_pull_request(
         number,
         "factory/fix-1",
         "Fix it",
+    )
+
+
+# -- sentry_update ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sentry_side() -> Iterator[SentrySide]:
+    """A run about Sentry issue 4711, with a real client on a FakeSentry (prepare never calls)."""
+    with FakeSentry() as sentry:
+        client = SentryClient(sentry.api_url, sentry.token, sentry.org)
+        yield SentrySide(client, "4711", from_subject=True)
+
+
+def test_sentry_resolve_is_prepared_for_the_runs_sentry_issue(
+    make_ctx: MakeCtx, sentry_side: SentrySide
+) -> None:
+    """A resolve of the run's Sentry issue has no GitHub target and carries the issue, status."""
+    ctx = make_ctx({"sentry_update": {"allowed": ["resolve"]}}, sentry=sentry_side)
+    prepared = prepare("sentry_update", SentryUpdateRequest(action="resolve"), ctx)
+    assert prepared == PreparedOutput(
+        "sentry_update", None, {"issue_id": "4711", "action": "resolve", "status": "resolved"}
+    )
+
+
+def test_sentry_comment_links_the_issue_the_run_filed(
+    make_ctx: MakeCtx, sentry_side: SentrySide, repo: Repository
+) -> None:
+    """A run without a GitHub subject that filed #5 links #5 under its Sentry comment."""
+    ctx = make_ctx({"sentry_update": {}}, subject=None, sentry=sentry_side)
+    request = SentryUpdateRequest(action="comment", text="Filed it.")
+    prepared = prepare("sentry_update", request, ctx, created=[5])
+    text = f"Filed it.\n\nGitHub: {repo.html_url}/issues/5"
+    assert prepared.payload == {"issue_id": "4711", "action": "comment", "text": text}
+
+
+def test_overlong_sentry_comment_is_capped_with_a_note(
+    make_ctx: MakeCtx, sentry_side: SentrySide
+) -> None:
+    """A Sentry comment over the cap is cut to it and the model is told."""
+    ctx = make_ctx({"sentry_update": {}}, subject=None, sentry=sentry_side)
+    request = SentryUpdateRequest(action="comment", text="z" * (SENTRY_TEXT_CAP + 1))
+    prepared = prepare("sentry_update", request, ctx)
+    assert (len(prepared.payload["text"]), prepared.notes) == (
+        SENTRY_TEXT_CAP,
+        (f"the text was truncated to {SENTRY_TEXT_CAP} characters",),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -419,6 +420,75 @@ def test_command_killed_at_its_timeout_logs_the_reason(workspace: Path) -> None:
         sandbox.exec(["sleep", "30"], workspace=workspace, limits=SandboxLimits(timeout_s=0.5))
     assert [line["killed_reason"] for line in logs if line["event"] == "sandbox_exec"] == [
         "timeout"
+    ]
+
+
+# --- run_once: the first call (its own probe) and a later one (exec) -----------------------
+
+CALLS = pytest.mark.parametrize("later", [False, True], ids=["first", "later"])
+"""run_once runs its first command itself and hands later ones to exec: both must pass on
+every argument."""
+
+
+def _once(sandbox: BwrapSandbox, workspace: Path, later: bool) -> BwrapSandbox:
+    """Return ``sandbox`` after one run_once of ``true`` when ``later`` (the next call execs)."""
+    if later:
+        assert sandbox.run_once(["true"], workspace=workspace).exit_code == 0
+    return sandbox
+
+
+def _interfaces(net_dev: str) -> list[str]:
+    """The interface names of a /proc/net/dev listing (its two header lines skipped)."""
+    return sorted(line.split(":")[0].strip() for line in net_dev.splitlines()[2:])
+
+
+@CALLS
+def test_run_once_feeds_stdin_to_the_command(workspace: Path, later: bool) -> None:
+    """The bytes given as stdin reach run_once's command, on the first call and later."""
+    sandbox = _once(BwrapSandbox(use_cgroup=False), workspace, later)
+    result = sandbox.run_once(["cat"], workspace=workspace, stdin=b"fed in")
+    assert (result.exit_code, result.stdout) == (0, "fed in")
+
+
+@CALLS
+def test_run_once_passes_env_to_the_command(workspace: Path, later: bool) -> None:
+    """The caller's env is set in run_once's command, on the first call and later."""
+    sandbox = _once(BwrapSandbox(use_cgroup=False), workspace, later)
+    result = sandbox.run_once(["sh", "-c", 'echo "$FOO"'], workspace=workspace, env={"FOO": "x1"})
+    assert (result.exit_code, result.stdout) == (0, "x1\n")
+
+
+@CALLS
+def test_run_once_applies_the_limits_asked_for(workspace: Path, later: bool) -> None:
+    """run_once's command runs under the caller's limits (7 processes, not the default 256)."""
+    sandbox = _once(BwrapSandbox(use_cgroup=False), workspace, later)
+    result = sandbox.run_once(["cat", "/proc/self/limits"], workspace=workspace, limits=LIMITS)
+    nproc = [line.split()[2:4] for line in result.stdout.splitlines() if "Max processes" in line]
+    assert (result.exit_code, nproc) == (0, [["7", "7"]])
+
+
+@CALLS
+def test_run_once_shares_the_network_asked_for(workspace: Path, later: bool) -> None:
+    """With network "full" run_once's command sees the host's interfaces, not only lo."""
+    sandbox = _once(BwrapSandbox(use_cgroup=False), workspace, later)
+    result = sandbox.run_once(["cat", "/proc/net/dev"], workspace=workspace, network="full")
+    host = _interfaces(Path("/proc/net/dev").read_text())
+    assert (result.exit_code, _interfaces(result.stdout)) == (0, host)
+
+
+def test_run_once_logs_the_binary_it_is_ready_with(workspace: Path) -> None:
+    """The first run_once logs sandbox_ready with the bwrap path it found on PATH."""
+    with capture_logs() as logs:
+        BwrapSandbox(use_cgroup=False).run_once(["true"], workspace=workspace)
+    ready = [line for line in logs if line["event"] == "sandbox_ready"]
+    assert ready == [
+        {
+            "event": "sandbox_ready",
+            "backend": "bwrap",
+            "bwrap": shutil.which("bwrap"),
+            "cgroup": False,
+            "log_level": "info",
+        }
     ]
 
 
