@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from factory.config.outputs_config import Outputs
 from factory.errors import OutputRefused
+from factory.forge.config_proposals import FileChange, ProposeConfigChangeRequest
 from factory.forge.output_requests import (
     AddLabelsRequest,
     CloseIssueRequest,
@@ -483,3 +484,45 @@ def test_overlong_sentry_comment_is_capped_with_a_note(
         SENTRY_TEXT_CAP,
         (f"the text was truncated to {SENTRY_TEXT_CAP} characters",),
     )
+
+
+# -- propose_config_change --------------------------------------------------------------------
+
+
+def _proposal(store: RunStore, body: str = "Tests time out.") -> ProposeConfigChangeRequest:
+    """A proposal to change the builder's YAML, resting on one run recorded in ``store``."""
+    evidence = store.create_run("builder")
+    change = FileChange(path="automations/builder.yaml", content="max_turns: 40\n")
+    return ProposeConfigChangeRequest(
+        title="Give the builder more turns", body=body, evidence=[evidence], changes=[change]
+    )
+
+
+def test_config_proposal_is_prepared_with_its_files_and_labels(
+    make_ctx: MakeCtx, store: RunStore
+) -> None:
+    """A proposal has no GitHub target and carries its files and the configured labels."""
+    ctx = make_ctx({"propose_config_change": {"labels": ["tuning"]}}, subject=None)
+    prepared = prepare("propose_config_change", _proposal(store), ctx)
+    assert (prepared.target, prepared.payload["changes"], prepared.payload["labels"]) == (
+        None,
+        [{"path": "automations/builder.yaml", "content": "max_turns: 40\n"}],
+        ["tuning"],
+    )
+
+
+def test_config_proposal_resting_on_an_unknown_run_is_refused(make_ctx: MakeCtx) -> None:
+    """Evidence the store does not have is refused by name."""
+    ctx = make_ctx({"propose_config_change": {}}, subject=None)
+    change = FileChange(path="automations/builder.yaml", content="x: 1\n")
+    request = ProposeConfigChangeRequest(title="t", body="b", evidence=["nope"], changes=[change])
+    assert refusal("propose_config_change", request, ctx) == (
+        "propose_config_change: evidence run 'nope' is not in the run store"
+    )
+
+
+def test_overlong_config_proposal_is_noted(make_ctx: MakeCtx, store: RunStore) -> None:
+    """A proposal whose description is over the cap is truncated and the model is told."""
+    ctx = make_ctx({"propose_config_change": {}}, subject=None)
+    prepared = prepare("propose_config_change", _proposal(store, "z" * 60_001), ctx)
+    assert prepared.notes == ("the description was truncated",)
