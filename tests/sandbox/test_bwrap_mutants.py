@@ -496,13 +496,23 @@ def test_run_once_logs_the_binary_it_is_ready_with(workspace: Path) -> None:
 # - xǁBwrapSandboxǁprobe__mutmut_4: the message when /usr/bin/prlimit is missing.
 # - xǁBwrapSandboxǁprobe__mutmut_7: the message (NO_PIDS_CGROUP) when a root daemon finds
 #   no writable pids cgroup (this host has one; its root is shared with other processes).
-# - xǁBwrapSandboxǁ_run__mutmut_26: the message when making the command's cgroup fails.
-# Equivalent:
-# - xǁBwrapSandboxǁ_run__mutmut_35, _41, _42 drop `on_kill=cgroup.kill`. Killing bwrap's
-#   process group already ends the whole sandbox: --die-with-parent kills the namespace's
-#   pid 1, and the pid namespace dies with it, so no process is left for the cgroup kill
-#   to reach; it is defence in depth that no test can tell from its absence.
-# - xǁBwrapSandboxǁprobe__mutmut_15, _27, _28: the probe's network "none" -> None,
+# (Both now live in ``_check_host``; see the names of the run of tree e1c5af3 below.)
+# Equivalent (names as of tree e1c5af3, the spares in ``_run``):
+# - xǁBwrapSandboxǁ_run__mutmut_58, _65, _67 drop `on_kill=cgroup.kill` (None, left out,
+#   `cgroup and False`). Killing bwrap's process group already ends the whole sandbox:
+#   --die-with-parent kills the namespace's pid 1, and the pid namespace dies with it, so no
+#   process is left for the cgroup kill to reach; it is defence in depth that no test can
+#   tell from its absence.
+# - xǁBwrapSandboxǁ_run__mutmut_27 (`self._runs is not None or True`): ``_check_host`` sets
+#   ``_runs`` whenever it sets ``_cgroup_base``, and this line runs only with a cgroup base,
+#   so ``_runs`` is never None there.
+# - xǁBwrapSandboxǁ_run__mutmut_34 (``max_pids`` None to ``command_spare``): a spare made
+#   without a limit is a ``spare-`` cgroup that ``release`` renames ``run-`` and limits to
+#   the same ``max_pids`` before bwrap is exec'd, so the command runs under the same limit.
+# - xǁBwrapSandboxǁ_run__mutmut_54 (``cwd=None``): bwrap --chdir's to /workspace, so its
+#   own cwd on the host is not visible inside; a root daemon's bwrap is exec'd by a spare
+#   started in / anyway (spares.py), so no command can tell where bwrap was started.
+# - xǁBwrapSandboxǁprobe__mutmut_9, _21, _22: the probe's network "none" -> None,
 #   "XXnoneXX", "NONE". build_argv shares the network only for "full"; every other value
 #   means no network, so the probe's command line is the same.
 # - xǁBwrapSandboxǁ__init____mutmut_26: `self._probed = False` -> `None`; it is only
