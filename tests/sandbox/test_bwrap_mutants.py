@@ -278,6 +278,13 @@ def test_unknown_network_is_refused_by_name(tmp_path: Path) -> None:
     assert str(caught.value) == "network must be 'none' or 'full', got 'some'"
 
 
+def test_allowlist_network_without_an_egress_proxy_is_refused(tmp_path: Path) -> None:
+    """Network "allowlist" without the run's egress proxy raises ValueError saying so."""
+    with pytest.raises(ValueError) as caught:
+        BwrapSandbox().exec(["true"], workspace=tmp_path, network="allowlist")
+    assert str(caught.value) == ("network 'allowlist' needs an egress proxy, and only it takes one")
+
+
 def test_missing_workspace_is_named_in_the_error(tmp_path: Path) -> None:
     """A workspace that is not a directory raises SandboxError naming it as given."""
     missing = tmp_path / "missing-ws"
@@ -490,6 +497,15 @@ def test_run_once_logs_the_binary_it_is_ready_with(workspace: Path) -> None:
             "log_level": "info",
         }
     ]
+
+
+def test_run_without_cgroups_opens_and_closes_cleanly(workspace: Path) -> None:
+    """Without cgroups (no run cgroup, no spares) a run opens, runs and closes without error."""
+    sandbox = BwrapSandbox(use_cgroup=False)
+    sandbox.open_run(workspace)
+    result = sandbox.exec(["true"], workspace=workspace)
+    sandbox.close_run(workspace)
+    assert result.exit_code == 0
 
 
 # Not killable here (each needs a broken host, not something a test may break):
