@@ -57,14 +57,16 @@ from factory.daemon.wiring import Sandboxes
 from factory.events import Event, Subject
 from factory.forge.claims import Claims, claim_ref
 from factory.forge.client import Pacing, make_github
-from factory.forge.markers import append_marker
+from factory.forge.markers import append_marker, strip_markers
 from factory.forge.output_requests import CommentRequest, PreparedOutput, RunContext, prepare
 from factory.forge.trust import PermissionTrust
+from factory.sentry.client import SentryClient
 from factory.slack.client import web_client
 from factory.slack.messages import SlackThread
 from factory.slack.trust import UsergroupMembers
 from factory.store import RunRecord, RunStore
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_sentry import FakeSentry
 from factory.testing.fake_slack import FakeSlack
 from factory.testing.sample import BOT, BOT_TOKEN, MAINTAINER, REPO, World, seed_world
 from factory.workspace import Mirror, Workspaces
@@ -849,6 +851,22 @@ def test_slack_reply_intent_is_posted_by_the_daemons_slack_client(rig: Rig) -> N
         reconcile_outputs(rig.store, rig.side, rig.config, replace(rig.env, slack=runs))
         replies = slack.thread(thread.channel, thread.ts)
     assert [m["text"] for m in replies if m.get("bot_id") == slack.bot_id] == ["Filed as #3."]
+
+
+def test_sentry_comment_intent_is_posted_by_the_daemons_sentry_client(rig: Rig) -> None:
+    """A sentry_update intent left by a crash is posted on its Sentry issue at recovery."""
+    with FakeSentry() as sentry:
+        issue_id = sentry.add_issue()
+        client = SentryClient(sentry.api_url, sentry.token, sentry.org)
+        run = rig.run(subject=f"sentry:{issue_id}", event=False)
+        payload = {"issue_id": issue_id, "action": "comment", "text": "Filed as #3."}
+        prepared = PreparedOutput("sentry_update", None, payload)
+        rig.store.record_output_intent(
+            run.id, "sentry_update", prepared.key(key_scope(run)), prepared.to_stored()
+        )
+        reconcile_outputs(rig.store, rig.side, rig.config, replace(rig.env, sentry=client))
+        comments = sentry.issue_state(issue_id)["comments"]
+    assert [strip_markers(text).rstrip() for text in comments] == ["Filed as #3."]
 
 
 def _slack_runs(slack: FakeSlack) -> SlackRuns:
