@@ -508,12 +508,18 @@ def test_run_without_cgroups_opens_and_closes_cleanly(workspace: Path) -> None:
     assert result.exit_code == 0
 
 
+# Names as of tree e1c5af3 (the spares in ``_run``, the host checks in ``_check_host``).
 # Not killable here (each needs a broken host, not something a test may break):
-# - xǁBwrapSandboxǁprobe__mutmut_4: the message when /usr/bin/prlimit is missing.
-# - xǁBwrapSandboxǁprobe__mutmut_7: the message (NO_PIDS_CGROUP) when a root daemon finds
-#   no writable pids cgroup (this host has one; its root is shared with other processes).
-# (Both now live in ``_check_host``; see the names of the run of tree e1c5af3 below.)
-# Equivalent (names as of tree e1c5af3, the spares in ``_run``):
+# - xǁBwrapSandboxǁ_check_host__mutmut_4: the message when /usr/bin/prlimit is missing.
+# - xǁBwrapSandboxǁ_check_host__mutmut_7: the message (NO_PIDS_CGROUP) when a root daemon
+#   finds no writable pids cgroup (this host has one; its root is shared with others).
+# - xǁBwrapSandboxǁopen_run__mutmut_3: the message when the run's cgroup cannot be made.
+# - xǁBwrapSandboxǁ_etc_dir__mutmut_1: the message when the /etc copy cannot be made.
+# Not killable on this host (cgroup v1, where spares exist whenever run cgroups do); each
+# differs only on a cgroup v2 host, which has no spares:
+# - xǁBwrapSandboxǁ_check_host__mutmut_13 ("XXcgroup.controllersXX": on v1 neither exists).
+# - xǁBwrapSandboxǁopen_run__mutmut_6 (`spares is not None or run is not None`).
+# Equivalent:
 # - xǁBwrapSandboxǁ_run__mutmut_58, _65, _67 drop `on_kill=cgroup.kill` (None, left out,
 #   `cgroup and False`). Killing bwrap's process group already ends the whole sandbox:
 #   --die-with-parent kills the namespace's pid 1, and the pid namespace dies with it, so no
