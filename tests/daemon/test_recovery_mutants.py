@@ -869,6 +869,18 @@ def test_sentry_comment_intent_is_posted_by_the_daemons_sentry_client(rig: Rig) 
     assert [strip_markers(text).rstrip() for text in comments] == ["Filed as #3."]
 
 
+def test_sentry_intent_recovered_without_sentry_is_marked_failed(rig: Rig) -> None:
+    """A daemon without a Sentry client marks a left sentry_update failed (it does not crash)."""
+    run = rig.run(subject="sentry:4711", event=False)
+    payload = {"issue_id": "4711", "action": "comment", "text": "Filed as #3."}
+    prepared = PreparedOutput("sentry_update", None, payload)
+    rig.store.record_output_intent(
+        run.id, "sentry_update", prepared.key(key_scope(run)), prepared.to_stored()
+    )
+    _reconcile(rig)
+    assert [row.status for row in rig.store.outputs_for_run(run.id)] == ["failed"]
+
+
 def _slack_runs(slack: FakeSlack) -> SlackRuns:
     """The daemon's Slack side on ``slack``, as wiring builds it."""
     client = web_client(slack.bot_token, slack.api_url)
