@@ -517,7 +517,8 @@ def test_run_without_cgroups_opens_and_closes_cleanly(workspace: Path) -> None:
 # - xǁBwrapSandboxǁ_etc_dir__mutmut_1: the message when the /etc copy cannot be made.
 # Not killable on this host (cgroup v1, where spares exist whenever run cgroups do); each
 # differs only on a cgroup v2 host, which has no spares:
-# - xǁBwrapSandboxǁ_check_host__mutmut_13 ("XXcgroup.controllersXX": on v1 neither exists).
+# - xǁBwrapSandboxǁ_check_host__mutmut_13, _14 ("XXcgroup.controllersXX",
+#   "CGROUP.CONTROLLERS": on v1 neither file exists, like cgroup.controllers).
 # - xǁBwrapSandboxǁopen_run__mutmut_6 (`spares is not None or run is not None`).
 # Equivalent:
 # - xǁBwrapSandboxǁ_run__mutmut_58, _65, _67 drop `on_kill=cgroup.kill` (None, left out,
@@ -537,5 +538,5 @@ def test_run_without_cgroups_opens_and_closes_cleanly(workspace: Path) -> None:
 # - xǁBwrapSandboxǁprobe__mutmut_9, _21, _22: the probe's network "none" -> None,
 #   "XXnoneXX", "NONE". build_argv shares the network only for "full"; every other value
 #   means no network, so the probe's command line is the same.
-# - xǁBwrapSandboxǁ__init____mutmut_26: `self._probed = False` -> `None`; it is only
+# - xǁBwrapSandboxǁ__init____mutmut_30: `self._probed = False` -> `None`; it is only
 #   tested for truth.
