@@ -4,21 +4,24 @@ Recovery is driven directly (no daemon) over a real RunStore and a real PyGithub
 against FakeGitHub; the crash points are proved in a child process that really dies.
 
 Equivalent mutants (no test can tell them apart), by name under ``factory.daemon.recovery.``:
-(Numbers as of the revert_pull_request performer's addition to ``reconcile_outputs``.)
+(Numbers as of tree e1c5af3: the Sentry side in ``reconcile_outputs``' contexts.)
 - ``x_reconcile_outputs__mutmut_18``/``_19`` (``subject_slug`` "XXrecoveredXX"/"RECOVERED"):
   the slug only names the branch ``find_open`` looks up first, and no run ever pushes a
   branch named after it (the runner names branches after the subject), so the lookup falls
   through to the marker either way; upper case is folded by ``branch_name`` anyway.
-- ``x_reconcile_outputs__mutmut_16``/``_45``/``_56`` (``auth_header`` dropped, ``secrets``
-  None or dropped, whose defaults are the same). ``mirror``/``data_dir``/``auth_header``
-  None (``_2``/``_4``/``_6``) and ``mirror``/``data_dir`` dropped (``_10``/``_12``) are no
-  longer equivalent: the revert performer clones from the mirror into the data dir, and the
-  revert tests kill them.
-- ``x_reconcile_outputs__mutmut_33``/``_34``/``_61`` (no automation, or ``Outputs()``
-  instead of its ``outputs``): settling a recorded intent never consults the config (it
-  was checked when the intent was recorded).
-- ``x_reconcile_outputs__mutmut_47``/``_58``/``_65`` (``key_scope`` None, dropped, or of
-  None): the scope only names the branch looked up first, which (see the slug) never exists.
+- ``x_reconcile_outputs__mutmut_16``/``_56`` (``auth_header`` dropped, ``secrets`` dropped,
+  whose defaults are the same). ``mirror``/``data_dir``/``auth_header`` None
+  (``_2``/``_4``/``_6``), ``mirror``/``data_dir`` dropped (``_10``/``_12``) and ``secrets``
+  None (``_45``) are not equivalent: the revert tests kill them.
+- ``x_reconcile_outputs__mutmut_33``/``_34``/``_40``/``_41``/``_61`` (no automation, its
+  name None, ``outputs`` None or ``Outputs()`` instead of its ``outputs``): settling a
+  recorded intent never consults the automation or its config (``OutputGate._settle``
+  performs or finds the stored payload; the config was checked when it was recorded).
+- ``x_reconcile_outputs__mutmut_47``/``_58`` (``key_scope`` None or dropped): the scope
+  only names the branch looked up first, which (see the slug) never exists.
+- ``x_reconcile_outputs__mutmut_75``/``_77`` (``run_sentry_side`` given None for the store
+  or the subject key): settling a sentry_update uses only the side's client; the Sentry issue
+  is the one in the recorded payload, not the side's.
 - ``x_stranded_runs__mutmut_4`` (``limit=None``): the store reads no limit as all rows, a
   superset of the newest 500 that the scan sees in any test short of 500 runs.
 """
