@@ -4,21 +4,24 @@ Recovery is driven directly (no daemon) over a real RunStore and a real PyGithub
 against FakeGitHub; the crash points are proved in a child process that really dies.
 
 Equivalent mutants (no test can tell them apart), by name under ``factory.daemon.recovery.``:
-(Numbers as of the revert_pull_request performer's addition to ``reconcile_outputs``.)
+(Numbers as of tree e1c5af3: the Sentry side in ``reconcile_outputs``' contexts.)
 - ``x_reconcile_outputs__mutmut_18``/``_19`` (``subject_slug`` "XXrecoveredXX"/"RECOVERED"):
   the slug only names the branch ``find_open`` looks up first, and no run ever pushes a
   branch named after it (the runner names branches after the subject), so the lookup falls
   through to the marker either way; upper case is folded by ``branch_name`` anyway.
-- ``x_reconcile_outputs__mutmut_16``/``_45``/``_56`` (``auth_header`` dropped, ``secrets``
-  None or dropped, whose defaults are the same). ``mirror``/``data_dir``/``auth_header``
-  None (``_2``/``_4``/``_6``) and ``mirror``/``data_dir`` dropped (``_10``/``_12``) are no
-  longer equivalent: the revert performer clones from the mirror into the data dir, and the
-  revert tests kill them.
-- ``x_reconcile_outputs__mutmut_33``/``_34``/``_61`` (no automation, or ``Outputs()``
-  instead of its ``outputs``): settling a recorded intent never consults the config (it
-  was checked when the intent was recorded).
-- ``x_reconcile_outputs__mutmut_47``/``_58``/``_65`` (``key_scope`` None, dropped, or of
-  None): the scope only names the branch looked up first, which (see the slug) never exists.
+- ``x_reconcile_outputs__mutmut_16``/``_56`` (``auth_header`` dropped, ``secrets`` dropped,
+  whose defaults are the same). ``mirror``/``data_dir``/``auth_header`` None
+  (``_2``/``_4``/``_6``), ``mirror``/``data_dir`` dropped (``_10``/``_12``) and ``secrets``
+  None (``_45``) are not equivalent: the revert tests kill them.
+- ``x_reconcile_outputs__mutmut_33``/``_34``/``_40``/``_41``/``_61`` (no automation, its
+  name None, ``outputs`` None or ``Outputs()`` instead of its ``outputs``): settling a
+  recorded intent never consults the automation or its config (``OutputGate._settle``
+  performs or finds the stored payload; the config was checked when it was recorded).
+- ``x_reconcile_outputs__mutmut_47``/``_58`` (``key_scope`` None or dropped): the scope
+  only names the branch looked up first, which (see the slug) never exists.
+- ``x_reconcile_outputs__mutmut_75``/``_77`` (``run_sentry_side`` given None for the store
+  or the subject key): settling a sentry_update uses only the side's client; the Sentry issue
+  is the one in the recorded payload, not the side's.
 - ``x_stranded_runs__mutmut_4`` (``limit=None``): the store reads no limit as all rows, a
   superset of the newest 500 that the scan sees in any test short of 500 runs.
 """
@@ -57,14 +60,16 @@ from factory.daemon.wiring import Sandboxes
 from factory.events import Event, Subject
 from factory.forge.claims import Claims, claim_ref
 from factory.forge.client import Pacing, make_github
-from factory.forge.markers import append_marker
+from factory.forge.markers import append_marker, strip_markers
 from factory.forge.output_requests import CommentRequest, PreparedOutput, RunContext, prepare
 from factory.forge.trust import PermissionTrust
+from factory.sentry.client import SentryClient
 from factory.slack.client import web_client
 from factory.slack.messages import SlackThread
 from factory.slack.trust import UsergroupMembers
 from factory.store import RunRecord, RunStore
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_sentry import FakeSentry
 from factory.testing.fake_slack import FakeSlack
 from factory.testing.sample import BOT, BOT_TOKEN, MAINTAINER, REPO, World, seed_world
 from factory.workspace import Mirror, Workspaces
@@ -849,6 +854,34 @@ def test_slack_reply_intent_is_posted_by_the_daemons_slack_client(rig: Rig) -> N
         reconcile_outputs(rig.store, rig.side, rig.config, replace(rig.env, slack=runs))
         replies = slack.thread(thread.channel, thread.ts)
     assert [m["text"] for m in replies if m.get("bot_id") == slack.bot_id] == ["Filed as #3."]
+
+
+def test_sentry_comment_intent_is_posted_by_the_daemons_sentry_client(rig: Rig) -> None:
+    """A sentry_update intent left by a crash is posted on its Sentry issue at recovery."""
+    with FakeSentry() as sentry:
+        issue_id = sentry.add_issue()
+        client = SentryClient(sentry.api_url, sentry.token, sentry.org)
+        run = rig.run(subject=f"sentry:{issue_id}", event=False)
+        payload = {"issue_id": issue_id, "action": "comment", "text": "Filed as #3."}
+        prepared = PreparedOutput("sentry_update", None, payload)
+        rig.store.record_output_intent(
+            run.id, "sentry_update", prepared.key(key_scope(run)), prepared.to_stored()
+        )
+        reconcile_outputs(rig.store, rig.side, rig.config, replace(rig.env, sentry=client))
+        comments = sentry.issue_state(issue_id)["comments"]
+    assert [strip_markers(text).rstrip() for text in comments] == ["Filed as #3."]
+
+
+def test_sentry_intent_recovered_without_sentry_is_marked_failed(rig: Rig) -> None:
+    """A daemon without a Sentry client marks a left sentry_update failed (it does not crash)."""
+    run = rig.run(subject="sentry:4711", event=False)
+    payload = {"issue_id": "4711", "action": "comment", "text": "Filed as #3."}
+    prepared = PreparedOutput("sentry_update", None, payload)
+    rig.store.record_output_intent(
+        run.id, "sentry_update", prepared.key(key_scope(run)), prepared.to_stored()
+    )
+    _reconcile(rig)
+    assert [row.status for row in rig.store.outputs_for_run(run.id)] == ["failed"]
 
 
 def _slack_runs(slack: FakeSlack) -> SlackRuns:

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from factory.config.outputs_config import Outputs
 from factory.errors import OutputRefused
+from factory.forge.config_proposals import FileChange, ProposeConfigChangeRequest
 from factory.forge.output_requests import (
     AddLabelsRequest,
     CloseIssueRequest,
@@ -43,6 +44,7 @@ from factory.forge.output_requests import (
 from factory.forge.pr_push import PushToPullRequestRequest
 from factory.forge.revert_request import REASON_CAP, RevertPullRequestRequest
 from factory.forge.sanitize import cap_text
+from factory.forge.sentry_outputs import SENTRY_TEXT_CAP, SentryUpdateRequest
 from factory.forge.slack_outputs import (
     SLACK_TEXT_CAP,
     SlackPostRequest,
@@ -50,10 +52,13 @@ from factory.forge.slack_outputs import (
     SlackReplyRequest,
 )
 from factory.logs import REDACTED
+from factory.sentry.client import SentryClient
+from factory.sentry.side import SentrySide
 from factory.slack.client import web_client
 from factory.slack.messages import SlackSide, SlackThread
 from factory.store import RunStore
 from factory.testing.fake_github import FakeGitHub
+from factory.testing.fake_sentry import FakeSentry
 
 BOT_TOKEN = "t-factory-bot"
 REPO = "acme/widgets"
@@ -433,3 +438,91 @@ def test_push_is_prepared_for_the_runs_own_pull_request(
         "factory/fix-1",
         "Fix it",
     )
+
+
+# -- sentry_update ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sentry_side() -> Iterator[SentrySide]:
+    """A run about Sentry issue 4711, with a real client on a FakeSentry (prepare never calls)."""
+    with FakeSentry() as sentry:
+        client = SentryClient(sentry.api_url, sentry.token, sentry.org)
+        yield SentrySide(client, "4711", from_subject=True)
+
+
+def test_sentry_resolve_is_prepared_for_the_runs_sentry_issue(
+    make_ctx: MakeCtx, sentry_side: SentrySide
+) -> None:
+    """A resolve of the run's Sentry issue has no GitHub target and carries the issue, status."""
+    ctx = make_ctx({"sentry_update": {"allowed": ["resolve"]}}, sentry=sentry_side)
+    prepared = prepare("sentry_update", SentryUpdateRequest(action="resolve"), ctx)
+    assert prepared == PreparedOutput(
+        "sentry_update", None, {"issue_id": "4711", "action": "resolve", "status": "resolved"}
+    )
+
+
+def test_sentry_comment_links_the_issue_the_run_filed(
+    make_ctx: MakeCtx, sentry_side: SentrySide, repo: Repository
+) -> None:
+    """A run without a GitHub subject that filed #5 links #5 under its Sentry comment."""
+    ctx = make_ctx({"sentry_update": {}}, subject=None, sentry=sentry_side)
+    request = SentryUpdateRequest(action="comment", text="Filed it.")
+    prepared = prepare("sentry_update", request, ctx, created=[5])
+    text = f"Filed it.\n\nGitHub: {repo.html_url}/issues/5"
+    assert prepared.payload == {"issue_id": "4711", "action": "comment", "text": text}
+
+
+def test_overlong_sentry_comment_is_capped_with_a_note(
+    make_ctx: MakeCtx, sentry_side: SentrySide
+) -> None:
+    """A Sentry comment over the cap is cut to it and the model is told."""
+    ctx = make_ctx({"sentry_update": {}}, subject=None, sentry=sentry_side)
+    request = SentryUpdateRequest(action="comment", text="z" * (SENTRY_TEXT_CAP + 1))
+    prepared = prepare("sentry_update", request, ctx)
+    assert (len(prepared.payload["text"]), prepared.notes) == (
+        SENTRY_TEXT_CAP,
+        (f"the text was truncated to {SENTRY_TEXT_CAP} characters",),
+    )
+
+
+# -- propose_config_change --------------------------------------------------------------------
+
+
+def _proposal(store: RunStore, body: str = "Tests time out.") -> ProposeConfigChangeRequest:
+    """A proposal to change the builder's YAML, resting on one run recorded in ``store``."""
+    evidence = store.create_run("builder")
+    change = FileChange(path="automations/builder.yaml", content="max_turns: 40\n")
+    return ProposeConfigChangeRequest(
+        title="Give the builder more turns", body=body, evidence=[evidence], changes=[change]
+    )
+
+
+def test_config_proposal_is_prepared_with_its_files_and_labels(
+    make_ctx: MakeCtx, store: RunStore
+) -> None:
+    """A proposal has no GitHub target and carries its files and the configured labels."""
+    ctx = make_ctx({"propose_config_change": {"labels": ["tuning"]}}, subject=None)
+    prepared = prepare("propose_config_change", _proposal(store), ctx)
+    assert (prepared.target, prepared.payload["changes"], prepared.payload["labels"]) == (
+        None,
+        [{"path": "automations/builder.yaml", "content": "max_turns: 40\n"}],
+        ["tuning"],
+    )
+
+
+def test_config_proposal_resting_on_an_unknown_run_is_refused(make_ctx: MakeCtx) -> None:
+    """Evidence the store does not have is refused by name."""
+    ctx = make_ctx({"propose_config_change": {}}, subject=None)
+    change = FileChange(path="automations/builder.yaml", content="x: 1\n")
+    request = ProposeConfigChangeRequest(title="t", body="b", evidence=["nope"], changes=[change])
+    assert refusal("propose_config_change", request, ctx) == (
+        "propose_config_change: evidence run 'nope' is not in the run store"
+    )
+
+
+def test_overlong_config_proposal_is_noted(make_ctx: MakeCtx, store: RunStore) -> None:
+    """A proposal whose description is over the cap is truncated and the model is told."""
+    ctx = make_ctx({"propose_config_change": {}}, subject=None)
+    prepared = prepare("propose_config_change", _proposal(store, "z" * 60_001), ctx)
+    assert prepared.notes == ("the description was truncated",)

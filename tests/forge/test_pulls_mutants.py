@@ -473,9 +473,6 @@ def test_approval_after_an_outsiders_review_counts(fake: FakeGitHub, repo: Repos
 
 
 # Not killable with the fake (and not equivalent on real GitHub):
-# - the DISMISSED review state (a dismissed approval stops counting): FakeGitHub has no
-#   route to dismiss a review, so a mutant of the "DISMISSED" string survives
-#   (x__review_reasons__mutmut_8, _9).
 # - `exc.status not in (405, 409)` with 409 mutated: GitHub answers 409 when the head moved
 #   between reading it and merging, a race a single-threaded test cannot make
 #   (x_merge_pull_request__mutmut_97).
@@ -676,3 +673,26 @@ def test_an_uncounted_reader_is_still_ignored_when_the_factory_counts(
     assert _bot_gate(repo, number, **LOW_COUNTS).reasons == (
         "no approving review by a collaborator or maintainer",
     )
+
+
+# --- the merge gate: dismissed reviews ------------------------------------------------------
+
+
+def _dismiss_latest_review(fake: FakeGitHub, number: int) -> None:
+    """Dismiss the PR's latest review as PUT .../reviews/ID/dismissals does: state DISMISSED.
+
+    FakeGitHub has no dismissal route, so the review's state is set where GitHub sets it.
+    """
+    fake.pull(REPO, number).reviews[-1].state = "DISMISSED"
+
+
+def test_dismissed_request_for_changes_does_not_revive_an_earlier_approval(
+    fake: FakeGitHub, repo: Repository
+) -> None:
+    """A reviewer's latest review dismissed is their latest: their older approval stays void."""
+    number = _pr_with(fake, DOCS)
+    _green(fake, number)
+    _approve(fake, number)
+    fake.review(REPO, number, "REQUEST_CHANGES", "no", as_user="alice")
+    _dismiss_latest_review(fake, number)
+    assert _gate(repo, number).reasons == ("no approving review by a collaborator or maintainer",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -277,6 +278,13 @@ def test_unknown_network_is_refused_by_name(tmp_path: Path) -> None:
     assert str(caught.value) == "network must be 'none' or 'full', got 'some'"
 
 
+def test_allowlist_network_without_an_egress_proxy_is_refused(tmp_path: Path) -> None:
+    """Network "allowlist" without the run's egress proxy raises ValueError saying so."""
+    with pytest.raises(ValueError) as caught:
+        BwrapSandbox().exec(["true"], workspace=tmp_path, network="allowlist")
+    assert str(caught.value) == ("network 'allowlist' needs an egress proxy, and only it takes one")
+
+
 def test_missing_workspace_is_named_in_the_error(tmp_path: Path) -> None:
     """A workspace that is not a directory raises SandboxError naming it as given."""
     missing = tmp_path / "missing-ws"
@@ -422,18 +430,113 @@ def test_command_killed_at_its_timeout_logs_the_reason(workspace: Path) -> None:
     ]
 
 
+# --- run_once: the first call (its own probe) and a later one (exec) -----------------------
+
+CALLS = pytest.mark.parametrize("later", [False, True], ids=["first", "later"])
+"""run_once runs its first command itself and hands later ones to exec: both must pass on
+every argument."""
+
+
+def _once(sandbox: BwrapSandbox, workspace: Path, later: bool) -> BwrapSandbox:
+    """Return ``sandbox`` after one run_once of ``true`` when ``later`` (the next call execs)."""
+    if later:
+        assert sandbox.run_once(["true"], workspace=workspace).exit_code == 0
+    return sandbox
+
+
+def _interfaces(net_dev: str) -> list[str]:
+    """The interface names of a /proc/net/dev listing (its two header lines skipped)."""
+    return sorted(line.split(":")[0].strip() for line in net_dev.splitlines()[2:])
+
+
+@CALLS
+def test_run_once_feeds_stdin_to_the_command(workspace: Path, later: bool) -> None:
+    """The bytes given as stdin reach run_once's command, on the first call and later."""
+    sandbox = _once(BwrapSandbox(use_cgroup=False), workspace, later)
+    result = sandbox.run_once(["cat"], workspace=workspace, stdin=b"fed in")
+    assert (result.exit_code, result.stdout) == (0, "fed in")
+
+
+@CALLS
+def test_run_once_passes_env_to_the_command(workspace: Path, later: bool) -> None:
+    """The caller's env is set in run_once's command, on the first call and later."""
+    sandbox = _once(BwrapSandbox(use_cgroup=False), workspace, later)
+    result = sandbox.run_once(["sh", "-c", 'echo "$FOO"'], workspace=workspace, env={"FOO": "x1"})
+    assert (result.exit_code, result.stdout) == (0, "x1\n")
+
+
+@CALLS
+def test_run_once_applies_the_limits_asked_for(workspace: Path, later: bool) -> None:
+    """run_once's command runs under the caller's limits (7 processes, not the default 256)."""
+    sandbox = _once(BwrapSandbox(use_cgroup=False), workspace, later)
+    result = sandbox.run_once(["cat", "/proc/self/limits"], workspace=workspace, limits=LIMITS)
+    nproc = [line.split()[2:4] for line in result.stdout.splitlines() if "Max processes" in line]
+    assert (result.exit_code, nproc) == (0, [["7", "7"]])
+
+
+@CALLS
+def test_run_once_shares_the_network_asked_for(workspace: Path, later: bool) -> None:
+    """With network "full" run_once's command sees the host's interfaces, not only lo."""
+    sandbox = _once(BwrapSandbox(use_cgroup=False), workspace, later)
+    result = sandbox.run_once(["cat", "/proc/net/dev"], workspace=workspace, network="full")
+    host = _interfaces(Path("/proc/net/dev").read_text())
+    assert (result.exit_code, _interfaces(result.stdout)) == (0, host)
+
+
+def test_run_once_logs_the_binary_it_is_ready_with(workspace: Path) -> None:
+    """The first run_once logs sandbox_ready with the bwrap path it found on PATH."""
+    with capture_logs() as logs:
+        BwrapSandbox(use_cgroup=False).run_once(["true"], workspace=workspace)
+    ready = [line for line in logs if line["event"] == "sandbox_ready"]
+    assert ready == [
+        {
+            "event": "sandbox_ready",
+            "backend": "bwrap",
+            "bwrap": shutil.which("bwrap"),
+            "cgroup": False,
+            "log_level": "info",
+        }
+    ]
+
+
+def test_run_without_cgroups_opens_and_closes_cleanly(workspace: Path) -> None:
+    """Without cgroups (no run cgroup, no spares) a run opens, runs and closes without error."""
+    sandbox = BwrapSandbox(use_cgroup=False)
+    sandbox.open_run(workspace)
+    result = sandbox.exec(["true"], workspace=workspace)
+    sandbox.close_run(workspace)
+    assert result.exit_code == 0
+
+
+# Names as of tree e1c5af3 (the spares in ``_run``, the host checks in ``_check_host``).
 # Not killable here (each needs a broken host, not something a test may break):
-# - xǁBwrapSandboxǁprobe__mutmut_4: the message when /usr/bin/prlimit is missing.
-# - xǁBwrapSandboxǁprobe__mutmut_7: the message (NO_PIDS_CGROUP) when a root daemon finds
-#   no writable pids cgroup (this host has one; its root is shared with other processes).
-# - xǁBwrapSandboxǁ_run__mutmut_26: the message when making the command's cgroup fails.
+# - xǁBwrapSandboxǁ_check_host__mutmut_4: the message when /usr/bin/prlimit is missing.
+# - xǁBwrapSandboxǁ_check_host__mutmut_7: the message (NO_PIDS_CGROUP) when a root daemon
+#   finds no writable pids cgroup (this host has one; its root is shared with others).
+# - xǁBwrapSandboxǁopen_run__mutmut_3: the message when the run's cgroup cannot be made.
+# - xǁBwrapSandboxǁ_etc_dir__mutmut_1: the message when the /etc copy cannot be made.
+# Not killable on this host (cgroup v1, where spares exist whenever run cgroups do); each
+# differs only on a cgroup v2 host, which has no spares:
+# - xǁBwrapSandboxǁ_check_host__mutmut_13, _14 ("XXcgroup.controllersXX",
+#   "CGROUP.CONTROLLERS": on v1 neither file exists, like cgroup.controllers).
+# - xǁBwrapSandboxǁopen_run__mutmut_6 (`spares is not None or run is not None`).
 # Equivalent:
-# - xǁBwrapSandboxǁ_run__mutmut_35, _41, _42 drop `on_kill=cgroup.kill`. Killing bwrap's
-#   process group already ends the whole sandbox: --die-with-parent kills the namespace's
-#   pid 1, and the pid namespace dies with it, so no process is left for the cgroup kill
-#   to reach; it is defence in depth that no test can tell from its absence.
-# - xǁBwrapSandboxǁprobe__mutmut_15, _27, _28: the probe's network "none" -> None,
+# - xǁBwrapSandboxǁ_run__mutmut_58, _65, _67 drop `on_kill=cgroup.kill` (None, left out,
+#   `cgroup and False`). Killing bwrap's process group already ends the whole sandbox:
+#   --die-with-parent kills the namespace's pid 1, and the pid namespace dies with it, so no
+#   process is left for the cgroup kill to reach; it is defence in depth that no test can
+#   tell from its absence.
+# - xǁBwrapSandboxǁ_run__mutmut_27 (`self._runs is not None or True`): ``_check_host`` sets
+#   ``_runs`` whenever it sets ``_cgroup_base``, and this line runs only with a cgroup base,
+#   so ``_runs`` is never None there.
+# - xǁBwrapSandboxǁ_run__mutmut_34 (``max_pids`` None to ``command_spare``): a spare made
+#   without a limit is a ``spare-`` cgroup that ``release`` renames ``run-`` and limits to
+#   the same ``max_pids`` before bwrap is exec'd, so the command runs under the same limit.
+# - xǁBwrapSandboxǁ_run__mutmut_54 (``cwd=None``): bwrap --chdir's to /workspace, so its
+#   own cwd on the host is not visible inside; a root daemon's bwrap is exec'd by a spare
+#   started in / anyway (spares.py), so no command can tell where bwrap was started.
+# - xǁBwrapSandboxǁprobe__mutmut_9, _21, _22: the probe's network "none" -> None,
 #   "XXnoneXX", "NONE". build_argv shares the network only for "full"; every other value
 #   means no network, so the probe's command line is the same.
-# - xǁBwrapSandboxǁ__init____mutmut_26: `self._probed = False` -> `None`; it is only
+# - xǁBwrapSandboxǁ__init____mutmut_30: `self._probed = False` -> `None`; it is only
 #   tested for truth.
