@@ -508,31 +508,32 @@ def test_run_without_cgroups_opens_and_closes_cleanly(workspace: Path) -> None:
     assert result.exit_code == 0
 
 
-# Names as of tree e1c5af3 (the spares in ``_run``, the host checks in ``_check_host``).
+# Names as of tree 03d6ece (the spare sets the rlimits: ``_run`` renumbered, ``_found`` added).
 # Not killable here (each needs a broken host, not something a test may break):
 # - xǁBwrapSandboxǁ_check_host__mutmut_4: the message when /usr/bin/prlimit is missing.
 # - xǁBwrapSandboxǁ_check_host__mutmut_7: the message (NO_PIDS_CGROUP) when a root daemon
 #   finds no writable pids cgroup (this host has one; its root is shared with others).
 # - xǁBwrapSandboxǁopen_run__mutmut_3: the message when the run's cgroup cannot be made.
 # - xǁBwrapSandboxǁ_etc_dir__mutmut_1: the message when the /etc copy cannot be made.
+# - xǁBwrapSandboxǁ_run__mutmut_46: the message when a command's pids cgroup cannot be made.
 # Not killable on this host (cgroup v1, where spares exist whenever run cgroups do); each
 # differs only on a cgroup v2 host, which has no spares:
 # - xǁBwrapSandboxǁ_check_host__mutmut_13, _14 ("XXcgroup.controllersXX",
 #   "CGROUP.CONTROLLERS": on v1 neither file exists, like cgroup.controllers).
 # - xǁBwrapSandboxǁopen_run__mutmut_6 (`spares is not None or run is not None`).
 # Equivalent:
-# - xǁBwrapSandboxǁ_run__mutmut_58, _65, _67 drop `on_kill=cgroup.kill` (None, left out,
+# - xǁBwrapSandboxǁ_run__mutmut_63, _70, _72 drop `on_kill=cgroup.kill` (None, left out,
 #   `cgroup and False`). Killing bwrap's process group already ends the whole sandbox:
 #   --die-with-parent kills the namespace's pid 1, and the pid namespace dies with it, so no
 #   process is left for the cgroup kill to reach; it is defence in depth that no test can
 #   tell from its absence.
-# - xǁBwrapSandboxǁ_run__mutmut_27 (`self._runs is not None or True`): ``_check_host`` sets
+# - xǁBwrapSandboxǁ_run__mutmut_30 (`self._runs is not None or True`): ``_check_host`` sets
 #   ``_runs`` whenever it sets ``_cgroup_base``, and this line runs only with a cgroup base,
 #   so ``_runs`` is never None there.
-# - xǁBwrapSandboxǁ_run__mutmut_34 (``max_pids`` None to ``command_spare``): a spare made
+# - xǁBwrapSandboxǁ_run__mutmut_37 (``max_pids`` None to ``command_spare``): a spare made
 #   without a limit is a ``spare-`` cgroup that ``release`` renames ``run-`` and limits to
 #   the same ``max_pids`` before bwrap is exec'd, so the command runs under the same limit.
-# - xǁBwrapSandboxǁ_run__mutmut_54 (``cwd=None``): bwrap --chdir's to /workspace, so its
+# - xǁBwrapSandboxǁ_run__mutmut_59 (``cwd=None``): bwrap --chdir's to /workspace, so its
 #   own cwd on the host is not visible inside; a root daemon's bwrap is exec'd by a spare
 #   started in / anyway (spares.py), so no command can tell where bwrap was started.
 # - xǁBwrapSandboxǁprobe__mutmut_9, _21, _22: the probe's network "none" -> None,
@@ -540,3 +541,10 @@ def test_run_without_cgroups_opens_and_closes_cleanly(workspace: Path) -> None:
 #   means no network, so the probe's command line is the same.
 # - xǁBwrapSandboxǁ__init____mutmut_30: `self._probed = False` -> `None`; it is only
 #   tested for truth.
+# - xǁBwrapSandboxǁbuild_argv__mutmut_96 (``rlimits or True``) and _run__mutmut_17 (the
+#   ``rlimits=`` argument left out, so True): a root daemon's command gets ``prlimit`` inside
+#   the sandbox on top of the spare's ``ulimit`` — the same limits set twice, a cost and no
+#   behaviour (test_spares.py checks the limits the command and the sandbox's pid 1 have).
+# - xǁBwrapSandboxǁ__init____mutmut_32 (``_found = ""``) and _binary__mutmut_11 (the found
+#   path never kept): ``_binary`` then walks PATH every time, as before the cache; the path
+#   it returns is the same, only the cost differs.
