@@ -33,6 +33,28 @@ def wait_for(predicate: Callable[[], Any], timeout_s: float = 60.0, what: str = 
         pytest.fail(str(exc))
 
 
+def daemon_settings(
+    github: FakeGitHub,
+    anthropic: FakeAnthropic,
+    tmp: Path,
+    *,
+    automations: Path,
+    harness: Path,
+    **overrides: Any,
+) -> Settings:
+    """Settings of a daemon over these fakes: its data in ``tmp/data``, the tests' webhook
+    secret, the automations and harness given (``overrides``: port, poll interval)."""
+    return fake_settings(
+        github,
+        anthropic,
+        data_dir=tmp / "data",
+        webhook_secret=SECRET,
+        automations_dir=automations,
+        harness_dir=harness,
+        **overrides,
+    )
+
+
 @dataclass
 class Factory:
     """A seeded FakeGitHub, a scripted FakeAnthropic and the settings pointing at them."""
@@ -65,13 +87,12 @@ def factory(tmp_path: Path) -> Iterator[Factory]:
     with FakeGitHub(tmp_path / "github") as github, FakeAnthropic() as anthropic:
         anthropic.responder = ScriptedBuilder()
         world = seed_world(github, label=False)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp_path / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp_path,
+            automations=automations,
+            harness=harness,
         )
         yield Factory(github, anthropic, world, settings, tmp_path)
 

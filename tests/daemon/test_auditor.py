@@ -32,8 +32,8 @@ from factory.sources.schedule import Schedules
 from factory.store import RunStore
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
-from factory.testing.sample import BOT_TOKEN, REPO, fake_settings, seed_world, tool_reply
-from tests.daemon.conftest import ROOT, SECRET, wait_for
+from factory.testing.sample import BOT_TOKEN, REPO, seed_world, tool_reply
+from tests.daemon.conftest import ROOT, daemon_settings, wait_for
 from tests.forge.audit_helpers import failing_make_test, record_run
 from tests.gitcmd import git
 
@@ -133,13 +133,12 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         github.create_repo(CONFIG, files=_config_files())
         config_dir = tmp / "config"
         git("clone", "-q", github.clone_url(CONFIG), str(config_dir), cwd=tmp)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=config_dir / "automations",
-            harness_dir=config_dir / "harness",
+            tmp,
+            automations=config_dir / "automations",
+            harness=config_dir / "harness",
         )
         (tmp / "data").mkdir()
         with RunStore.open(settings.db_path) as store:

@@ -24,12 +24,11 @@ from factory.testing.sample import (
     MAINTAINER,
     READY,
     REPO,
-    fake_settings,
     seed_world,
     tool_reply,
     with_test_command,
 )
-from tests.daemon.conftest import ROOT, SECRET, Factory, run_daemon, wait_for
+from tests.daemon.conftest import ROOT, Factory, daemon_settings, run_daemon, wait_for
 
 EDITOR = "str_replace_based_edit_tool"
 NEEDS_HUMAN = "needs-human"
@@ -125,13 +124,12 @@ def bugs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bugs]:
     with FakeGitHub(tmp / "github") as github, FakeAnthropic() as anthropic:
         anthropic.responder = ScriptedBugFixer()
         world = seed_world(github, label=False)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         f = Factory(github, anthropic, world, settings, tmp)
         calc = _show(f, "main", "calc.py").replace("a - b", "a + b")

@@ -32,12 +32,11 @@ from factory.testing.sample import (
     MAINTAINER,
     OUTSIDER,
     REPO,
-    fake_settings,
     seed_repo,
     tool_reply,
 )
 from factory.testing.sample_slack import seed_slack, with_fake_slack, with_slack_policy
-from tests.daemon.conftest import ROOT, SECRET, daemon_env, wait_for
+from tests.daemon.conftest import ROOT, daemon_env, daemon_settings, wait_for
 
 CHANNEL = "C0FEEDBK01"
 CRASH_AT = "output_after_github:slack_post"
@@ -197,13 +196,12 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         anthropic.responder = ScriptedDigest()
         _seed(github, slack)
         settings = with_fake_slack(
-            fake_settings(
+            daemon_settings(
                 github,
                 anthropic,
-                data_dir=tmp / "data",
-                webhook_secret=SECRET,
-                automations_dir=automations,
-                harness_dir=harness,
+                tmp,
+                automations=automations,
+                harness=harness,
                 poll_interval_s=0.5,
             ),
             slack,

@@ -25,8 +25,8 @@ from factory.daemon.challenge import NO_VERDICT
 from factory.daemon.process import Daemon
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
-from factory.testing.sample import REPO, fake_settings, seed_world, tool_reply
-from tests.daemon.conftest import ROOT, SECRET, wait_for
+from factory.testing.sample import REPO, seed_world, tool_reply
+from tests.daemon.conftest import ROOT, daemon_settings, wait_for
 from tests.gitcmd import git
 
 CONFIG = "acme/factory-config"
@@ -143,13 +143,12 @@ def _tell(tmp: Path, model: ScriptedGrader) -> Iterator[Story]:
         github.create_repo(CONFIG, files=_config_files())
         config_dir = tmp / "config"
         git("clone", "-q", github.clone_url(CONFIG), str(config_dir), cwd=tmp)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=config_dir / "automations",
-            harness_dir=config_dir / "harness",
+            tmp,
+            automations=config_dir / "automations",
+            harness=config_dir / "harness",
         )
         (tmp / "data").mkdir()
         daemon = Daemon(settings)

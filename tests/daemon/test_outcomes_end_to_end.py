@@ -27,10 +27,9 @@ from factory.testing.sample import (
     READY,
     REPO,
     ScriptedBuilder,
-    fake_settings,
     seed_world,
 )
-from tests.daemon.conftest import ROOT, SECRET, Factory, run_daemon, wait_for
+from tests.daemon.conftest import ROOT, Factory, daemon_settings, run_daemon, wait_for
 from tests.gitcmd import git
 
 ROLES = ("untouched", "human_commit", "closed", "reverted")
@@ -131,13 +130,12 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
     with FakeGitHub(tmp / "github") as github, FakeAnthropic() as anthropic:
         anthropic.responder = ScriptedBuilder()
         world = seed_world(github, label=False)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         yield _scenario(Factory(github, anthropic, world, settings, tmp))
 

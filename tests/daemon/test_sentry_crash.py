@@ -12,14 +12,14 @@ from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.fake_sentry import FakeSentry
 from factory.testing.processes import DaemonProcess, fired_points
-from factory.testing.sample import REPO, fake_settings, seed_repo
+from factory.testing.sample import REPO, seed_repo
 from factory.testing.sample_sentry import (
     ERROR_FRAMES,
     ERROR_TITLE,
     ScriptedResponder,
     with_fake_sentry,
 )
-from tests.daemon.conftest import ROOT, SECRET, daemon_env, wait_for
+from tests.daemon.conftest import ROOT, daemon_env, daemon_settings, wait_for
 
 CRASH_AT = "output_after_github:create_issue"
 
@@ -38,13 +38,12 @@ def test_kill_after_the_issue_reached_github_files_no_second_issue(tmp_path: Pat
         anthropic.responder = ScriptedResponder()
         seed_repo(github)
         error = sentry.add_issue(ERROR_TITLE, frames=ERROR_FRAMES)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp_path / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp_path,
+            automations=automations,
+            harness=harness,
             port=_free_port(),
         )
         env = daemon_env(with_fake_sentry(settings, sentry, poll_interval_s=0.5))

@@ -33,7 +33,7 @@ from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.fake_sentry import FakeSentry
 from factory.testing.relay import WebhookRelay
-from factory.testing.sample import REPO, fake_settings, seed_repo
+from factory.testing.sample import REPO, seed_repo
 from factory.testing.sample_sentry import (
     ERROR_TITLE,
     TRIAGE,
@@ -43,7 +43,7 @@ from factory.testing.sample_sentry import (
     seed_sentry,
     with_fake_sentry,
 )
-from tests.daemon.conftest import ROOT, SECRET, wait_for
+from tests.daemon.conftest import ROOT, SECRET, daemon_settings, wait_for
 
 RESPONDER = "incident-responder"
 FURTHER = 50
@@ -150,13 +150,12 @@ def story(
             }
         ]
         injected = sentry.add_issue(f"ValueError: {injection(sentry.token)}", frames=frames)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         settings = with_fake_sentry(
             settings, sentry, webhooks=mode != "polling", polling=mode != "webhook"

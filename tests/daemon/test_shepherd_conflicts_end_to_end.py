@@ -41,11 +41,10 @@ from factory.testing.sample import (
     MAINTAINER_TOKEN,
     REPO,
     SAMPLE_FILES,
-    fake_settings,
     seed_repo,
     tool_reply,
 )
-from tests.daemon.conftest import ROOT, SECRET, daemon_env, wait_for
+from tests.daemon.conftest import ROOT, SECRET, daemon_env, daemon_settings, wait_for
 
 CALC = str(SAMPLE_FILES["calc.py"])
 FIXED = CALC.replace("return a - b", "return a + b")
@@ -150,13 +149,12 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         heads = {n: _head(github, n) for n in (clean_pr, conflict_pr, human_pr)}
         resolver = ScriptedResolver()
         anthropic.responder = resolver
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         daemon = Daemon(settings)
         daemon.start()
@@ -270,13 +268,12 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
         number = _pull(github, "factory/issue-1-aaaa1111", BOT, {"NOTES.md": "Notes.\n"})
         head = _head(github, number)
         port = _free_port()
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
             port=port,
         )
         env = daemon_env(settings)

@@ -38,11 +38,10 @@ from factory.testing.sample import (
     MAINTAINER,
     MAINTAINER_TOKEN,
     REPO,
-    fake_settings,
     seed_repo,
     tool_reply,
 )
-from tests.daemon.conftest import ROOT, SECRET, wait_for
+from tests.daemon.conftest import ROOT, SECRET, daemon_settings, wait_for
 
 LOG_LINE = "FAILED test_calc.py::CalcTest::test_add - AssertionError: -1 != 5"
 EDITOR = "str_replace_based_edit_tool"
@@ -167,13 +166,12 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         shepherd = ScriptedShepherd(unfixable={stuck_pr})
         anthropic.responder = shepherd
         heads = {n: _head(github, n) for n in (factory_pr, human_pr, plain_pr, stuck_pr)}
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         daemon = Daemon(settings)
         daemon.start()

@@ -11,14 +11,14 @@ from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.fake_slack import FakeSlack
 from factory.testing.processes import DaemonProcess, fired_points
-from factory.testing.sample import REPO, fake_settings, seed_repo
+from factory.testing.sample import REPO, seed_repo
 from factory.testing.sample_slack import (
     ScriptedIntake,
     seed_slack,
     with_fake_slack,
     with_slack_policy,
 )
-from tests.daemon.conftest import ROOT, SECRET, daemon_env, wait_for
+from tests.daemon.conftest import ROOT, daemon_env, daemon_settings, wait_for
 
 CRASH_AT = "output_after_github:slack_reply"
 
@@ -38,13 +38,12 @@ def test_kill_after_the_reply_reached_slack_makes_no_second_reply(tmp_path: Path
         anthropic.responder = ScriptedIntake()
         seed_repo(github)
         people = seed_slack(slack)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp_path / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp_path,
+            automations=automations,
+            harness=harness,
             poll_interval_s=0.5,  # no webhook relay: the restarted daemon polls GitHub
         )
         env = daemon_env(with_fake_slack(settings, slack))

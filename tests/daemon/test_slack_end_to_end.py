@@ -36,7 +36,6 @@ from factory.testing.sample import (
     MAINTAINER_TOKEN,
     READY,
     REPO,
-    fake_settings,
     seed_repo,
     with_test_command,
 )
@@ -46,7 +45,7 @@ from factory.testing.sample_slack import (
     with_fake_slack,
     with_slack_policy,
 )
-from tests.daemon.conftest import ROOT, SECRET, wait_for
+from tests.daemon.conftest import ROOT, SECRET, daemon_settings, wait_for
 
 PROBE = "env; cat /proc/self/environ | tr '\\0' '\\n'; ls /run /tmp 2>&1 | head -20"
 REPORT = "add() returns the difference: calc.add(2, 3) gives -1, it should be 5"
@@ -122,13 +121,12 @@ def story(
         anthropic.responder = ScriptedIntake(probe=PROBE)
         seed_repo(github)
         people = seed_slack(slack)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         settings = with_fake_slack(settings, slack, socket_mode=mode == "socket")
         logs = io.StringIO()

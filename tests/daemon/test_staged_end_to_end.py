@@ -25,12 +25,11 @@ from factory.testing.sample import (
     REPO,
     ScriptedBuilder,
     World,
-    fake_settings,
     label_world,
     seed_world,
 )
 from factory.web import build_app
-from tests.daemon.conftest import SECRET, Factory, run_daemon, wait_for
+from tests.daemon.conftest import Factory, daemon_settings, run_daemon, wait_for
 from tests.web.conftest import Server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,13 +100,12 @@ def tell(
     with FakeGitHub(tmp / "github") as github, FakeAnthropic() as anthropic:
         anthropic.responder = ScriptedBuilder()
         world = seed_world(github, label=False)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         factory = Factory(github, anthropic, world, settings, tmp)
         running = run_daemon(factory)

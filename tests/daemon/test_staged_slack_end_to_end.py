@@ -17,14 +17,14 @@ from factory.store import RunRecord
 from factory.testing.fake_anthropic import FakeAnthropic
 from factory.testing.fake_github import FakeGitHub
 from factory.testing.fake_slack import FakeSlack
-from factory.testing.sample import fake_settings, seed_repo
+from factory.testing.sample import seed_repo
 from factory.testing.sample_slack import (
     ScriptedIntake,
     seed_slack,
     with_fake_slack,
     with_slack_policy,
 )
-from tests.daemon.conftest import ROOT, SECRET, wait_for
+from tests.daemon.conftest import ROOT, daemon_settings, wait_for
 
 REPORT = "add() returns the difference: calc.add(2, 3) gives -1, it should be 5"
 SLACK_WRITES = ("chat.postMessage", "chat.update", "chat.delete", "reactions.add")
@@ -59,13 +59,12 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         anthropic.responder = ScriptedIntake()
         seed_repo(github)
         people = seed_slack(slack)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         daemon = Daemon(with_fake_slack(settings, slack, socket_mode=False))
         daemon.start()

@@ -21,8 +21,8 @@ from github import Auth, Github
 
 from factory.testing.fake_anthropic import FakeAnthropic, FakeReply
 from factory.testing.fake_github import FakeGitHub
-from factory.testing.sample import BOT, BOT_TOKEN, REPO, fake_settings, seed_world, tool_reply
-from tests.daemon.conftest import ROOT, SECRET, Factory, run_daemon, wait_for
+from factory.testing.sample import BOT, BOT_TOKEN, REPO, seed_world, tool_reply
+from tests.daemon.conftest import ROOT, Factory, daemon_settings, run_daemon, wait_for
 
 SMOKE = "# Smoke checks\n\n## Commands\n\n```sh\nsh smoke.sh\n```\n"
 PROMPT_MARK = "was just merged into"
@@ -110,13 +110,12 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
         verifier = ScriptedVerifier()
         anthropic.responder = verifier
         world = seed_world(github, label=False)
-        settings = fake_settings(
+        settings = daemon_settings(
             github,
             anthropic,
-            data_dir=tmp / "data",
-            webhook_secret=SECRET,
-            automations_dir=automations,
-            harness_dir=harness,
+            tmp,
+            automations=automations,
+            harness=harness,
         )
         factory = Factory(github, anthropic, world, settings, tmp)
         bot = Github(

@@ -369,7 +369,13 @@ def test_kill_all_kills_a_running_command(workspace: Path) -> None:
 
 # --- the pids cgroup of a root daemon ----------------------------------------------------
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are used only as root")
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason=(
+        "only a root daemon uses pids cgroups (an unprivileged one is limited by RLIMIT_NPROC, "
+        "tests/sandbox/test_limits.py); CI runs as root, so these run there"
+    ),
+)
 
 
 @needs_root

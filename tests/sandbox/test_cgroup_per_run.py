@@ -15,7 +15,13 @@ from factory.interfaces import ExecResult, SandboxLimits
 from factory.sandbox import BwrapSandbox
 from factory.sandbox.cgroup import find_pids_root
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are used only as root")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason=(
+        "only a root daemon uses pids cgroups (an unprivileged one is limited by RLIMIT_NPROC, "
+        "tests/sandbox/test_limits.py); CI runs as root, so these run there"
+    ),
+)
 
 FORK_COUNTER = (
     "import os, time\n"

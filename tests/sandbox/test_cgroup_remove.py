@@ -35,7 +35,13 @@ def test_removing_keeps_what_is_not_a_leaf_of_ours(tmp_path: Path) -> None:
     assert (run / "other").exists() is True
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are written only as root")
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason=(
+        "only a root daemon uses pids cgroups (an unprivileged one is limited by RLIMIT_NPROC, "
+        "tests/sandbox/test_limits.py); CI runs as root, so these run there"
+    ),
+)
 def test_removing_a_cgroup_kills_its_tasks_and_is_gone_when_they_are() -> None:
     """Tasks still in the cgroup are killed and awaited: the cgroup is gone, they are dead."""
     cgroup, sleepers = _cgroup_of_sleepers(3)
@@ -44,7 +50,13 @@ def test_removing_a_cgroup_kills_its_tasks_and_is_gone_when_they_are() -> None:
     assert (cgroup.path.exists(), codes) == (False, [-9, -9, -9])
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="pids cgroups are written only as root")
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason=(
+        "only a root daemon uses pids cgroups (an unprivileged one is limited by RLIMIT_NPROC, "
+        "tests/sandbox/test_limits.py); CI runs as root, so these run there"
+    ),
+)
 def test_kill_leaves_the_cgroup_and_signals_every_task() -> None:
     """kill (a timeout's hook) signals every task; the cgroup stays for remove."""
     cgroup, sleepers = _cgroup_of_sleepers(2)
